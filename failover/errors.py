@@ -1,0 +1,209 @@
+"""The exceptions `failover` raises.
+
+Every adapter translates its SDK's exceptions into this tree once, at its own edge, and keeps the
+original as ``__cause__``. Nothing above the adapters sees a botocore, google.api_core or azure.core
+exception::
+
+    FailoverError
+    ├── ConfigError(ValueError)           bad configuration, missing extra
+    ├── InvalidRequest(ValueError)        bad key, metadata, size: raised before any provider is called
+    ├── NotFound(LookupError)             the object or queue does not exist (and we are sure of it)
+    ├── PreconditionFailed                if_match / if_none_match not met
+    ├── ProviderError                     .provider .operation .reason .disposition
+    │   ├── ProviderUnavailable           connect refused, DNS failure, timeout, 5xx, throttling
+    │   └── AccessDenied                  credentials rejected (the provider is treated as down)
+    ├── OutcomeUnknown                    a write that may or may not have happened (timed out mid-call)
+    ├── StaleReadRisk                     the only reachable copy may be older than an acked write
+    └── AllProvidersFailed                every candidate failed; .errors holds each provider's error
+
+Each error's ``disposition`` tells the resilience engine what to do with it:
+
+- ``RETRY``: worth another attempt on the same provider (throttling, 500/503, reset mid-read);
+- ``FAILOVER``: the provider is down for us (refused, DNS failure, connect timeout, credentials);
+- ``FATAL``: the caller's problem; every provider would answer the same.
+
+Errors stay picklable (they cross process boundaries in tests and in the CLI) and carry
+``provider``, ``operation`` and ``key`` where they are known.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "AccessDenied",
+    "AllProvidersFailed",
+    "ConfigError",
+    "Disposition",
+    "FailoverError",
+    "InvalidRequest",
+    "NotFound",
+    "OutcomeUnknown",
+    "PreconditionFailed",
+    "ProviderError",
+    "ProviderUnavailable",
+    "Reason",
+    "StaleReadRisk",
+]
+
+
+class Disposition(enum.Enum):
+    """What the resilience engine does after an error."""
+
+    RETRY = "retry"
+    FAILOVER = "failover"
+    FATAL = "fatal"
+
+
+class Reason(enum.Enum):
+    """Why a provider call failed, as far as the client can tell."""
+
+    REFUSED = "refused"  # nothing listens on the port
+    DNS = "dns"  # the endpoint's host name does not resolve
+    CONNECT_TIMEOUT = "connect_timeout"
+    READ_TIMEOUT = "read_timeout"  # connected, then no answer in time
+    RESET = "reset"  # the connection broke mid-call
+    SERVER_ERROR = "server_error"  # 5xx
+    THROTTLED = "throttled"  # 429, SlowDown, ResourceExhausted
+    AUTH = "auth"  # credentials rejected
+    OTHER = "other"
+
+
+class FailoverError(Exception):
+    """Base class of every error `failover` raises."""
+
+    disposition: Disposition = Disposition.FATAL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        operation: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.operation = operation
+        self.key = key
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"provider": self.provider, "operation": self.operation, "key": self.key}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self._kwargs()))
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{name}={value!r}"
+            for name, value in (
+                ("provider", self.provider),
+                ("operation", self.operation),
+                ("key", self.key),
+            )
+            if value is not None
+        )
+        return f"{self.message} ({where})" if where else self.message
+
+
+def _rebuild(cls: type[FailoverError], message: str, kwargs: dict[str, Any]) -> FailoverError:
+    return cls(message, **kwargs)
+
+
+class ConfigError(FailoverError, ValueError):
+    """The configuration is invalid, or the extra an adapter needs is not installed."""
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {**super()._kwargs(), "field": self.field}
+
+
+class InvalidRequest(FailoverError, ValueError):
+    """The request breaks a rule; raised before any provider is called.
+
+    ``rule`` names the rule (``"key.max_length"``); ``imposed_by`` names the provider or providers
+    whose limit the rule keeps.
+    """
+
+    def __init__(self, message: str, *, rule: str = "", imposed_by: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.rule = rule
+        self.imposed_by = imposed_by
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {**super()._kwargs(), "rule": self.rule, "imposed_by": self.imposed_by}
+
+
+class NotFound(FailoverError, LookupError):
+    """The object, bucket or queue does not exist."""
+
+
+class PreconditionFailed(FailoverError):
+    """An ``if_match`` or ``if_none_match`` condition was not met."""
+
+
+class ProviderError(FailoverError):
+    """A provider could not serve the call. ``reason`` says why, ``disposition`` what to do."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Reason = Reason.OTHER,
+        disposition: Disposition | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+        if disposition is not None:
+            self.disposition = disposition
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {**super()._kwargs(), "reason": self.reason, "disposition": self.disposition}
+
+
+class ProviderUnavailable(ProviderError):
+    """Connect refused, DNS failure, timeout, 5xx or throttling."""
+
+    disposition = Disposition.FAILOVER
+
+
+class AccessDenied(ProviderError):
+    """The provider rejected the credentials; the provider is treated as down."""
+
+    disposition = Disposition.FAILOVER
+
+    def __init__(self, message: str, *, reason: Reason = Reason.AUTH, **kwargs: Any) -> None:
+        super().__init__(message, reason=reason, **kwargs)
+
+
+class OutcomeUnknown(FailoverError):
+    """A write may or may not have happened: the request was sent and no answer came in time."""
+
+    disposition = Disposition.FAILOVER
+
+
+class StaleReadRisk(FailoverError):
+    """Every reachable copy of the key may be older than a write that was acknowledged."""
+
+
+class AllProvidersFailed(FailoverError):
+    """Every candidate provider failed; ``errors`` holds each provider's error, in call order."""
+
+    def __init__(self, message: str, *, errors: Sequence[FailoverError] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.errors = tuple(errors)
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {**super()._kwargs(), "errors": self.errors}
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        lines.extend(f"  {error.provider or '?'}: {error}" for error in self.errors)
+        return "\n".join(lines)

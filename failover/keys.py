@@ -1,0 +1,148 @@
+"""Validation of keys, metadata, content types, sizes and ranges, to the common denominator.
+
+An object written through `failover` must be storable on every provider it may fail over to, so the
+rules are the strictest of S3, GCS and Azure Blob together. Each rule raises `InvalidRequest` naming
+the rule and the provider whose limit it keeps, before any network call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from failover.errors import InvalidRequest
+
+__all__ = [
+    "MAX_KEY_BYTES",
+    "MAX_METADATA_BYTES",
+    "RESERVED_PREFIX",
+    "validate_byte_range",
+    "validate_content_type",
+    "validate_key",
+    "validate_metadata",
+    "validate_size",
+]
+
+MAX_KEY_BYTES = 1024
+MAX_METADATA_BYTES = 2048
+RESERVED_PREFIX = "failover_"
+_MAX_CONTENT_TYPE = 255
+_METADATA_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
+# C0 and C1 control characters and DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _reject(rule: str, imposed_by: str, message: str, key: str | None = None) -> InvalidRequest:
+    return InvalidRequest(f"{message} [{rule}; {imposed_by}]", rule=rule, imposed_by=imposed_by, key=key)
+
+
+def validate_key(key: object) -> str:
+    """Return ``key`` if every provider can store it, else raise `InvalidRequest`."""
+    if not isinstance(key, str):
+        raise _reject("key.type", "failover", f"a key is a str, not {type(key).__name__}")
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _reject("key.utf8", "S3, GCS, Azure", "a key must encode to UTF-8", key) from None
+    if not encoded:
+        raise _reject("key.empty", "S3, GCS, Azure", "a key must not be empty", key)
+    if len(encoded) > MAX_KEY_BYTES:
+        raise _reject(
+            "key.max_length",
+            "S3, GCS",
+            f"a key is at most {MAX_KEY_BYTES} bytes of UTF-8, this one is {len(encoded)}",
+            key,
+        )
+    if _CONTROL.search(key):
+        raise _reject("key.control_character", "GCS, Azure", "a key must not hold control characters", key)
+    if "\\" in key:
+        raise _reject("key.backslash", "Azure", "Azure turns '\\' in a blob name into '/'", key)
+    segments = key.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise _reject("key.dot_segment", "GCS, Azure", "a key must not have a '.' or '..' segment", key)
+    if "" in segments[:-1]:
+        raise _reject("key.empty_segment", "Azure", "a key must not start with '/' or hold '//'", key)
+    if key.endswith(("/", ".")):
+        raise _reject("key.trailing", "Azure", "a key must not end with '/' or '.'", key)
+    if key.startswith(".well-known/acme-challenge/"):
+        raise _reject("key.reserved_path", "GCS", "GCS reserves '.well-known/acme-challenge/'", key)
+    return key
+
+
+def validate_metadata(metadata: Mapping[str, str] | None, *, allow_reserved: bool = False) -> dict[str, str]:
+    """Return a copy of ``metadata`` if every provider keeps it byte for byte, else raise.
+
+    ``allow_reserved`` lets `failover` itself write the ``failover_`` names.
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise _reject("metadata.type", "failover", "metadata is a mapping of str to str")
+    total = 0
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise _reject("metadata.type", "failover", f"metadata {name!r} must map a str to a str")
+        if not _METADATA_NAME.match(name):
+            raise _reject(
+                "metadata.name",
+                "Azure, S3",
+                f"metadata name {name!r} must match [a-z_][a-z0-9_]* (Azure needs identifiers, S3 lowercases)",
+            )
+        if name.startswith(RESERVED_PREFIX) and not allow_reserved:
+            raise _reject("metadata.reserved", "failover", f"metadata names starting {RESERVED_PREFIX!r} are reserved")
+        if not value.isascii() or not value.isprintable():
+            raise _reject("metadata.value_ascii", "S3, Azure", f"metadata {name!r} must be printable ASCII")
+        if value != value.strip(" "):
+            raise _reject(
+                "metadata.value_whitespace",
+                "S3, Azure",
+                f"metadata {name!r} must not start or end with a space (HTTP headers trim it)",
+            )
+        total += len(name) + len(value)
+    if total > MAX_METADATA_BYTES:
+        raise _reject(
+            "metadata.max_size",
+            "S3",
+            f"metadata names and values together are at most {MAX_METADATA_BYTES} bytes, these are {total}",
+        )
+    return dict(metadata)
+
+
+def validate_content_type(content_type: str | None) -> str | None:
+    """Return ``content_type`` if it is a printable ASCII header value, else raise."""
+    if content_type is None:
+        return None
+    if (
+        not isinstance(content_type, str)
+        or not content_type
+        or len(content_type) > _MAX_CONTENT_TYPE
+        or not content_type.isascii()
+        or not content_type.isprintable()
+    ):
+        raise _reject(
+            "content_type",
+            "S3, GCS, Azure",
+            f"a content type is 1 to {_MAX_CONTENT_TYPE} printable ASCII characters, not {content_type!r}",
+        )
+    return content_type
+
+
+def validate_size(size: int, max_size: int, provider: str) -> int:
+    """Return ``size`` if the provider takes objects that large, else raise."""
+    if size > max_size:
+        raise _reject("object.max_size", provider, f"{provider} stores at most {max_size} bytes an object, not {size}")
+    return size
+
+
+def validate_byte_range(byte_range: object) -> tuple[int, int | None] | None:
+    """Return a ``(start, stop)`` slice range (``stop`` exclusive or None), else raise."""
+    if byte_range is None:
+        return None
+    if not (isinstance(byte_range, tuple) and len(byte_range) == 2):
+        raise _reject("range.type", "failover", f"a byte range is a (start, stop) tuple, not {byte_range!r}")
+    start, stop = byte_range
+    if not isinstance(start, int) or start < 0:
+        raise _reject("range.start", "failover", f"a range starts at an int >= 0, not {start!r}")
+    if stop is not None and (not isinstance(stop, int) or stop <= start):
+        raise _reject("range.stop", "failover", f"a range stops after its start, not at {stop!r}")
+    return (start, stop)

@@ -1,0 +1,1 @@
+"""Test kit for applications that use failover: local clouds, faults, contract suites."""
