@@ -8,7 +8,7 @@ the rule and the provider whose limit it keeps, before any network call.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from failover.errors import InvalidRequest
 
@@ -69,10 +69,10 @@ def validate_key(key: object) -> str:
     return key
 
 
-def validate_metadata(metadata: Mapping[str, str] | None, *, allow_reserved: bool = False) -> dict[str, str]:
+def validate_metadata(metadata: Mapping[str, str] | None, *, reserved_allowed: Collection[str] = ()) -> dict[str, str]:
     """Return a copy of ``metadata`` if every provider keeps it byte for byte, else raise.
 
-    ``allow_reserved`` lets `failover` itself write the ``failover_`` names.
+    ``reserved_allowed`` names the ``failover_`` names that the caller (the failover layer) may write.
     """
     if metadata is None:
         return {}
@@ -88,7 +88,7 @@ def validate_metadata(metadata: Mapping[str, str] | None, *, allow_reserved: boo
                 "Azure, S3",
                 f"metadata name {name!r} must match [a-z_][a-z0-9_]* (Azure needs identifiers, S3 lowercases)",
             )
-        if name.startswith(RESERVED_PREFIX) and not allow_reserved:
+        if name.startswith(RESERVED_PREFIX) and name not in reserved_allowed:
             raise _reject("metadata.reserved", "failover", f"metadata names starting {RESERVED_PREFIX!r} are reserved")
         if not value.isascii() or not value.isprintable():
             raise _reject("metadata.value_ascii", "S3, Azure", f"metadata {name!r} must be printable ASCII")
