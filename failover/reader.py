@@ -40,9 +40,10 @@ class ObjectReader:
         except StopIteration:
             return None
         except Exception as exc:
-            if self._translate is None:
+            translated = exc if self._translate is None else self._translate(exc)
+            if translated is exc:  # not the SDK's (a failover error, a bug): as it is, not its own cause
                 raise
-            raise self._translate(exc) from exc
+            raise translated from exc
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (all that is left when ``size`` is negative); b"" at the end."""

@@ -35,6 +35,8 @@ _BY_TEXT = (
     ("dns resolution failed", Reason.DNS),
     ("failed to resolve", Reason.DNS),
     ("no address associated with hostname", Reason.DNS),
+    ("domain name not found", Reason.DNS),  # grpc's c-ares resolver
+    ("errors resolving", Reason.DNS),  # grpc's UNAVAILABLE text for a failed lookup
     ("connection refused", Reason.REFUSED),
     ("connect timeout", Reason.CONNECT_TIMEOUT),
     ("connection timed out", Reason.CONNECT_TIMEOUT),
