@@ -1,0 +1,95 @@
+"""The public API is exactly what `failover.__all__` names, and importing it loads no cloud SDK."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import failover
+
+EXPECTED_PUBLIC_NAMES = {
+    "AccessDenied",
+    "AllProvidersFailed",
+    "AzureBlobConfig",
+    "AzureQueueConfig",
+    "Capabilities",
+    "CommonPrefix",
+    "ConfigError",
+    "Disposition",
+    "FailoverConfig",
+    "FailoverError",
+    "GcsConfig",
+    "InvalidRequest",
+    "ListEntry",
+    "Message",
+    "MessageId",
+    "MessageQueue",
+    "NotFound",
+    "ObjectInfo",
+    "ObjectReader",
+    "ObjectStore",
+    "OutcomeUnknown",
+    "OutgoingMessage",
+    "PreconditionFailed",
+    "ProviderError",
+    "ProviderUnavailable",
+    "PubSubConfig",
+    "QueueCapabilities",
+    "Reason",
+    "S3Config",
+    "SendResult",
+    "SqsConfig",
+    "StaleReadRisk",
+    "__version__",
+    "load_config",
+}
+
+
+def test_all_names_exactly_the_public_api() -> None:
+    assert set(failover.__all__) == EXPECTED_PUBLIC_NAMES
+    assert len(failover.__all__) == len(set(failover.__all__)), "duplicates in __all__"
+
+
+def test_every_public_name_resolves() -> None:
+    missing = [name for name in failover.__all__ if not hasattr(failover, name)]
+    assert missing == []
+
+
+_BLOCK_SDKS = textwrap.dedent(
+    """
+    import importlib.abc, sys
+
+    BLOCKED = ("boto3", "botocore", "google", "azure", "grpc")
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"blocked for this test: {name}")
+            return None
+
+    sys.meta_path.insert(0, Block())
+    """
+)
+
+
+def _run_blocked(body: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _BLOCK_SDKS + textwrap.dedent(body)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_import_failover_with_every_sdk_blocked_works_and_loads_none() -> None:
+    result = _run_blocked(
+        """
+        import failover, failover.testing
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+        print("LOADED", loaded)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stdout
