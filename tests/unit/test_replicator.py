@@ -1,0 +1,447 @@
+"""The replicator: journaled versions reach every store, oldest first, never older over newer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from failover.adapters.memory import MemoryStore
+from failover.clock import ManualClock
+from failover.errors import ProviderUnavailable, Reason
+from failover.interfaces import Capabilities, Data, ObjectInfo
+from failover.reader import ObjectReader
+from failover.replication.journal import Op, SqliteJournal
+from failover.replication.replicator import Backoff, Replicator
+from failover.replication.stamps import VersionStamp
+
+
+def v(n: int, writer: str = "w") -> str:
+    """The text stamp of millisecond ``n``."""
+    return str(VersionStamp(n, 0, writer))
+
+
+class Store(MemoryStore):
+    """A MemoryStore that records puts, can be taken down, and can run a hook just before a put."""
+
+    def __init__(self, name: str, *, capabilities: Capabilities | None = None) -> None:
+        super().__init__(name, capabilities=capabilities)
+        self.down = False
+        self.calls = 0
+        self.puts: list[tuple[str, str | None, str | None, str | None]] = []  # key, version, if_none_match, if_match
+        self.bodies: list[type] = []
+        self.before_put: Callable[[], object] | None = None
+        self.corrupt = False
+
+    def _call(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise ProviderUnavailable("connection refused", provider=self.name, reason=Reason.REFUSED)
+
+    def put(
+        self,
+        key: str,
+        data: Data,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: Literal["*"] | None = None,
+        if_match: str | None = None,
+        timeout: float | None = None,
+    ) -> ObjectInfo:
+        self._call()
+        if self.before_put is not None:
+            hook, self.before_put = self.before_put, None
+            hook()
+        self.bodies.append(type(data))
+        if self.corrupt:
+            data = data.read() + b"!" if not isinstance(data, bytes | bytearray | memoryview) else bytes(data) + b"!"
+        info = super().put(
+            key,
+            data,
+            content_type=content_type,
+            metadata=metadata,
+            if_none_match=if_none_match,
+            if_match=if_match,
+        )
+        self.puts.append((key, (metadata or {}).get("failover_version"), if_none_match, if_match))
+        return info
+
+    def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
+        self._call()
+        return super().head(key)
+
+    def get(
+        self, key: str, *, byte_range: tuple[int, int | None] | None = None, timeout: float | None = None
+    ) -> ObjectReader:
+        self._call()
+        return super().get(key, byte_range=byte_range)
+
+    def delete(self, key: str, *, timeout: float | None = None) -> None:
+        self._call()
+        super().delete(key)
+
+
+class World:
+    """Three stores, a journal, a manual clock, and the writes FailoverStorage would make."""
+
+    def __init__(self, path: Path) -> None:
+        self.clock = ManualClock(start=1000.0)
+        self.journal = SqliteJournal(path / "journal.db", wall=self.clock.monotonic)
+        self.stores = {name: Store(name) for name in ("a", "b", "c")}
+        self.down: set[str] = set()
+        self.progress: list[tuple[int, int, str]] = []
+
+    def replicator(self, **options: object) -> Replicator:
+        defaults: dict[str, object] = {
+            "clock": self.clock,
+            "wall": self.clock.monotonic,
+            "is_available": lambda name: name not in self.down,
+            "on_progress": lambda *args: self.progress.append(args),
+            "backoff": Backoff(base=1.0, cap=60.0, jitter=lambda: 0.0),
+        }
+        return Replicator(self.stores, self.journal, **{**defaults, **options})  # type: ignore[arg-type]
+
+    def write(
+        self, key: str, data: bytes, version: str, *, source: str = "a", pending: tuple[str, ...] = ("b", "c")
+    ) -> ObjectInfo:
+        info = self.stores[source].put(key, data, content_type="text/plain", metadata={"failover_version": version})
+        assert info.sha256 is not None
+        self.journal.append(key, version, info.sha256, info.size, source, pending)
+        return info
+
+    def delete(self, key: str, version: str, *, source: str = "a", pending: tuple[str, ...] = ("b", "c")) -> None:
+        self.stores[source].delete(key)
+        self.journal.append(key, version, None, 0, source, pending, Op.DELETE)
+
+    def state(self, store: str, key: str) -> tuple[str | None, bytes] | None:
+        raw = self.stores[store]
+        if key not in {entry.key for entry in raw.list(key) if isinstance(entry, ObjectInfo)}:
+            return None
+        return MemoryStore.head(raw, key).version, MemoryStore.get_bytes(raw, key)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path)
+    yield w
+    w.journal.close()
+
+
+def test_pending_version_is_copied_with_its_stamp_content_type_and_metadata(world: World) -> None:
+    world.stores["a"].put("k", b"x", content_type="text/plain", metadata={"owner": "me", "failover_version": v(1)})
+    world.journal.append("k", v(1), world.stores["a"].head("k").sha256 or "", 1, "a", ["b"])
+    stats = world.replicator().run_once()
+    copy = world.stores["b"].head("k")
+    assert (copy.version, copy.content_type, dict(copy.metadata)) == (v(1), "text/plain", {"owner": "me"})
+    assert copy.sha256 == world.stores["a"].head("k").sha256
+    assert (stats.copied, world.journal.backlog()) == (1, {})
+
+
+def test_copy_streams_the_body_as_a_file_not_bytes(world: World) -> None:
+    body = bytes(range(256)) * 12_000  # 3 MiB: several chunks
+    world.write("big", body, v(1), pending=("b",))
+    world.replicator().run_once()
+    (body_type,) = world.stores["b"].bodies
+    assert not issubclass(body_type, bytes | bytearray | memoryview), body_type
+    assert world.stores["b"].get_bytes("big") == body
+
+
+def test_target_holding_a_newer_version_is_not_overwritten(world: World) -> None:
+    world.write("k", b"old", v(1), pending=("b",))
+    world.stores["b"].put("k", b"new", metadata={"failover_version": v(2)})
+    stats = world.replicator().run_once()
+    assert world.state("b", "k") == (v(2), b"new")
+    assert (stats.up_to_date, world.journal.backlog()) == (1, {})
+
+
+def test_target_already_holding_the_version_is_marked_done_without_a_put(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("b",))
+    world.stores["b"].put("k", b"x", metadata={"failover_version": v(1)})
+    world.stores["b"].puts.clear()
+    world.replicator().run_once()
+    assert world.stores["b"].puts == []
+    assert world.journal.backlog() == {}
+
+
+def test_same_stamp_with_other_content_on_the_target_is_overwritten(world: World) -> None:
+    world.write("k", b"right", v(1), pending=("b",))
+    world.stores["b"].put("k", b"wrong", metadata={"failover_version": v(1)})
+    world.replicator().run_once()
+    assert world.state("b", "k") == (v(1), b"right")
+
+
+def test_write_to_an_empty_target_is_create_only_and_to_an_existing_one_matches_its_etag(world: World) -> None:
+    world.write("new", b"x", v(2), pending=("b",))
+    world.write("old", b"y", v(3), pending=("b",))
+    etag = world.stores["b"].put("old", b"older", metadata={"failover_version": v(1)}).etag
+    world.stores["b"].puts.clear()
+    world.replicator().run_once()
+    assert world.stores["b"].puts == [("new", v(2), "*", None), ("old", v(3), None, etag)]
+
+
+def test_newer_write_racing_the_copy_onto_an_empty_target_wins(world: World) -> None:
+    world.write("k", b"old", v(1), pending=("b",))
+    target = world.stores["b"]
+    target.before_put = lambda: MemoryStore.put(target, "k", b"newer", metadata={"failover_version": v(5)})
+    stats = world.replicator().run_once()
+    assert world.state("b", "k") == (v(5), b"newer")
+    assert (stats.up_to_date, world.journal.backlog()) == (1, {})
+
+
+def test_newer_write_racing_the_copy_over_an_older_object_wins(world: World) -> None:
+    world.write("k", b"mid", v(3), pending=("b",))
+    target = world.stores["b"]
+    MemoryStore.put(target, "k", b"old", metadata={"failover_version": v(1)})
+    target.before_put = lambda: MemoryStore.put(target, "k", b"newer", metadata={"failover_version": v(5)})
+    world.replicator().run_once()
+    assert world.state("b", "k") == (v(5), b"newer")
+
+
+def test_older_write_racing_the_copy_is_replaced_after_a_second_look(world: World) -> None:
+    world.write("k", b"mid", v(3), pending=("b",))
+    target = world.stores["b"]
+    target.before_put = lambda: MemoryStore.put(target, "k", b"old", metadata={"failover_version": v(1)})
+    stats = world.replicator().run_once()
+    assert world.state("b", "k") == (v(3), b"mid")
+    assert stats.copied == 1
+
+
+def test_target_without_conditional_writes_gets_a_plain_put(world: World) -> None:
+    plain = Capabilities(max_object_size=2**40, conditional_create=False, conditional_update=False)
+    world.stores["b"] = Store("b", capabilities=plain)
+    world.write("k", b"new", v(2), pending=("b",))
+    MemoryStore.put(world.stores["b"], "k", b"old", metadata={"failover_version": v(1)})
+    world.replicator().run_once()
+    assert world.state("b", "k") == (v(2), b"new")
+    assert world.stores["b"].puts == [("k", v(2), None, None)]
+
+
+def test_only_the_newest_of_several_journaled_versions_is_copied(world: World) -> None:
+    for n in (1, 2, 3):
+        world.write("k", f"v{n}".encode(), v(n), pending=("b",))
+    world.replicator().run_once()
+    assert world.stores["b"].puts == [("k", v(3), "*", None)]
+
+
+def test_items_are_copied_oldest_version_first(world: World) -> None:
+    world.write("z", b"1", v(1), pending=("b",))
+    world.write("y", b"3", v(3), pending=("b",))
+    world.write("x", b"2", v(2), pending=("b",))
+    world.replicator().run_once()
+    assert [put[0] for put in world.stores["b"].puts] == ["z", "x", "y"]
+
+
+def test_version_missing_on_its_source_is_read_from_another_store_that_has_it(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("c",))
+    MemoryStore.put(world.stores["b"], "k", b"x", metadata={"failover_version": v(1)})
+    MemoryStore.delete(world.stores["a"], "k")
+    world.replicator().run_once()
+    assert world.state("c", "k") == (v(1), b"x")
+
+
+def test_version_every_store_has_moved_past_is_superseded_not_copied(world: World) -> None:
+    world.write("k", b"old", v(1), pending=("b",))
+    MemoryStore.put(world.stores["a"], "k", b"newer", metadata={"failover_version": v(2)})
+    stats = world.replicator().run_once()
+    assert (stats.superseded, world.stores["b"].puts, world.journal.backlog()) == (1, [], {})
+
+
+def test_version_no_store_holds_is_rescheduled_with_backoff(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("b",))
+    MemoryStore.delete(world.stores["a"], "k")
+    stats = world.replicator().run_once()
+    (item,) = world.journal.items("k")
+    assert (stats.rescheduled, item.attempts, item.last_error) == (1, 1, "source_missing")
+    assert item.next_attempt == 1000.0 + 0.5  # base 1 s, half fixed, jitter 0
+
+
+def test_source_whose_content_differs_from_the_journal_is_not_copied(world: World) -> None:
+    world.stores["a"].put("k", b"x", metadata={"failover_version": v(1)})
+    world.journal.append("k", v(1), "0" * 64, 1, "a", ["b"])
+    world.replicator().run_once()
+    assert world.stores["b"].puts == []
+    assert world.journal.backlog() == {"b": 1}
+
+
+def test_copy_the_target_stores_with_another_checksum_is_not_marked_done(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("b",))
+    world.stores["b"].corrupt = True
+    stats = world.replicator().run_once()
+    assert stats.rescheduled == 1
+    assert world.journal.items("k")[0].last_error == "mismatch"
+
+
+def test_tombstone_deletes_an_older_version_on_the_target(world: World) -> None:
+    world.write("k", b"x", v(1), pending=())
+    MemoryStore.put(world.stores["b"], "k", b"x", metadata={"failover_version": v(1)})
+    world.delete("k", v(2), pending=("b",))
+    stats = world.replicator().run_once()
+    assert (world.state("b", "k"), stats.deleted) == (None, 1)
+
+
+def test_tombstone_spares_a_newer_version_on_the_target(world: World) -> None:
+    MemoryStore.put(world.stores["b"], "k", b"newer", metadata={"failover_version": v(3)})
+    world.delete("k", v(2), pending=("b",))
+    world.replicator().run_once()
+    assert world.state("b", "k") == (v(3), b"newer")
+    assert world.journal.backlog() == {}
+
+
+def test_tombstone_for_an_absent_key_is_done(world: World) -> None:
+    world.delete("k", v(2), pending=("b",))
+    stats = world.replicator().run_once()
+    assert (stats.up_to_date, world.journal.backlog()) == (1, {})
+
+
+def test_down_target_costs_one_call_and_its_items_are_rescheduled(world: World) -> None:
+    for n in range(5):
+        world.write(f"k{n}", b"x", v(n + 1), pending=("b", "c"))
+    world.stores["b"].down = True
+    stats = world.replicator().run_once()
+    assert world.stores["b"].calls == 1
+    assert (stats.copied, stats.rescheduled) == (5, 1)
+    assert world.journal.backlog() == {"b": 5}
+
+
+def test_down_target_rests_before_the_next_pass_tries_it(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("b",))
+    world.write("k2", b"x", v(2), pending=("b",))
+    world.stores["b"].down = True
+    replicator = world.replicator()
+    replicator.run_once()
+    replicator.run_once()
+    assert world.stores["b"].calls == 1
+    world.clock.advance(1.0)
+    world.stores["b"].down = False
+    replicator.run_once()
+    assert world.journal.backlog() == {}
+
+
+def test_unavailable_store_is_not_called_and_catches_up_when_it_returns(world: World) -> None:
+    for n in range(3):
+        world.write(f"k{n}", b"x", v(n + 1), pending=("b",))
+    world.down.add("b")
+    replicator = world.replicator()
+    assert replicator.run_once().attempted == 0
+    assert world.stores["b"].calls == 0
+    world.down.clear()
+    replicator.run_once()
+    assert [world.state("b", f"k{n}") for n in range(3)] == [(v(n + 1), b"x") for n in range(3)]
+
+
+def test_unavailable_source_is_not_read_from(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("c",))
+    MemoryStore.put(world.stores["b"], "k", b"x", metadata={"failover_version": v(1)})
+    world.down.add("a")
+    world.stores["a"].calls = 0
+    world.replicator().run_once()
+    assert world.stores["a"].calls == 0
+    assert world.state("c", "k") == (v(1), b"x")
+
+
+def test_unexpected_error_is_recorded_and_the_item_kept(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("b",))
+
+    def boom() -> None:
+        raise RuntimeError("bug")
+
+    world.stores["b"].before_put = boom
+    stats = world.replicator().run_once()
+    assert stats.errors == ["b k: RuntimeError: bug"]
+    assert world.journal.items("k")[0].last_error == "RuntimeError: bug"
+
+
+def test_progress_reports_done_and_remaining_per_store(world: World) -> None:
+    for n in range(2):
+        world.write(f"k{n}", b"x", v(n + 1), pending=("b", "c"))
+    world.replicator().run_once()
+    assert world.progress == [(1, 1, "b"), (1, 1, "c"), (2, 0, "b"), (2, 0, "c")]
+
+
+def test_run_once_stops_at_its_limit(world: World) -> None:
+    for n in range(5):
+        world.write(f"k{n}", b"x", v(n + 1), pending=("b",))
+    assert world.replicator().run_once(limit=2).copied == 2
+    assert world.journal.backlog() == {"b": 3}
+
+
+def test_rate_limit_paces_copies_on_the_clock(world: World) -> None:
+    for n in range(20):
+        world.write(f"k{n}", b"x", v(n + 1), pending=("b",))
+    world.replicator(rate_limit=10.0).drain()
+    # A burst of 10, then one every 0.1 s.
+    assert sum(world.clock.sleeps) == pytest.approx(1.0)
+    assert world.journal.backlog() == {}
+
+
+def test_drain_works_through_several_batches(world: World) -> None:
+    for n in range(7):
+        world.write(f"k{n}", b"x", v(n + 1), pending=("b",))
+    stats = world.replicator(batch=3).drain()
+    assert (stats.copied, world.journal.backlog()) == (7, {})
+
+
+def test_drain_waits_out_a_backoff_and_then_finishes(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("b",))
+    world.stores["b"].down = True
+    replicator = world.replicator(poll_interval=0.5)
+    replicator.run_once()
+    world.stores["b"].down = False
+    stats = replicator.drain(timeout=30)
+    assert (stats.copied, world.journal.backlog()) == (1, {})
+
+
+def test_drain_gives_up_at_its_timeout_while_a_store_stays_down(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("b",))
+    world.stores["b"].down = True
+    world.replicator(poll_interval=1.0).drain(timeout=10)
+    assert world.clock.monotonic() == pytest.approx(1010.0, abs=1.0)
+    assert world.journal.backlog() == {"b": 1}
+
+
+def test_drain_ignores_stores_that_are_down(world: World) -> None:
+    world.write("k", b"x", v(1), pending=("b", "c"))
+    world.down.add("b")
+    world.replicator().drain()
+    assert world.journal.backlog() == {"b": 1}
+
+
+def test_drain_stops_when_until_says_so(world: World) -> None:
+    for n in range(4):
+        world.write(f"k{n}", b"x", v(n + 1), pending=("b",))
+    replicator = world.replicator(batch=1)
+    replicator.drain(until=lambda: len(world.stores["b"].puts) >= 2)
+    assert world.journal.backlog() == {"b": 2}
+
+
+def test_background_thread_replicates_what_is_appended_after_a_wake(world: World) -> None:
+    copied = threading.Event()
+    replicator = world.replicator(on_progress=lambda done, remaining, store: copied.set(), poll_interval=60.0)
+    replicator.start()
+    try:
+        assert replicator.running
+        world.write("k", b"x", v(1), pending=("b",))
+        replicator.wake()
+        assert copied.wait(5.0), "the background thread did not copy the appended version"
+    finally:
+        replicator.stop()
+    assert not replicator.running
+    assert world.state("b", "k") == (v(1), b"x")
+
+
+def test_drain_in_the_callers_thread_works_after_the_background_thread_stopped(world: World) -> None:
+    replicator = world.replicator()
+    replicator.start()
+    replicator.stop()
+    world.write("k", b"x", v(1), pending=("b",))
+    assert replicator.drain(timeout=5).copied == 1
+
+
+def test_backoff_grows_exponentially_up_to_its_cap() -> None:
+    backoff = Backoff(base=1.0, cap=8.0, jitter=lambda: 1.0)
+    assert [backoff.delay(n) for n in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert Backoff(base=1.0, cap=8.0, jitter=lambda: 0.0).delay(3) == 4.0
