@@ -1,0 +1,90 @@
+"""boto3 clients for the AWS adapters: one Session, one client per attempt timeout, SDK retries off.
+
+botocore fixes a client's timeouts when it builds it, and building one costs milliseconds, so each
+adapter keeps a few: one per attempt timeout, rounded up to half a second, built on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+from failover.adapters._sdk import require
+from failover.config import S3Config, SqsConfig
+
+__all__ = ["ClientCache", "timeout_slot"]
+
+_SLOT = 0.5  # seconds: attempt timeouts are rounded up to a multiple of this
+
+
+def timeout_slot(timeout: float) -> float:
+    """``timeout`` rounded up to the next half second (the client cache's key)."""
+    return max(_SLOT, math.ceil(timeout / _SLOT) * _SLOT)
+
+
+class ClientCache:
+    """boto3 clients of one service for one endpoint, keyed by their read timeout."""
+
+    def __init__(self, config: S3Config | SqsConfig, service: str, *, user: str, max_pool_connections: int = 10):
+        self._config = config
+        self._service = service
+        self._user = user
+        self._max_pool_connections = max_pool_connections
+        self._clients: dict[float, Any] = {}
+        # boto3 Sessions are not thread-safe; clients are. Build under a lock, use without one.
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def _new_session(self) -> Any:
+        boto3 = require("boto3", extra="aws", user=self._user)
+        config = self._config
+        return boto3.session.Session(
+            aws_access_key_id=config.access_key_id.get_secret_value() if config.access_key_id else None,
+            aws_secret_access_key=config.secret_access_key.get_secret_value() if config.secret_access_key else None,
+            aws_session_token=config.session_token.get_secret_value() if config.session_token else None,
+            region_name=config.region,
+        )
+
+    def get(self, timeout: float | None) -> Any:
+        """The client whose read timeout is ``timeout`` (None: the config's), rounded up."""
+        slot = timeout_slot(self._config.read_timeout if timeout is None else timeout)
+        client = self._clients.get(slot)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(slot)
+            if client is None:
+                client = self._clients[slot] = self._build(slot)
+        return client
+
+    @property
+    def slots(self) -> tuple[float, ...]:
+        """The read timeouts of the clients built so far."""
+        return tuple(sorted(self._clients))
+
+    def _build(self, read_timeout: float) -> Any:
+        botocore_config = require("botocore.config", extra="aws", user=self._user)
+        if self._session is None:
+            self._session = self._new_session()
+        options: dict[str, Any] = {
+            # The failover engine decides about retries, not botocore.
+            "retries": {"total_max_attempts": 1, "mode": "standard"},
+            "connect_timeout": min(self._config.connect_timeout, read_timeout),
+            "read_timeout": read_timeout,
+            "max_pool_connections": self._max_pool_connections,
+        }
+        if self._service == "s3" and self._config.endpoint_url:
+            # Emulators and appliances answer at one host; virtual-hosted names would not resolve.
+            options["s3"] = {"addressing_style": "path"}
+        return self._session.client(
+            self._service,
+            endpoint_url=self._config.endpoint_url,
+            config=botocore_config.Config(**options),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
