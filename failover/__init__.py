@@ -1,5 +1,9 @@
 """failover: object storage and message queues that keep working when one cloud goes down."""
 
+from failover.adapters.aws import S3Store, SqsQueue
+from failover.adapters.azure import AzureBlobStore, AzureQueue
+from failover.adapters.gcp import GcsStore, PubSubQueue
+from failover.adapters.memory import MemoryQueue, MemoryStore
 from failover.config import (
     AzureBlobConfig,
     AzureQueueConfig,
@@ -46,6 +50,8 @@ __all__ = [
     "AccessDenied",
     "AllProvidersFailed",
     "AzureBlobConfig",
+    "AzureBlobStore",
+    "AzureQueue",
     "AzureQueueConfig",
     "Capabilities",
     "CommonPrefix",
@@ -54,8 +60,11 @@ __all__ = [
     "FailoverConfig",
     "FailoverError",
     "GcsConfig",
+    "GcsStore",
     "InvalidRequest",
     "ListEntry",
+    "MemoryQueue",
+    "MemoryStore",
     "Message",
     "MessageId",
     "MessageQueue",
@@ -69,11 +78,14 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "PubSubConfig",
+    "PubSubQueue",
     "QueueCapabilities",
     "Reason",
     "S3Config",
+    "S3Store",
     "SendResult",
     "SqsConfig",
+    "SqsQueue",
     "StaleReadRisk",
     "__version__",
     "load_config",

@@ -9,6 +9,14 @@ import textwrap
 import failover
 
 EXPECTED_PUBLIC_NAMES = {
+    "S3Store",
+    "SqsQueue",
+    "AzureBlobStore",
+    "AzureQueue",
+    "GcsStore",
+    "PubSubQueue",
+    "MemoryQueue",
+    "MemoryStore",
     "AccessDenied",
     "AllProvidersFailed",
     "AzureBlobConfig",
@@ -93,3 +101,29 @@ def test_import_failover_with_every_sdk_blocked_works_and_loads_none() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout
+
+
+def test_each_adapter_names_its_extra_when_its_sdk_is_missing() -> None:
+    result = _run_blocked(
+        """
+        import failover
+        cases = [
+            (failover.S3Store, failover.S3Config(bucket="abc"), "failover[aws]"),
+            (failover.SqsQueue, failover.SqsConfig(queue="abc"), "failover[aws]"),
+            (failover.GcsStore, failover.GcsConfig(bucket="abc", anonymous=True), "failover[gcp]"),
+            (failover.PubSubQueue, failover.PubSubConfig(project="abc", topic="abc", subscription="abc"), "failover[gcp]"),
+            (failover.AzureBlobStore, failover.AzureBlobConfig(container="abc", account_url="http://x"), "failover[azure]"),
+            (failover.AzureQueue, failover.AzureQueueConfig(queue="abc", account_url="http://x"), "failover[azure]"),
+        ]
+        for cls, config, extra in cases:
+            try:
+                cls(config)
+            except failover.ConfigError as exc:
+                assert extra in str(exc), (cls.__name__, str(exc))
+                print("OK", cls.__name__)
+            else:
+                raise AssertionError(f"{cls.__name__} built without its SDK")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("OK ") == 6, result.stdout

@@ -31,6 +31,7 @@ class ClientCache:
         self._service = service
         self._user = user
         self._max_pool_connections = max_pool_connections
+        require("boto3", extra="aws", user=user)  # a missing extra fails when the adapter is built, not on first use
         self._clients: dict[float, Any] = {}
         # boto3 Sessions are not thread-safe; clients are. Build under a lock, use without one.
         self._lock = threading.Lock()
