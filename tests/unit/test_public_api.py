@@ -107,13 +107,14 @@ def test_each_adapter_names_its_extra_when_its_sdk_is_missing() -> None:
     result = _run_blocked(
         """
         import failover
+        from failover import AzureBlobConfig as Blob, AzureQueueConfig as AzQueue, PubSubConfig as PubSub
         cases = [
             (failover.S3Store, failover.S3Config(bucket="abc"), "failover[aws]"),
             (failover.SqsQueue, failover.SqsConfig(queue="abc"), "failover[aws]"),
             (failover.GcsStore, failover.GcsConfig(bucket="abc", anonymous=True), "failover[gcp]"),
-            (failover.PubSubQueue, failover.PubSubConfig(project="abc", topic="abc", subscription="abc"), "failover[gcp]"),
-            (failover.AzureBlobStore, failover.AzureBlobConfig(container="abc", account_url="http://x"), "failover[azure]"),
-            (failover.AzureQueue, failover.AzureQueueConfig(queue="abc", account_url="http://x"), "failover[azure]"),
+            (failover.PubSubQueue, PubSub(project="abc", topic="abc", subscription="abc"), "failover[gcp]"),
+            (failover.AzureBlobStore, Blob(container="abc", account_url="http://x"), "failover[azure]"),
+            (failover.AzureQueue, AzQueue(queue="abc", account_url="http://x"), "failover[azure]"),
         ]
         for cls, config, extra in cases:
             try:
