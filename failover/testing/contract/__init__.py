@@ -1,0 +1,31 @@
+"""Contract suites: the behaviours every `ObjectStore` and `MessageQueue` promises, as pytest tests.
+
+Written once against the Protocols and run against every adapter of this package, on emulators.
+They are public: run them against your own adapter (or your own wrapper of ours) by subclassing
+and overriding one fixture::
+
+    from failover.testing.contract import ObjectStoreContract
+
+    class TestMyStore(ObjectStoreContract):
+        @pytest.fixture
+        def store(self):
+            with MyStore(bucket=fresh_name()) as store:   # a fresh, empty store per test
+                yield store
+
+`MessageQueueContract` works the same way with a `queue` fixture (and `fifo_queue`, when the
+adapter has a FIFO flavour). Provider differences are read from ``capabilities``, never from
+provider names: a store without ``conditional_create`` must refuse ``if_none_match`` with
+`InvalidRequest` rather than overwrite. A known gap of one backend is declared on the binding by
+overriding that one test with a strict ``xfail`` that names the gap and calls ``super()``::
+
+        @pytest.mark.xfail(strict=True, reason="emulator X ignores Y")
+        def test_that_behaviour(self, store):
+            super().test_that_behaviour(store)
+
+The suites need pytest and hypothesis (the ``dev`` extra).
+"""
+
+from failover.testing.contract.queue import MessageQueueContract
+from failover.testing.contract.storage import ObjectStoreContract
+
+__all__ = ["MessageQueueContract", "ObjectStoreContract"]

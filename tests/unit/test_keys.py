@@ -1,0 +1,142 @@
+"""Validation to the common denominator: each rule raises InvalidRequest naming the rule and who imposes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from failover.errors import InvalidRequest
+from failover.keys import (
+    MAX_METADATA_BYTES,
+    validate_byte_range,
+    validate_content_type,
+    validate_key,
+    validate_metadata,
+    validate_size,
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "rule", "imposed_by"),
+    [
+        pytest.param(b"bytes", "key.type", "failover", id="bytes"),
+        pytest.param(None, "key.type", "failover", id="none"),
+        pytest.param("\udc80", "key.utf8", "S3, GCS, Azure", id="lone-surrogate"),
+        pytest.param("", "key.empty", "S3, GCS, Azure", id="empty"),
+        pytest.param("k" * 1025, "key.max_length", "S3, GCS", id="1025-ascii-bytes"),
+        pytest.param("é" * 512 + "x", "key.max_length", "S3, GCS", id="1025-utf8-bytes"),
+        pytest.param("a\x00b", "key.control_character", "GCS, Azure", id="nul"),
+        pytest.param("a\tb", "key.control_character", "GCS, Azure", id="tab"),
+        pytest.param("a\x7f", "key.control_character", "GCS, Azure", id="del"),
+        pytest.param("a\x85", "key.control_character", "GCS, Azure", id="c1-next-line"),
+        pytest.param("a\\b", "key.backslash", "Azure", id="backslash"),
+        pytest.param(".", "key.dot_segment", "GCS, Azure", id="dot"),
+        pytest.param("a/../b", "key.dot_segment", "GCS, Azure", id="dot-dot-segment"),
+        pytest.param("./a", "key.dot_segment", "GCS, Azure", id="leading-dot-segment"),
+        pytest.param("/a", "key.empty_segment", "Azure", id="leading-slash"),
+        pytest.param("a//b", "key.empty_segment", "Azure", id="double-slash"),
+        pytest.param("a/", "key.trailing", "Azure", id="trailing-slash"),
+        pytest.param("a.", "key.trailing", "Azure", id="trailing-dot"),
+        pytest.param(".well-known/acme-challenge/token", "key.reserved_path", "GCS", id="acme-challenge"),
+    ],
+)
+def test_invalid_key_names_its_rule_and_provider(key: Any, rule: str, imposed_by: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_key(key)
+    assert (caught.value.rule, caught.value.imposed_by) == (rule, imposed_by), f"refused as {caught.value!r}"
+    assert rule in str(caught.value), "the message does not name the rule"
+    assert imposed_by in str(caught.value), "the message does not name who imposes the rule"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a", "k" * 1024, "é" * 512, "😀" * 256, "a/b/c.txt", "with space", "+%#?&=;:@", ".hidden", "a/.b", "a..b"],
+)
+def test_valid_key_is_returned_unchanged(key: str) -> None:
+    assert validate_key(key) == key
+
+
+@pytest.mark.parametrize(
+    ("metadata", "rule", "imposed_by"),
+    [
+        pytest.param(["a"], "metadata.type", "failover", id="not-a-mapping"),
+        pytest.param({"a": 1}, "metadata.type", "failover", id="int-value"),
+        pytest.param({1: "a"}, "metadata.type", "failover", id="int-name"),
+        pytest.param({"Upper": "x"}, "metadata.name", "Azure, S3", id="uppercase"),
+        pytest.param({"a-b": "x"}, "metadata.name", "Azure, S3", id="dash"),
+        pytest.param({"9a": "x"}, "metadata.name", "Azure, S3", id="leading-digit"),
+        pytest.param({"": "x"}, "metadata.name", "Azure, S3", id="empty-name"),
+        pytest.param({"failover_x": "x"}, "metadata.reserved", "failover", id="reserved"),
+        pytest.param({"a": "é"}, "metadata.value_ascii", "S3, Azure", id="non-ascii"),
+        pytest.param({"a": "a\nb"}, "metadata.value_ascii", "S3, Azure", id="newline"),
+        pytest.param({"a": " x"}, "metadata.value_whitespace", "S3, Azure", id="leading-space"),
+        pytest.param({"a": "x "}, "metadata.value_whitespace", "S3, Azure", id="trailing-space"),
+        pytest.param({"a": "x" * MAX_METADATA_BYTES}, "metadata.max_size", "S3", id="2049-bytes"),
+    ],
+)
+def test_invalid_metadata_names_its_rule_and_provider(metadata: Any, rule: str, imposed_by: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_metadata(metadata)
+    assert (caught.value.rule, caught.value.imposed_by) == (rule, imposed_by), f"refused as {caught.value!r}"
+
+
+def test_metadata_at_exactly_the_size_limit_is_accepted_and_copied() -> None:
+    metadata = {"a": "x" * (MAX_METADATA_BYTES - 1)}
+    checked = validate_metadata(metadata)
+    assert checked == metadata
+    assert checked is not metadata, "validate_metadata returned the caller's dict, not a copy"
+
+
+def test_no_metadata_is_an_empty_dict() -> None:
+    assert validate_metadata(None) == {}
+
+
+def test_reserved_name_is_accepted_only_where_allowed() -> None:
+    assert validate_metadata({"failover_version": "v1"}, reserved_allowed={"failover_version"}) == {
+        "failover_version": "v1"
+    }
+    with pytest.raises(InvalidRequest, match=r"metadata\.reserved"):
+        validate_metadata({"failover_sha256": "x"}, reserved_allowed={"failover_version"})
+
+
+@pytest.mark.parametrize("content_type", ["", "x" * 256, "text/plain\n", "tëxt/plain", 42])
+def test_invalid_content_type_is_refused(content_type: Any) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_content_type(content_type)
+    assert (caught.value.rule, caught.value.imposed_by) == ("content_type", "S3, GCS, Azure")
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json", "text/plain; charset=utf-8", "x" * 255])
+def test_valid_content_type_is_returned_unchanged(content_type: str | None) -> None:
+    assert validate_content_type(content_type) == content_type
+
+
+def test_size_over_the_limit_names_the_provider() -> None:
+    assert validate_size(10, 10, "azure") == 10
+    with pytest.raises(InvalidRequest) as caught:
+        validate_size(11, 10, "azure")
+    assert (caught.value.rule, caught.value.imposed_by) == ("object.max_size", "azure")
+
+
+@pytest.mark.parametrize(
+    ("byte_range", "rule"),
+    [
+        pytest.param([0, 1], "range.type", id="list"),
+        pytest.param((0, 1, 2), "range.type", id="three"),
+        pytest.param((-1, 2), "range.start", id="negative-start"),
+        pytest.param(("0", 2), "range.start", id="str-start"),
+        pytest.param((2, 2), "range.stop", id="empty"),
+        pytest.param((3, 2), "range.stop", id="reversed"),
+        pytest.param((0, 1.0), "range.stop", id="float-stop"),
+    ],
+)
+def test_invalid_byte_range_names_its_rule(byte_range: Any, rule: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_byte_range(byte_range)
+    assert caught.value.rule == rule, f"refused as {caught.value.rule!r}"
+
+
+@pytest.mark.parametrize("byte_range", [None, (0, 1), (5, None), (0, 10**12)])
+def test_valid_byte_range_is_returned(byte_range: tuple[int, int | None] | None) -> None:
+    assert validate_byte_range(byte_range) == byte_range
