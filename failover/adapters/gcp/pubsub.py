@@ -1,8 +1,9 @@
 """`PubSubQueue`: one Pub/Sub topic and its subscription as a `MessageQueue`.
 
-Sends go through the batching publisher (``BatchSettings(max_messages=config.max_batch_messages)``;
-the default 1 sends each message at once, without the 10 ms batching delay) with ``retry=None`` and
-the attempt's timeout. Receives are unary pulls with retries off; ack, nack and extend are
+Sends use the synchronous Publish RPC by default (``max_batch_messages=1``: each message at once,
+no 10 ms batching delay, no commit thread); with ``max_batch_messages > 1`` they go through the
+batching publisher. Either way with ``retry=None`` and the attempt's timeout. Receives are unary
+pulls with retries off; ack, nack and extend are
 ``Acknowledge`` and ``ModifyAckDeadline``. Pub/Sub has no per-message delay (``max_delay`` 0) and no
 FIFO across ordering keys (``fifo`` False).
 
@@ -205,7 +206,10 @@ class PubSubQueue:
         """Begin publishing one message; the returned function waits (at most its argument) for the id."""
         if not body and not attributes:
             attributes = {_EMPTY_KEY: "1"}
-        if _PUBLISH_KEYWORDS.isdisjoint(attributes):
+        # The batching publisher only pays when it batches. With one message a batch it adds a commit
+        # thread and a race: after a failed commit, the next publish can meet the failed batch and
+        # trip the SDK's "Publish after stop() or publish error" assertion (seen here).
+        if self._config.max_batch_messages > 1 and _PUBLISH_KEYWORDS.isdisjoint(attributes):
             future = self._publisher.publish(self._topic, body, retry=None, timeout=timeout, **attributes)
             return lambda wait: str(future.result(timeout=wait))
         # The synchronous Publish RPC takes attributes as a map, so any name goes.
