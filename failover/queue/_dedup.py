@@ -1,0 +1,48 @@
+"""Exactly-once processing on the receive side, on top of a `DedupWindow`.
+
+Two records per admitted message: its ``failover_id`` and the copy that carried it (the queue and the
+provider's message id). So a later copy of the same id (a re-send after an ambiguous failover) is
+dropped, while a redelivery of the copy that was admitted (its consumer crashed before acking, its
+visibility ran out) is processed again: a crash never loses a message, it only repeats one.
+"""
+
+from __future__ import annotations
+
+from failover.interfaces import Message
+from failover.replication.dedup import DedupWindow
+
+__all__ = ["ReceiveDedup"]
+
+
+def _copy_key(queue: str, message: Message, failover_id: str) -> str:
+    # A failover_id is printable ASCII without spaces, so a key with spaces never collides with one.
+    return f"{failover_id} {queue} {message.id}"
+
+
+class ReceiveDedup:
+    """Decides, per delivered message, whether it is the one to process."""
+
+    def __init__(self, window: DedupWindow) -> None:
+        self.window = window
+
+    def admit(self, queue: str, message: Message) -> bool:
+        """Whether to hand ``message`` (as delivered by ``queue``) to the consumer."""
+        failover_id = message.dedup_id
+        if not failover_id:
+            return True  # from a producer that is not failover's: nothing to deduplicate on
+        copy = _copy_key(queue, message, failover_id)
+        # The copy first: a crash between the two writes then lets this copy through again, never
+        # drops it.
+        if self.window.seen(copy):
+            return True  # a redelivery of the copy admitted before
+        if not self.window.seen(failover_id):
+            return True  # the first copy of this id
+        self.window.forget(copy)  # so that this duplicate, if it comes back, is dropped again
+        return False
+
+    def release(self, queue: str, message: Message) -> None:
+        """``message`` was not processed (nacked): let the next copy of its id through."""
+        failover_id = message.dedup_id
+        if failover_id:
+            self.window.forget(_copy_key(queue, message, failover_id))
+            self.window.forget(failover_id)

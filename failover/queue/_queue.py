@@ -1,0 +1,381 @@
+"""`FailoverQueue`: one `MessageQueue` over several, that keeps sending and receiving through an outage."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent import futures
+from types import TracebackType
+from typing import Final, Self
+
+from failover.adapters._messages import DEDUP_KEY, prepare_send
+from failover.clock import Clock
+from failover.config import FailoverConfig
+from failover.engine import Engine, EngineSettings
+from failover.errors import ConfigError, FailoverError, InvalidRequest
+from failover.interfaces import (
+    Message,
+    MessageId,
+    MessageQueue,
+    ObjectStore,
+    OutgoingMessage,
+    QueueCapabilities,
+    SendResult,
+)
+from failover.policy import Deadline
+from failover.queue._build import probe_queue, queue_from_config
+from failover.queue._claims import ClaimCheck
+from failover.queue._dedup import ReceiveDedup
+from failover.queue._drain import DrainSet
+from failover.queue._limits import QueueLimits
+from failover.queue._receive import QueueCounters, Receipt, Receiver
+from failover.queue._send import Outgoing, Sender
+from failover.replication.dedup import DedupWindow, SqliteDedupWindow
+
+__all__ = ["DEFAULT_DEDUP_TTL", "DEFAULT_DRAIN_INTERVAL", "FailoverQueue"]
+
+logger = logging.getLogger("failover.queue")
+
+DEFAULT_DRAIN_INTERVAL: Final = 10.0
+"""Seconds between sweeps that drain every queue once (messages other processes sent there)."""
+
+DEFAULT_DEDUP_TTL: Final = 24 * 3600.0
+"""Seconds a dedup window opened from a path remembers a failover_id."""
+
+QueueProbe = Callable[[MessageQueue, float], object]
+
+
+class FailoverQueue:
+    """A `MessageQueue` over several queues, in order of preference, on one or more providers.
+
+    **Send** goes to the first healthy queue. Every message carries a ``failover_id`` (the caller's
+    ``dedup_id``, or a fresh uuid4 hex) as the queues' dedup id, and a send that met `OutcomeUnknown`
+    is sent again with the same id (to the next queue, or the same one): delivery is at least once.
+    The message's checks are the strictest of all the queues' and run before any queue is called.
+
+    **Receive** drains every queue that may hold messages: the preferred one (long-polled), every
+    queue a send reached or may have reached until a receive finds it empty, every queue while the
+    first one is DOWN, and every queue once every ``drain_interval`` seconds (what other processes
+    sent during their failover). Nothing sent during an outage is stranded. A received message's
+    ``queue`` and ``provider`` name the queue that delivered it, and ack, nack and extend go back to
+    that queue. Ordering is not kept across queues.
+
+    **Dedup**: with a ``dedup`` window (a `DedupWindow`, or a path for a `SqliteDedupWindow`),
+    ``receive`` drops (and acks) a message whose ``failover_id`` was delivered before, so that a
+    consumer that acks after processing processes each message once. A redelivery of the copy that
+    was handed out (its consumer crashed, its visibility ran out) is handed out again: a crash
+    repeats a message, never loses it. ``nack`` releases the id, so whichever copy comes next is
+    processed. ``receive(dedup=...)`` turns it on or off per call (default: on when a window is set).
+
+    **Claim-check**: with a ``claim_check`` store, a body larger than the smallest queue takes goes to
+    ``failover-claims/<failover_id>`` in the store and the message carries a pointer; ``receive``
+    fetches the body and ``ack`` deletes the object. Sender and receiver must both set the store.
+
+    ``close`` closes the queues, the engine and the dedup window (not the claim-check store, which is
+    usually shared with the application).
+    """
+
+    def __init__(
+        self,
+        queues: Sequence[MessageQueue],
+        *,
+        settings: EngineSettings | None = None,
+        clock: Clock | None = None,
+        dedup: DedupWindow | str | os.PathLike[str] | None = None,
+        dedup_ttl: float = DEFAULT_DEDUP_TTL,
+        claim_check: ObjectStore | None = None,
+        drain_interval: float | None = DEFAULT_DRAIN_INTERVAL,
+        probe: QueueProbe = probe_queue,
+        executor: futures.ThreadPoolExecutor | None = None,
+    ) -> None:
+        queues = tuple(queues)
+        if not queues:
+            raise ConfigError("a FailoverQueue needs at least one queue", field="queues")
+        names = [queue.name for queue in queues]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"queue names must be unique, not {names}", field="queues")
+        if drain_interval is not None and not drain_interval > 0:
+            raise ConfigError(f"drain_interval is seconds > 0 or None, not {drain_interval!r}", field="drain_interval")
+        self._queues = queues
+        self._name = "failover:" + "+".join(names)
+        self._limits = QueueLimits.of(queues, claim_check)
+        self._claims = ClaimCheck(claim_check, self._limits.claim_threshold)
+        self._window: DedupWindow | None = (
+            SqliteDedupWindow(dedup, dedup_ttl) if isinstance(dedup, str | os.PathLike) else dedup
+        )
+        try:
+            self.engine: Engine[MessageQueue] = Engine(
+                queues, name_of=_name_of, probe=probe, settings=settings, clock=clock, executor=executor
+            )
+        except BaseException:
+            if self._window is not None:
+                self._window.close()
+            raise
+        self._drain = DrainSet(names, self.engine.clock, drain_interval)
+        self._sender = Sender(self.engine, self._drain)
+        self._receiver = Receiver(
+            self.engine,
+            self._drain,
+            self._claims,
+            ReceiveDedup(self._window) if self._window is not None else None,
+            names[0],
+        )
+        settings = self.engine.settings
+        self._attempt_timeout = settings.attempt_timeout if settings.attempt_timeout is not None else settings.deadline
+        self._closed = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: FailoverConfig,
+        *,
+        settings: EngineSettings | None = None,
+        clock: Clock | None = None,
+        dedup: DedupWindow | str | os.PathLike[str] | None = None,
+        dedup_ttl: float = DEFAULT_DEDUP_TTL,
+        claim_check: ObjectStore | None = None,
+        drain_interval: float | None = DEFAULT_DRAIN_INTERVAL,
+    ) -> FailoverQueue:
+        """A `FailoverQueue` over the adapters ``config.queues`` describes, in that order."""
+        if not config.queues:
+            raise ConfigError("the configuration lists no queues", field="queues")
+        queues: list[MessageQueue] = []
+        try:
+            for entry in config.queues:
+                queues.append(queue_from_config(entry))
+            return cls(
+                queues,
+                settings=settings,
+                clock=clock,
+                dedup=dedup,
+                dedup_ttl=dedup_ttl,
+                claim_check=claim_check,
+                drain_interval=drain_interval,
+            )
+        except BaseException:
+            for queue in queues:
+                _close_quietly(queue)
+            raise
+
+    # -- what it is ------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def provider(self) -> str:
+        return "failover"
+
+    @property
+    def capabilities(self) -> QueueCapabilities:
+        """The strictest of the queues' (see `QueueLimits`); one attribute fewer, for the failover_id."""
+        return self._limits.public
+
+    @property
+    def queues(self) -> tuple[MessageQueue, ...]:
+        return self._queues
+
+    @property
+    def draining(self) -> frozenset[str]:
+        """The queues a send reached (or may have) that no receive has found empty since."""
+        return self._drain.marked
+
+    def counters(self) -> QueueCounters:
+        """Duplicates dropped and claim-check bodies missed by receives, since this queue was made."""
+        return self._receiver.counters()
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def send(
+        self,
+        body: bytes,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        dedup_id: str | None = None,
+        delay: float = 0.0,
+        timeout: float | None = None,
+    ) -> MessageId:
+        deadline = self._deadline(timeout)
+        message = self._prepare(0, body, attributes, dedup_id, delay, deadline)
+        try:
+            return self._sender.send(message, deadline)
+        except FailoverError:
+            self._abandon(message)
+            raise
+
+    def send_batch(self, messages: Iterable[OutgoingMessage], *, timeout: float | None = None) -> Sequence[SendResult]:
+        """One result per message, in order. A bad entry fails alone, before any queue is called; the
+        rest go to one queue in batches of ``capabilities.max_batch``, and the entries it failed to the
+        next queue."""
+        deadline = self._deadline(timeout)
+        results: dict[int, SendResult] = {}
+        ready: list[Outgoing] = []
+        count = 0
+        for index, entry in enumerate(messages):
+            count += 1
+            try:
+                ready.append(self._prepare(index, entry.body, entry.attributes, entry.dedup_id, entry.delay, deadline))
+            except FailoverError as exc:  # invalid, or its claim-check body could not be stored
+                results[index] = SendResult(error=exc)
+        size = self._limits.public.max_batch
+        for start in range(0, len(ready), size):
+            chunk = ready[start : start + size]
+            results.update(self._sender.send_batch(chunk, deadline))
+        for message in ready:
+            if not results[message.index].ok:
+                self._abandon(message)
+        return [results[index] for index in range(count)]
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return Deadline(timeout if timeout is not None else self.engine.settings.deadline, self.engine.clock)
+
+    def _prepare(
+        self,
+        index: int,
+        body: bytes,
+        attributes: Mapping[str, str] | None,
+        dedup_id: str | None,
+        delay: float,
+        deadline: Deadline,
+    ) -> Outgoing:
+        failover_id = dedup_id if dedup_id is not None else uuid.uuid4().hex
+        checked = prepare_send(
+            body,
+            attributes=attributes,
+            dedup_id=failover_id,
+            delay=delay,
+            capabilities=self._limits.send,
+            provider=self._name,
+        )
+        del checked[DEDUP_KEY]  # each adapter adds it from the dedup id
+        data = bytes(body)
+        if not self._claims.needed(data):
+            return Outgoing(index, data, checked, failover_id, delay)
+        pointer, key = self._claims.put(failover_id, data, max(deadline.remaining(), 0.05))
+        return Outgoing(index, pointer, checked, failover_id, delay, key)
+
+    def _abandon(self, message: Outgoing) -> None:
+        """A send failed: its claim-check body goes, unless some queue may hold the message."""
+        if message.claim is not None and not message.maybe_sent:
+            self._claims.discard(message.claim, None)
+
+    # -- receiving -------------------------------------------------------------------------------
+
+    def receive(
+        self,
+        max_messages: int = 1,
+        *,
+        wait: float = 0.0,
+        visibility: float | None = None,
+        timeout: float | None = None,
+        dedup: bool | None = None,
+    ) -> list[Message]:
+        """Up to ``max_messages`` messages from the queues that may hold some, waiting at most ``wait``.
+
+        ``timeout`` bounds each attempt (default: the engine's attempt timeout, else its deadline): the
+        call returns within ``wait + timeout``, plus the fetch of claim-checked bodies. ``dedup``:
+        drop messages whose failover_id was delivered before (default: when a window is set).
+        """
+        caps = self._limits.public
+        if (
+            isinstance(max_messages, bool)
+            or not isinstance(max_messages, int)
+            or not 1 <= max_messages <= caps.max_batch
+        ):
+            raise InvalidRequest(
+                f"max_messages is 1 to {caps.max_batch}, not {max_messages!r}",
+                rule="max_messages",
+                imposed_by=self._name,
+            )
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait < float("inf"):
+            raise InvalidRequest(f"wait is seconds >= 0, not {wait!r}", rule="wait", imposed_by="failover")
+        if visibility is not None and (
+            isinstance(visibility, bool)
+            or not isinstance(visibility, int | float)
+            or not 0 <= visibility <= caps.max_visibility
+        ):
+            raise InvalidRequest(
+                f"visibility is 0 to {caps.max_visibility:g} s, not {visibility!r}",
+                rule="visibility",
+                imposed_by=self._name,
+            )
+        if dedup and self._window is None:
+            raise ConfigError("receive(dedup=True) needs a dedup window: FailoverQueue(dedup=...)", field="dedup")
+        deduplicate = self._window is not None if dedup is None else dedup
+        attempt = timeout if timeout is not None else self._attempt_timeout
+        return self._receiver.receive(max_messages, wait, visibility, attempt, deduplicate)
+
+    def _receipt(self, message: Message, operation: str) -> Receipt:
+        receipt = getattr(message, "receipt", None)
+        if not isinstance(receipt, Receipt) or receipt.queue not in self.engine.endpoints:
+            raise InvalidRequest(
+                f"{self._name} takes back only messages it delivered (receipt {receipt!r})",
+                rule="receipt",
+                imposed_by="failover",
+                operation=operation,
+            )
+        return receipt
+
+    def ack(self, message: Message, *, timeout: float | None = None) -> None:
+        """Delete the message from the queue that delivered it, then its claim-check body, if any."""
+        receipt = self._receipt(message, "ack")
+        inner = receipt.message
+        self.engine.call_on(receipt.queue, "ack", lambda queue, t: queue.ack(inner, timeout=t), timeout=timeout)
+        if receipt.claim is not None:
+            self._claims.discard(receipt.claim, timeout)
+
+    def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        """Hand the message back to the queue that delivered it. With dedup, its failover_id is
+        released first, so that its redelivery (or another copy) is processed."""
+        receipt = self._receipt(message, "nack")
+        inner = receipt.message
+        if receipt.deduplicated and self._receiver.dedup is not None:
+            self._receiver.dedup.release(receipt.queue, inner)
+        self.engine.call_on(
+            receipt.queue, "nack", lambda queue, t: queue.nack(inner, delay=delay, timeout=t), timeout=timeout
+        )
+
+    def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
+        receipt = self._receipt(message, "extend")
+        inner = receipt.message
+        self.engine.call_on(
+            receipt.queue, "extend", lambda queue, t: queue.extend(inner, visibility, timeout=t), timeout=timeout
+        )
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the probers, close every queue and the dedup window. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.engine.close()
+        for queue in self._queues:
+            _close_quietly(queue)
+        if self._window is not None:
+            self._window.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FailoverQueue({list(self.engine.names)!r}, draining={sorted(self.draining)!r})"
+
+
+def _name_of(queue: MessageQueue) -> str:
+    return queue.name
+
+
+def _close_quietly(queue: MessageQueue) -> None:
+    try:
+        queue.close()
+    except Exception:
+        logger.exception("closing %s failed", queue.name)

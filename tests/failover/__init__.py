@@ -1,0 +1,1 @@
+"""Failover under injected faults, on the local clouds."""

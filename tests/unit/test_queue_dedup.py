@@ -1,0 +1,97 @@
+"""FailoverQueue with a dedup window: the copy an ambiguous send leaves is dropped, crashes lose nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from failover.errors import ConfigError, OutcomeUnknown
+from failover.replication.dedup import SqliteDedupWindow
+from tests.unit.test_queue_rig import Rig, bodies
+
+VISIBILITY = 30.0  # MemoryQueue's default
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    rig = Rig(options={"dedup": tmp_path / "dedup.sqlite"})
+    yield rig
+    rig.close()
+
+
+def _sent_twice(rig: Rig) -> None:
+    """An ambiguous send: the primary took the message but the answer was lost, so it went again."""
+    rig.primary.fail(OutcomeUnknown("the answer was lost"), "send", times=1, after=True)
+    rig.queue.send(b"once", dedup_id="order-1")
+    assert len(rig.held(rig.primary)) == len(rig.held(rig.secondary)) == 1
+
+
+def test_the_copy_of_an_ambiguous_send_is_dropped_and_acked(rig: Rig) -> None:
+    _sent_twice(rig)
+    received = rig.queue.receive(10)
+    assert bodies(received) == [b"once"]
+    rig.queue.ack(received[0])
+    assert rig.held(rig.primary) == rig.held(rig.secondary) == [], "the duplicate was left on its queue"
+    assert rig.queue.counters().duplicates_dropped == 1
+
+
+def test_without_dedup_both_copies_are_delivered(rig: Rig) -> None:
+    _sent_twice(rig)
+    assert bodies(rig.queue.receive(10, dedup=False)) == [b"once", b"once"]
+
+
+def test_a_copy_arriving_after_the_first_was_processed_is_dropped(rig: Rig) -> None:
+    _sent_twice(rig)
+    (first,) = rig.queue.receive(1)
+    rig.queue.ack(first)
+    assert rig.queue.receive(10) == []
+    assert rig.held(rig.primary) == rig.held(rig.secondary) == []
+
+
+def test_a_redelivery_after_a_consumer_crash_is_processed_again(rig: Rig) -> None:
+    rig.queue.send(b"x", dedup_id="order-2")
+    (first,) = rig.queue.receive()
+    rig.clock.advance(VISIBILITY)  # the consumer died without acking: the message comes back
+    (again,) = rig.queue.receive()
+    assert (again.id, again.delivery_count) == (first.id, 2)
+
+
+def test_nack_releases_the_id_so_the_next_copy_is_processed_once(rig: Rig) -> None:
+    _sent_twice(rig)
+    (first,) = rig.queue.receive(1)
+    rig.queue.nack(first, delay=60)
+    (second,) = rig.queue.receive(10)
+    assert second.queue != first.queue, "the other copy was not processed after the nack"
+    rig.queue.ack(second)
+    rig.clock.advance(60)
+    assert rig.queue.receive(10) == [], "the nacked copy was processed too"
+    assert rig.held(rig.primary) == rig.held(rig.secondary) == []
+
+
+def test_messages_without_a_failover_id_pass_the_dedup(rig: Rig) -> None:
+    rig.primary.inner.send(b"foreign")
+    rig.primary.inner.send(b"foreign")
+    assert bodies(rig.queue.receive(10)) == [b"foreign", b"foreign"]
+
+
+def test_a_window_instance_is_used_and_closed_with_the_queue(tmp_path: Path) -> None:
+    window = SqliteDedupWindow(tmp_path / "shared.sqlite", ttl=60)
+    rig = Rig(options={"dedup": window})
+    rig.queue.send(b"x", dedup_id="order-3")
+    rig.queue.receive()
+    assert len(window) == 2  # the id, and the copy that carried it
+    rig.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        len(window)
+
+
+def test_dedup_true_without_a_window_is_a_config_error() -> None:
+    rig = Rig()
+    try:
+        with pytest.raises(ConfigError, match="dedup"):
+            rig.queue.receive(dedup=True)
+    finally:
+        rig.close()
