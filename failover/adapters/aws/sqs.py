@@ -350,6 +350,12 @@ class SqsQueue:
                 QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=seconds
             )
 
+    def probe(self, *, timeout: float | None = None) -> None:
+        """A cheap call that proves the queue answers (its attributes); the failover layer's health probe."""
+        url = self._queue_url(timeout, "probe")
+        with translate_errors(operation="probe"):
+            self._client(timeout).get_queue_attributes(QueueUrl=url, AttributeNames=["CreatedTimestamp"])
+
     def close(self) -> None:
         self._clients.close()
 

@@ -310,6 +310,11 @@ class AzureQueue:
             if updated.pop_receipt:
                 receipt.pop_receipt = str(updated.pop_receipt)
 
+    def probe(self, *, timeout: float | None = None) -> None:
+        """A cheap call that proves the queue answers (its properties); the failover layer's health probe."""
+        with translate_errors("probe"):
+            self._client.get_queue_properties(**call_timeouts(self._config, timeout))
+
     def close(self) -> None:
         self._closed.set()
         self._client.close()

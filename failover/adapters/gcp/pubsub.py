@@ -399,6 +399,13 @@ class PubSubQueue:
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
         self._modify(message, _seconds(visibility, "visibility"), "extend", timeout)
 
+    def probe(self, *, timeout: float | None = None) -> None:
+        """A cheap call that proves the subscription answers; the failover layer's health probe."""
+        with translate_errors(operation="probe", key=self._config.subscription):
+            self._subscriber.get_subscription(
+                request={"subscription": self._subscription}, retry=None, timeout=self._timeout(timeout)
+            )
+
     def close(self) -> None:
         if self._closed:
             return
