@@ -5,7 +5,21 @@ its health tracker, its retry policy (with its own budget) and its prober, plus 
 orders them for each call. `call` tries the endpoints in the router's order inside one deadline:
 a FATAL error is the answer and returns at once, a FAILOVER error (or a RETRY error the policy gave
 up on) moves to the next endpoint, and when every candidate failed, `AllProvidersFailed` lists each
-error. The happy path is one direct adapter call with a few reads and counters around it.
+error. No attempt, failover or retry, starts with less than the deadline's floor left. The happy
+path is one direct adapter call with a few reads and counters around it.
+
+Two choices the health tracker alone would not make:
+
+- A failed attempt with a RETRY disposition (5xx, throttling, a reset) counts toward the breaker's
+  consecutive failures like a FAILOVER one (``EngineSettings.retry_errors_trip``): it is retried on
+  the same provider first, but three in a row mean the provider is down for us, and a 503 storm
+  then costs the sick provider three requests, not half the traffic of the failure-ratio window.
+- Background work (the replicator) asks ``is_available(name, background=True)``, which also says
+  no for ``background_pause`` seconds after a call to that endpoint failed, until a call or a probe
+  succeeds there: callers, not background copies, find out whether the endpoint is down, so an
+  outage costs the provider no more requests than the breaker's threshold. Background calls report
+  their outcome with `record`, so that the replicator's copies give every endpoint a latency
+  estimate (latency routing and brownout detection compare them).
 """
 
 from __future__ import annotations
@@ -23,10 +37,19 @@ from failover.errors import (
     ConfigError,
     Disposition,
     FailoverError,
+    ProviderError,
     ProviderUnavailable,
     Reason,
 )
-from failover.health import HealthPolicy, HealthRegistry, HealthState, Prober
+from failover.health import (
+    DegradedPolicy,
+    HealthPolicy,
+    HealthRegistry,
+    HealthState,
+    HealthTracker,
+    ProbeBackoff,
+    Prober,
+)
 from failover.policy import Deadline, RetryBudget, RetryPolicy, classify
 from failover.routing import HedgePolicy, LatencyRouter, PriorityRouter, Router, hedged_call
 
@@ -36,6 +59,8 @@ logger = logging.getLogger("failover.engine")
 
 A = TypeVar("A")
 T = TypeVar("T")
+
+_CLEARS_FAILURE = frozenset({HealthState.HEALTHY, HealthState.PROBING})
 
 
 @dataclass(frozen=True)
@@ -50,8 +75,12 @@ class EngineSettings:
     routing: Literal["priority", "latency"] = "priority"
     hedge: HedgePolicy | None = None  # hedged reads; None: no hedging
     health: HealthPolicy = field(default_factory=HealthPolicy)
+    degraded: DegradedPolicy = field(default_factory=DegradedPolicy)  # brownout: when an endpoint is demoted
     probe_timeout: float = 2.0
+    probe_backoff: ProbeBackoff = field(default_factory=ProbeBackoff)
     start_probers: bool = True  # background probe threads (tests drive `Engine.probe_now` instead)
+    retry_errors_trip: bool = True  # RETRY failures count toward the breaker's consecutive failures
+    background_pause: float = 5.0  # seconds background work leaves an endpoint alone after a failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +118,15 @@ class Engine(Generic[A]):
         self.settings = settings = settings if settings is not None else EngineSettings()
         self.clock: Clock = clock if clock is not None else SystemClock()
         names = [name_of(adapter) for adapter in adapters]
-        self.health = HealthRegistry(names, policy=settings.health, clock=self.clock)
+        self.health = HealthRegistry(names, policy=settings.health, degraded=settings.degraded, clock=self.clock)
         self.router: Router = (
             LatencyRouter(self.health) if settings.routing == "latency" else PriorityRouter(self.health)
         )
         self._owns_executor = executor is None
         self.executor = executor if executor is not None else futures.ThreadPoolExecutor(8, "failover")
+        # When a call to each endpoint last failed, until a call or a probe succeeds there.
+        self._failed_at: dict[str, float] = {}
+        self.health.events.on_state_change.append(self._on_state_change)
         self.endpoints: dict[str, Endpoint[A]] = {}
         for name, adapter in zip(names, adapters, strict=True):
             tracker = self.health[name]
@@ -105,10 +137,15 @@ class Engine(Generic[A]):
                 budget=RetryBudget(clock=self.clock),
                 attempt_timeout=settings.attempt_timeout,
                 sleep=self.clock.sleep,
-                on_failure=tracker.record_failure,
+                on_failure=partial(self._attempt_failed, name, tracker),
                 admit=tracker.allow_request,
             )
-            prober = Prober(tracker, _bind_probe(probe, adapter), timeout=settings.probe_timeout)
+            prober = Prober(
+                tracker,
+                _bind_probe(probe, adapter),
+                backoff=settings.probe_backoff,
+                timeout=settings.probe_timeout,
+            )
             self.endpoints[name] = Endpoint(name, adapter, retry, prober)
         if settings.start_probers:
             for endpoint in self.endpoints.values():
@@ -118,9 +155,25 @@ class Engine(Generic[A]):
     def names(self) -> tuple[str, ...]:
         return self.health.names
 
-    def is_available(self, name: str) -> bool:
-        """Whether ``name`` takes traffic now (not DOWN); the replicator asks this."""
-        return self.health[name].state is not HealthState.DOWN
+    def is_available(self, name: str, *, background: bool = False) -> bool:
+        """Whether ``name`` takes traffic now (not DOWN).
+
+        ``background=True`` (the replicator) also says no for ``background_pause`` seconds after a
+        call there failed, unless a call or a probe has succeeded since.
+        """
+        if self.health[name].state is HealthState.DOWN:
+            return False
+        if not background:
+            return True
+        failed_at = self._failed_at.get(name)
+        return failed_at is None or self.clock.monotonic() - failed_at >= self.settings.background_pause
+
+    def record(self, name: str, latency: float, error: BaseException | None = None) -> None:
+        """Tell ``name``'s health of a call made outside `call` (background replication)."""
+        if error is None:
+            self._succeeded(name, self.health[name], latency)
+        else:
+            self._attempt_failed(name, self.health[name], error)
 
     def call(
         self,
@@ -137,10 +190,11 @@ class Engine(Generic[A]):
         """
         deadline = Deadline(timeout if timeout is not None else self.settings.deadline, self.clock)
         order = self.router.order()
+        candidates = (
+            order if only is None and not skip else [n for n in order if n not in skip and (only is None or n in only)]
+        )
         failures: list[tuple[str, FailoverError]] = []
-        for name in order:
-            if name in skip or (only is not None and name not in only):
-                continue
+        for index, name in enumerate(candidates):
             if failures and not deadline.can_start_attempt():
                 break
             endpoint = self.endpoints[name]
@@ -154,9 +208,10 @@ class Engine(Generic[A]):
                 if classify(exc) is Disposition.FATAL:
                     raise
                 failures.append((name, exc))
-                self.health.failed_over(name, None, operation, exc)
+                following = candidates[index + 1] if index + 1 < len(candidates) else None
+                self.health.failed_over(name, following, operation, exc)
                 continue
-            tracker.record_success(self.clock.monotonic() - started)
+            self._succeeded(name, tracker, self.clock.monotonic() - started)
             return Outcome(value, name, tuple(failures))
         raise self._all_failed(operation, order, failures, only, skip)
 
@@ -164,20 +219,36 @@ class Engine(Generic[A]):
         """``fn`` on endpoint ``name`` alone (with its retries): for acks that belong to one queue."""
         return self.call(operation, fn, timeout=timeout, only=(name,)).value
 
-    def hedged(self, operation: str, fn: Callable[[A, float], T], *, timeout: float | None = None) -> Outcome[T]:
-        """A read sent to the best endpoint and, after the hedge delay, to the next; first success wins."""
+    def hedged(
+        self,
+        operation: str,
+        fn: Callable[[A, float], T],
+        *,
+        timeout: float | None = None,
+        only: Sequence[str] | None = None,
+        skip: frozenset[str] = frozenset(),
+    ) -> Outcome[T]:
+        """A read sent to the best endpoint and, after the hedge delay, to the next; first success wins.
+
+        Without a hedge policy in the settings, a plain `call`. ``only`` and ``skip`` as for `call`.
+        """
         policy = self.settings.hedge
         if policy is None:
-            return self.call(operation, fn, timeout=timeout)
+            return self.call(operation, fn, timeout=timeout, only=only, skip=skip)
         deadline = Deadline(timeout if timeout is not None else self.settings.deadline, self.clock)
-        order = [name for name in self.router.order() if self.health[name].allow_request()]
+        order = [name for name in self.router.order() if name not in skip and (only is None or name in only)]
+        if not order:
+            raise self._all_failed(operation, (), [], only, skip)
         winner: list[str] = []
 
         def attempt(name: str) -> T:
+            # Admission is asked only of the endpoints actually called: on a PROBING one it takes a trial slot.
+            if not self.health[name].allow_request():
+                raise ProviderUnavailable(f"{name} was not called: its trial calls are taken", operation=operation)
             endpoint = self.endpoints[name]
             started = self.clock.monotonic()
             value = endpoint.retry.call(partial(fn, endpoint.adapter), deadline)
-            self.health[name].record_success(self.clock.monotonic() - started)
+            self._succeeded(name, self.health[name], self.clock.monotonic() - started)
             winner.append(name)
             return value
 
@@ -192,8 +263,29 @@ class Engine(Generic[A]):
     def close(self) -> None:
         for endpoint in self.endpoints.values():
             endpoint.prober.stop(timeout=1.0)
+        if self._on_state_change in self.health.events.on_state_change:
+            self.health.events.on_state_change.remove(self._on_state_change)
         if self._owns_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- health bookkeeping ----------------------------------------------------------------------
+
+    def _succeeded(self, name: str, tracker: HealthTracker, latency: float) -> None:
+        if self._failed_at:
+            self._failed_at.pop(name, None)
+        tracker.record_success(latency)
+
+    def _attempt_failed(self, name: str, tracker: HealthTracker, error: BaseException) -> None:
+        disposition = classify(error)
+        if disposition is not Disposition.FATAL:
+            self._failed_at[name] = self.clock.monotonic()
+        if disposition is Disposition.RETRY and self.settings.retry_errors_trip and isinstance(error, ProviderError):
+            error = _as_failover(error)
+        tracker.record_failure(error)
+
+    def _on_state_change(self, endpoint: str, old: HealthState, new: HealthState, reason: str) -> None:
+        if new in _CLEARS_FAILURE:
+            self._failed_at.pop(endpoint, None)
 
     def _all_failed(
         self,
@@ -208,13 +300,30 @@ class Engine(Generic[A]):
         for name in self.names:
             if name in tried or name in skip or (only is not None and name not in only):
                 continue
+            state = self.health[name].state
             why = (
-                "its circuit is open" if name not in order or not self.health[name].allow_request() else "no time left"
+                "its circuit is open"
+                if name not in order or state is HealthState.DOWN
+                else "its trial calls are taken"
+                if state is HealthState.PROBING
+                else "no time left"
             )
             errors.append(
                 ProviderUnavailable(f"{name} was not called: {why}", reason=Reason.OTHER, operation=operation)
             )
         return AllProvidersFailed(f"{operation} failed on every provider", errors=errors, operation=operation)
+
+
+def _as_failover(error: ProviderError) -> ProviderUnavailable:
+    """The breaker's view of a RETRY failure: one more sign that the provider is down for us."""
+    return ProviderUnavailable(
+        error.message,
+        reason=error.reason,
+        disposition=Disposition.FAILOVER,
+        provider=error.provider,
+        operation=error.operation,
+        key=error.key,
+    )
 
 
 def _bind_probe(probe: Callable[[A, float], object], adapter: A) -> Callable[[float], object]:

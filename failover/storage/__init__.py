@@ -1,0 +1,9 @@
+"""`FailoverStorage`: one `ObjectStore` over several providers' stores, failing over between them.
+
+Writes are stamped, journaled and replicated (`failover.replication`); reads never return a copy
+older than an acknowledged write; every call goes through the failover `Engine`.
+"""
+
+from failover.storage._failover import PROBE_KEY, FailoverStorage
+
+__all__ = ["PROBE_KEY", "FailoverStorage"]

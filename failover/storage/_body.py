@@ -1,0 +1,92 @@
+"""A put's body that every attempt can send again, in turn or at once (mirrored writes).
+
+Bytes stay bytes (immutable, shared as they are). Any other body goes through
+`failover._streams.prepare_body` once: a seekable file is used in place from the position it was
+handed over at, a non-seekable stream is copied into a spool (in memory up to 8 MiB, then on disk).
+Each attempt then gets its own `_Cursor`: a seekable, read-only view with its own position, so that
+parallel attempts read the one underlying file in turns, under a lock, never whole into memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from typing import IO, BinaryIO, cast
+
+from failover._streams import PreparedBody, prepare_body
+from failover.interfaces import Data
+from failover.keys import validate_size
+
+__all__ = ["ReplayableBody"]
+
+
+class ReplayableBody:
+    """The body of one put: ``size`` and ``sha256`` known, `open` once per attempt."""
+
+    def __init__(self, data: Data, *, max_size: int, provider: str) -> None:
+        self._bytes: bytes | None = None
+        self._prepared: PreparedBody | None = None
+        if isinstance(data, bytes | bytearray | memoryview):
+            raw = bytes(data)
+            validate_size(len(raw), max_size, provider)
+            self._bytes = raw
+            self.size = len(raw)
+            self.sha256 = hashlib.sha256(raw).hexdigest()
+        else:
+            self._prepared = prepare_body(data, max_size=max_size, provider=provider)
+            self.size = self._prepared.size
+            self.sha256 = self._prepared.sha256
+        self._lock = threading.Lock()
+
+    def open(self) -> Data:
+        """A fresh copy of the body, positioned at its start, for one attempt."""
+        if self._bytes is not None:
+            return self._bytes
+        assert self._prepared is not None
+        return cast(BinaryIO, _Cursor(self._prepared.stream, self._lock, self.size))
+
+    def close(self) -> None:
+        """Release the spool (a caller's own file stays open)."""
+        if self._prepared is not None:
+            self._prepared.close()
+
+
+class _Cursor(io.RawIOBase):
+    """A read-only, seekable view of a shared stream, with a position of its own."""
+
+    def __init__(self, shared: IO[bytes], lock: threading.Lock, size: int) -> None:
+        self._shared = shared
+        self._lock = lock
+        self._size = size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = min(max(base + offset, 0), self._size)
+        return self._position
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self._size - self._position
+        wanted = left if size is None or size < 0 else min(size, left)
+        if wanted <= 0:
+            return b""
+        with self._lock:
+            self._shared.seek(self._position)
+            data = self._shared.read(wanted)
+        self._position += len(data)
+        return data

@@ -1,0 +1,390 @@
+"""`FailoverStorage`: one `ObjectStore` over several, failing over between them without losing a write."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from functools import partial
+from types import MappingProxyType, TracebackType
+from typing import Any, BinaryIO, Final, Literal, Self, cast
+
+from failover.clock import Clock
+from failover.config import FailoverConfig
+from failover.engine import Engine, EngineSettings
+from failover.errors import ConfigError, InvalidRequest
+from failover.health import FailoverListener, HealthRegistry, StateChangeListener
+from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
+from failover.keys import validate_byte_range, validate_content_type, validate_key, validate_metadata
+from failover.replication import (
+    HybridClock,
+    Journal,
+    ProgressCallback,
+    ReplicationStats,
+    Replicator,
+    SqliteJournal,
+    random_writer_id,
+)
+from failover.storage._body import ReplayableBody
+from failover.storage._build import build_stores, common_capabilities
+from failover.storage._measured import MeasuredStore
+from failover.storage._reads import Reads
+from failover.storage._writes import Mode, Writes
+
+__all__ = ["PROBE_KEY", "PROVIDER", "FailoverStorage"]
+
+PROVIDER: Final = "failover"
+PROBE_KEY: Final = "failover-probe/canary"
+"""What the probers HEAD on a DOWN store; a NotFound answer proves the store reachable."""
+
+
+def _probe(store: ObjectStore, timeout: float) -> object:
+    return store.head(PROBE_KEY, timeout=timeout)
+
+
+def _name_of(store: ObjectStore) -> str:
+    return store.name
+
+
+class FailoverStorage:
+    """An `ObjectStore` over ``stores`` (in order of preference) that fails over between them.
+
+    Every call goes through the failover `Engine`: a FATAL answer (NotFound, PreconditionFailed,
+    InvalidRequest) returns at once, a failing store is left for the next inside the call's deadline
+    (``settings.deadline``, 10 s by default; ``timeout=`` on a call overrides it), and when every
+    store failed, `AllProvidersFailed` lists each store's error. Requests are validated before any
+    store is called.
+
+    Writes (``mode``):
+
+    - ``"primary"``: the first store that acknowledges the write takes it; success is returned once
+      the journal durably records every other store as pending. The replicator copies it there in
+      the background.
+    - ``"mirror"``: every available store is written in parallel; success needs ``write_quorum``
+      acknowledgements (default 2 with two or more stores). With fewer, `AllProvidersFailed` is
+      raised, but the copies that were made stay and are journaled, so replication completes them:
+      a write reported as failed may still appear.
+
+    Each object carries a version stamp (``failover_version``, a hybrid logical clock of
+    ``writer_id``) and its sha256; replication never puts an older version over a newer one. A put
+    that timed out on a store after sending (`OutcomeUnknown`) goes on to the next store with the
+    same stamp, and the uncertain store stays pending in the journal until the replicator has
+    compared stamps there; it is reported as a success only when a store acknowledged it.
+
+    Conditions (``if_none_match`` / ``if_match``) are checked by the one store that takes the write
+    (in mirror mode, that store first, then the others unconditionally): across providers a
+    condition is checked on the primary only, and an etag is one provider's.
+
+    Reads are read-your-writes: a store the journal says may lack the newest version of a key is
+    not read, and when only such stores are reachable `StaleReadRisk` is raised unless the read
+    passes ``allow_stale=True``. With ``settings.hedge`` set, reads are hedged.
+
+    ``delete`` writes a tombstone: deleted on one store (every available store, in mirror mode) and
+    journaled for the others. ``copy`` reads the source (read-your-writes) and writes the copy as a
+    new version with a new stamp, streaming through this process: a server-side copy would keep the
+    source's stamp, and a copy older than what it replaced would lose to it on every other store.
+    ``list`` answers from one store, one with nothing pending if one is up (a listing from a store
+    that is behind may miss keys still being replicated to it).
+
+    ``journal`` is a `Journal`, or the path of a SQLite journal; without one, each instance keeps a
+    SQLite journal in a temporary directory of its own, and the guarantees above then hold within
+    this process only: share a journal path between the processes that write the same keys.
+    """
+
+    def __init__(
+        self,
+        stores: Sequence[ObjectStore],
+        *,
+        mode: Mode = "primary",
+        write_quorum: int | None = None,
+        journal: Journal | str | os.PathLike[str] | None = None,
+        settings: EngineSettings | None = None,
+        clock: Clock | None = None,
+        writer_id: str | None = None,
+        replicate: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        stores = list(stores)
+        if not stores:
+            raise ConfigError("FailoverStorage needs at least one store", field="stores")
+        if mode not in ("primary", "mirror"):
+            raise ConfigError(f'mode is "primary" or "mirror", not {mode!r}', field="mode")
+        quorum = _quorum(mode, write_quorum, len(stores))
+        try:
+            self._hlc = HybridClock(writer_id if writer_id is not None else random_writer_id())
+        except ValueError as exc:
+            raise ConfigError(str(exc), field="writer_id") from None
+        self._stores: dict[str, ObjectStore] = {store.name: store for store in stores}
+        self._capabilities, self._size_limited_by = common_capabilities(stores)
+        self._name = "failover:" + "+".join(store.name for store in stores)
+        self._engine: Engine[ObjectStore] = Engine(
+            stores, name_of=_name_of, probe=_probe, settings=settings, clock=clock
+        )
+        self._journal_dir: str | None = None
+        self._owns_journal = not _is_journal(journal)
+        try:
+            self._journal = self._open_journal(journal)
+        except BaseException:
+            self._engine.close()
+            self._remove_journal_dir()
+            raise
+        self.replicator = Replicator(
+            {name: MeasuredStore(store, self._engine) for name, store in self._stores.items()},
+            self._journal,
+            clock=self._engine.clock,
+            on_progress=on_progress,
+            is_available=partial(self._engine.is_available, background=True),
+        )
+        self._writes = Writes(
+            self._engine, self._journal, self._hlc, mode=mode, quorum=quorum, journaled=self.replicator.wake
+        )
+        self._reads = Reads(self._engine, self._journal, self._hlc)
+        self._drain_lock = threading.Lock()
+        self._closed = False
+        if replicate:
+            self.replicator.start()
+
+    @classmethod
+    def from_config(cls, config: FailoverConfig, **options: Any) -> FailoverStorage:
+        """A `FailoverStorage` over the adapters ``config.storage`` names (s3, gcs, azure_blob), in order.
+
+        ``options`` are the constructor's keywords (``mode``, ``journal``, ``settings``, ...).
+        """
+        stores = build_stores(config)
+        try:
+            return cls(stores, **options)
+        except BaseException:
+            for store in stores:
+                store.close()
+            raise
+
+    # -- what it is ----------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def provider(self) -> str:
+        return PROVIDER
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What every store can do (the smallest object size limit); its copy is never server-side."""
+        return self._capabilities
+
+    @property
+    def stores(self) -> Mapping[str, ObjectStore]:
+        """The stores by name, in order of preference."""
+        return MappingProxyType(self._stores)
+
+    @property
+    def mode(self) -> Mode:
+        return self._writes.mode
+
+    @property
+    def write_quorum(self) -> int:
+        return self._writes.quorum
+
+    @property
+    def engine(self) -> Engine[ObjectStore]:
+        return self._engine
+
+    @property
+    def health(self) -> HealthRegistry:
+        return self._engine.health
+
+    @property
+    def journal(self) -> Journal:
+        return self._journal
+
+    def on_state_change(self, listener: StateChangeListener) -> StateChangeListener:
+        """Call ``listener(store, old, new, reason)`` on every health state change; returns it."""
+        self._engine.health.events.on_state_change.append(listener)
+        return listener
+
+    def on_failover(self, listener: FailoverListener) -> FailoverListener:
+        """Call ``listener(from_store, to_store or None, operation, error)`` on every failover; returns it."""
+        self._engine.health.events.on_failover.append(listener)
+        return listener
+
+    # -- the ObjectStore -----------------------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        data: Data,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: Literal["*"] | None = None,
+        if_match: str | None = None,
+        timeout: float | None = None,
+    ) -> ObjectInfo:
+        validate_key(key)
+        user = validate_metadata(metadata)  # failover_* names are reserved for this layer
+        validate_content_type(content_type)
+        _check_conditions(key, if_none_match, if_match)
+        body = ReplayableBody(data, max_size=self._capabilities.max_object_size, provider=self._size_limited_by)
+        try:
+            info = self._writes.put(
+                key,
+                body,
+                content_type=content_type,
+                metadata=user,
+                if_none_match=if_none_match,
+                if_match=if_match,
+                timeout=timeout,
+            )
+        finally:
+            body.close()
+        return replace(info, provider=PROVIDER)
+
+    def get(
+        self,
+        key: str,
+        *,
+        byte_range: tuple[int, int | None] | None = None,
+        timeout: float | None = None,
+        allow_stale: bool = False,
+    ) -> ObjectReader:
+        validate_key(key)
+        span = validate_byte_range(byte_range)
+        reader = self._reads.get(key, span, timeout=timeout, allow_stale=allow_stale)
+        reader.info = replace(reader.info, provider=PROVIDER)
+        return reader
+
+    def get_bytes(
+        self,
+        key: str,
+        *,
+        byte_range: tuple[int, int | None] | None = None,
+        timeout: float | None = None,
+        allow_stale: bool = False,
+    ) -> bytes:
+        validate_key(key)
+        span = validate_byte_range(byte_range)
+
+        def read(store: ObjectStore, attempt_timeout: float) -> bytes:
+            return store.get_bytes(key, byte_range=span, timeout=attempt_timeout)
+
+        return self._reads.read("get", key, read, timeout=timeout, allow_stale=allow_stale)
+
+    def head(self, key: str, *, timeout: float | None = None, allow_stale: bool = False) -> ObjectInfo:
+        validate_key(key)
+
+        def head(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
+            return store.head(key, timeout=attempt_timeout)
+
+        info = self._reads.read("head", key, head, timeout=timeout, allow_stale=allow_stale)
+        return replace(info, provider=PROVIDER)
+
+    def delete(self, key: str, *, timeout: float | None = None) -> None:
+        validate_key(key)
+        self._writes.delete(key, timeout=timeout)
+
+    def list(
+        self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
+    ) -> Iterator[ListEntry]:
+        if not isinstance(prefix, str):
+            raise InvalidRequest(f"a prefix is a str, not {type(prefix).__name__}", rule="prefix.type")
+        if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
+            raise InvalidRequest(f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter")
+        entries = self._reads.list(prefix, delimiter, timeout=timeout)
+        return (replace(entry, provider=PROVIDER) if isinstance(entry, ObjectInfo) else entry for entry in entries)
+
+    def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_key(src)
+        validate_key(dst)
+        with self.get(src, timeout=timeout) as reader:
+            source = reader.info
+            # A non-seekable binary stream (read(n) is all a body needs): spooled once, then sent.
+            body = cast(BinaryIO, reader)
+            return self.put(dst, body, content_type=source.content_type, metadata=source.metadata, timeout=timeout)
+
+    # -- replication and life cycle ------------------------------------------------------------------
+
+    def drain(self, timeout: float | None = None) -> ReplicationStats:
+        """Replicate until no available store has anything pending (or ``timeout`` s have passed).
+
+        The background replicator pauses meanwhile, so that the two never copy the same item.
+        """
+        with self._drain_lock:
+            running = self.replicator.running
+            if running:
+                self.replicator.stop()
+            try:
+                return self.replicator.drain(timeout=timeout)
+            finally:
+                if running and not self._closed:
+                    self.replicator.start()
+
+    def close(self) -> None:
+        """Stop the replicator and the probers, and close the stores and the journal it opened."""
+        if self._closed:
+            return
+        self._closed = True
+        self.replicator.stop()
+        self._engine.close()
+        for store in self._stores.values():
+            store.close()
+        if self._owns_journal:
+            self._journal.close()
+        self._remove_journal_dir()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        states = ", ".join(f"{name}={state.value}" for name, state in self._engine.health.states().items())
+        return f"FailoverStorage({self.mode}, {states})"
+
+    def _open_journal(self, journal: Journal | str | os.PathLike[str] | None) -> Journal:
+        if journal is None:
+            self._journal_dir = tempfile.mkdtemp(prefix="failover-journal-")
+            return SqliteJournal(os.path.join(self._journal_dir, "journal.sqlite"))
+        if isinstance(journal, str | os.PathLike):
+            return SqliteJournal(journal)
+        return journal
+
+    def _remove_journal_dir(self) -> None:
+        if self._journal_dir is not None:
+            shutil.rmtree(self._journal_dir, ignore_errors=True)
+            self._journal_dir = None
+
+
+def _is_journal(journal: object) -> bool:
+    return journal is not None and not isinstance(journal, str | os.PathLike)
+
+
+def _quorum(mode: Mode, write_quorum: int | None, stores: int) -> int:
+    if write_quorum is None:
+        return min(2, stores) if mode == "mirror" else 1
+    if mode != "mirror":
+        raise ConfigError("write_quorum applies to mode='mirror' only", field="write_quorum")
+    if not 1 <= write_quorum <= stores:
+        raise ConfigError(
+            f"write_quorum is between 1 and {stores} (the stores), not {write_quorum}", field="write_quorum"
+        )
+    return write_quorum
+
+
+def _check_conditions(key: str, if_none_match: object, if_match: object) -> None:
+    if if_none_match not in (None, "*"):
+        raise InvalidRequest(
+            f"if_none_match takes only '*', not {if_none_match!r}", rule="if_none_match", imposed_by="failover", key=key
+        )
+    if if_match is not None and (not isinstance(if_match, str) or not if_match):
+        raise InvalidRequest("if_match takes a non-empty etag", rule="if_match", imposed_by="failover", key=key)
+    if if_none_match is not None and if_match is not None:
+        raise InvalidRequest(
+            "if_none_match and if_match exclude each other", rule="conditions", imposed_by="failover", key=key
+        )

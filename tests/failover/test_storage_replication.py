@@ -1,0 +1,177 @@
+"""FailoverStorage replication on the local clouds: outage writes replay, mirrors, tombstones, ambiguous writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from failover.adapters.aws.s3 import S3Store
+from failover.adapters.azure.blob import AzureBlobStore
+from failover.adapters.gcp.gcs import GcsStore
+from failover.errors import AllProvidersFailed, NotFound
+from failover.health import HealthState
+from failover.interfaces import ObjectInfo, ObjectStore
+from failover.storage import FailoverStorage
+from failover.testing.emulators import LocalClouds
+from failover.testing.faults import DnsFaults, Fault, FaultProxy
+from tests.failover.storage_support import SETTINGS, TIMEOUTS, WAIT, wait_for
+
+pytestmark = pytest.mark.emulator
+
+# moto reads a bucket name from the Host of any dotted name unless it starts with "localhost".
+HOST = "localhost.aws.failover.test"
+
+
+class Stores:
+    """S3 at ``s3_endpoint`` (a broken name, a proxy), GCS, and Azure if asked; plus direct views to check."""
+
+    def __init__(self, local: LocalClouds, bucket: str, s3_endpoint: str, *, azure: bool = False) -> None:
+        self.s3 = S3Store(local.aws.s3_config(bucket, endpoint_url=s3_endpoint, **TIMEOUTS))
+        self.gcs = GcsStore(local.gcs.gcs_config(bucket, **TIMEOUTS))
+        self.azure = AzureBlobStore(local.azure.azure_blob_config(bucket, **TIMEOUTS)) if azure else None
+        self.direct_s3 = S3Store(local.aws.s3_config(bucket, **TIMEOUTS))
+
+    @property
+    def all(self) -> list[ObjectStore]:
+        stores: list[ObjectStore] = [self.s3, self.gcs]
+        return stores if self.azure is None else [*stores, self.azure]
+
+    def close(self) -> None:
+        self.direct_s3.close()
+
+
+def version_on(store: ObjectStore, key: str) -> tuple[str | None, str | None] | None:
+    try:
+        info = store.head(key)
+    except NotFound:
+        return None
+    return info.version, info.sha256
+
+
+def acknowledged(info: ObjectInfo) -> tuple[str | None, str | None]:
+    return info.version, info.sha256
+
+
+@pytest.fixture
+def proxy(local_clouds: LocalClouds) -> Iterator[FaultProxy]:
+    with FaultProxy.in_front_of(local_clouds.aws.endpoint) as started:
+        yield started
+
+
+def test_put_during_dns_outage_lands_on_gcs_and_replays_to_s3(
+    local_clouds: LocalClouds, unique_name: str, tmp_path: Path
+) -> None:
+    with DnsFaults() as dns:
+        dns.alias(HOST, "127.0.0.1")
+        stores = Stores(local_clouds, unique_name, f"http://{HOST}:{local_clouds.aws.ports[0]}")
+        storage = FailoverStorage(stores.all, settings=SETTINGS, journal=tmp_path / "journal.sqlite")
+        try:
+            before = storage.put("orders/1", b"before the outage")
+            storage.drain(timeout=WAIT)
+            dns.fail(HOST)
+            during = [storage.put(f"orders/{n}", b"during the outage %d" % n) for n in range(2, 12)]
+            assert storage.health[stores.s3.name].state is HealthState.DOWN
+            for info in during:
+                assert version_on(stores.direct_s3, info.key) is None, f"{info.key} reached S3 during the outage"
+                assert version_on(stores.gcs, info.key) == acknowledged(info), f"{info.key} is not on GCS"
+                assert storage.get_bytes(info.key) == b"during the outage %d" % int(info.key.split("/")[1])
+            assert storage.journal.backlog() == {stores.s3.name: len(during)}
+
+            dns.heal(HOST)
+            wait_for(lambda: not storage.journal.backlog(), "the replay to S3")
+            for info in [before, *during]:
+                assert version_on(stores.direct_s3, info.key) == acknowledged(info), f"{info.key} did not replay"
+        finally:
+            storage.close()
+            stores.close()
+
+
+def test_mirror_mode_writes_every_store_before_the_ack(
+    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
+) -> None:
+    stores = Stores(local_clouds, unique_name, proxy.endpoint, azure=True)
+    storage = FailoverStorage(stores.all, mode="mirror", settings=SETTINGS)
+    try:
+        written = [storage.put(f"k{n}", b"mirrored %d" % n) for n in range(5)]
+        assert stores.azure is not None
+        for info in written:
+            for store in (stores.direct_s3, stores.gcs, stores.azure):
+                assert version_on(store, info.key) == acknowledged(info), f"{info.key} missing on {store.name}"
+        assert storage.journal.backlog() == {}, "a mirrored write left something to replicate"
+
+        proxy.set(Fault.refuse())  # two of three stores still make the quorum
+        during = storage.put("k-during", b"two of three")
+        assert version_on(stores.gcs, "k-during") == acknowledged(during)
+        assert storage.journal.newest_pending("k-during") == {stores.s3.name}
+        proxy.clear()
+        wait_for(lambda: not storage.journal.backlog(), "replication completing S3's copy")
+        assert version_on(stores.direct_s3, "k-during") == acknowledged(during)
+    finally:
+        storage.close()
+        stores.close()
+
+
+def test_mirror_write_below_quorum_fails_and_its_copy_is_completed_later(
+    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
+) -> None:
+    stores = Stores(local_clouds, unique_name, proxy.endpoint)
+    storage = FailoverStorage(stores.all, mode="mirror", settings=SETTINGS)
+    try:
+        proxy.set(Fault.refuse())
+        with pytest.raises(AllProvidersFailed, match="quorum"):
+            storage.put("k", b"one copy is not enough")
+        on_gcs = version_on(stores.gcs, "k")
+        assert on_gcs is not None, "the copy that was made did not stay"
+        proxy.clear()
+        wait_for(lambda: not storage.journal.backlog(), "replication completing the copy")
+        assert version_on(stores.direct_s3, "k") == on_gcs
+    finally:
+        storage.close()
+        stores.close()
+
+
+def test_delete_during_outage_is_replayed_to_s3_as_a_tombstone(
+    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
+) -> None:
+    stores = Stores(local_clouds, unique_name, proxy.endpoint)
+    storage = FailoverStorage(stores.all, settings=SETTINGS)
+    try:
+        kept = storage.put("kept", b"stays")
+        storage.put("gone", b"deleted during the outage")
+        storage.drain(timeout=WAIT)
+        proxy.set(Fault.refuse())
+        storage.delete("gone")
+        assert version_on(stores.gcs, "gone") is None
+        assert version_on(stores.direct_s3, "gone") is not None, "the delete reached S3 during the outage"
+        with pytest.raises(NotFound):
+            storage.get_bytes("gone")  # S3 still holds it, but may not be read: it missed the delete
+        proxy.clear()
+        wait_for(lambda: not storage.journal.backlog(), "the tombstone replaying to S3")
+        assert version_on(stores.direct_s3, "gone") is None, "the tombstone did not delete the object on S3"
+        assert version_on(stores.direct_s3, "kept") == acknowledged(kept)
+    finally:
+        storage.close()
+        stores.close()
+
+
+def test_put_whose_answer_was_lost_is_resolved_by_comparing_stamps(
+    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
+) -> None:
+    stores = Stores(local_clouds, unique_name, proxy.endpoint)
+    # Replication leaves a store alone for background_pause seconds after a call to it failed.
+    storage = FailoverStorage(stores.all, settings=replace(SETTINGS, background_pause=0.5))
+    try:
+        proxy.set(Fault.stall())  # the request is held; the client times out and hears nothing
+        info = storage.put("ambiguous", b"sent, then the answer was lost")
+        assert version_on(stores.gcs, "ambiguous") == acknowledged(info)
+        assert storage.journal.newest_pending("ambiguous") == {stores.s3.name}
+        proxy.clear()  # the held request now reaches S3, late
+        wait_for(lambda: not storage.journal.backlog(), "the replicator resolving the ambiguous write")
+        assert version_on(stores.direct_s3, "ambiguous") == acknowledged(info)
+        assert storage.get_bytes("ambiguous") == b"sent, then the answer was lost"
+    finally:
+        storage.close()
+        stores.close()

@@ -1,0 +1,78 @@
+"""FailoverStorage checks every request before any store is called."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from failover.adapters.memory import MemoryStore
+from failover.errors import InvalidRequest
+from failover.interfaces import Capabilities
+from failover.storage import FailoverStorage
+from failover.testing.faulty import FaultyStore
+from tests.unit.test_storage_rig import SETTINGS
+
+Call = Callable[[FailoverStorage], object]
+
+INVALID: dict[str, Call] = {
+    "empty key": lambda storage: storage.put("", b"v"),
+    "dot segment": lambda storage: storage.put("a/../b", b"v"),
+    "control character": lambda storage: storage.put("a\nb", b"v"),
+    "reserved metadata": lambda storage: storage.put("k", b"v", metadata={"failover_version": "x"}),
+    "reserved sha256": lambda storage: storage.put("k", b"v", metadata={"failover_sha256": "x"}),
+    "metadata name": lambda storage: storage.put("k", b"v", metadata={"Bad-Name": "x"}),
+    "metadata value": lambda storage: storage.put("k", b"v", metadata={"name": "caf\u00e9"}),
+    "metadata size": lambda storage: storage.put("k", b"v", metadata={"big": "x" * 3000}),
+    "content type": lambda storage: storage.put("k", b"v", content_type="text/\u00e9"),
+    "if_none_match value": lambda storage: storage.put("k", b"v", if_none_match="etag"),  # type: ignore[arg-type]
+    "both conditions": lambda storage: storage.put("k", b"v", if_none_match="*", if_match='"1"'),
+    "empty if_match": lambda storage: storage.put("k", b"v", if_match=""),
+    "too large bytes": lambda storage: storage.put("k", b"x" * 65),
+    "too large stream": lambda storage: storage.put("k", io.BytesIO(b"x" * 65)),
+    "get key": lambda storage: storage.get("a//b"),
+    "get range": lambda storage: storage.get("k", byte_range=(5, 2)),
+    "get_bytes range": lambda storage: storage.get_bytes("k", byte_range=(-1, None)),
+    "head key": lambda storage: storage.head("trailing/"),
+    "delete key": lambda storage: storage.delete("."),
+    "list prefix": lambda storage: storage.list(3),  # type: ignore[arg-type]
+    "list delimiter": lambda storage: storage.list("", delimiter=""),
+    "copy source": lambda storage: storage.copy("", "dst"),
+    "copy destination": lambda storage: storage.copy("src", "dst/"),
+}
+
+
+class Small:
+    """Two faulty memory stores that take objects of at most 64 bytes (the smaller) and 128."""
+
+    def __init__(self) -> None:
+        self.stores = {
+            "aws": FaultyStore(MemoryStore("aws", capabilities=Capabilities(max_object_size=128))),
+            "gcp": FaultyStore(MemoryStore("gcp", capabilities=Capabilities(max_object_size=64))),
+        }
+        self.storage = FailoverStorage(list(self.stores.values()), settings=SETTINGS, replicate=False)
+
+
+@pytest.fixture
+def small() -> Iterator[Small]:
+    made = Small()
+    yield made
+    made.storage.close()
+
+
+@pytest.mark.parametrize("call", INVALID.values(), ids=INVALID.keys())
+def test_invalid_request_is_refused_before_any_store_is_called(small: Small, call: Call) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        call(small.storage)
+    assert caught.value.rule, "the error does not name the rule it broke"
+    assert {name: store.total_calls for name, store in small.stores.items()} == {"aws": 0, "gcp": 0}
+    assert small.storage.journal.backlog() == {}
+
+
+def test_the_size_limit_is_the_smallest_stores(small: Small) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        small.storage.put("k", b"x" * 65)
+    assert caught.value.rule == "object.max_size"
+    assert small.storage.capabilities.max_object_size == 64
+    small.storage.put("k", b"x" * 64)
