@@ -68,7 +68,9 @@ class EngineSettings:
     """How calls are timed, retried and routed. The defaults follow DESIGN sections 5 to 7."""
 
     deadline: float = 10.0  # seconds a whole call may take, failovers included
-    attempt_timeout: float | None = None  # seconds one attempt may take (None: the adapter's read timeout)
+    # Seconds one attempt may take: the read timeout handed to the adapter (a socket read, not the
+    # whole transfer). Well under the deadline, so that a hung provider leaves time to fail over.
+    attempt_timeout: float | None = 3.0
     max_attempts: int = 2  # per provider, the first included
     retry_base: float = 0.05
     retry_cap: float = 1.0
@@ -183,10 +185,13 @@ class Engine(Generic[A]):
         timeout: float | None = None,
         only: Sequence[str] | None = None,
         skip: frozenset[str] = frozenset(),
+        timed: bool = True,
     ) -> Outcome[T]:
         """``fn(adapter, attempt_timeout)`` on the best endpoint, failing over inside one deadline.
 
         ``only`` restricts the call to those endpoints (in routing order); ``skip`` leaves some out.
+        ``timed=False`` keeps the call's duration out of the latency estimate (a long poll's wait is
+        not the endpoint's slowness, and would mark an idle queue DEGRADED).
         """
         deadline = Deadline(timeout if timeout is not None else self.settings.deadline, self.clock)
         order = self.router.order()
@@ -211,13 +216,21 @@ class Engine(Generic[A]):
                 following = candidates[index + 1] if index + 1 < len(candidates) else None
                 self.health.failed_over(name, following, operation, exc)
                 continue
-            self._succeeded(name, tracker, self.clock.monotonic() - started)
+            self._succeeded(name, tracker, self.clock.monotonic() - started if timed else None)
             return Outcome(value, name, tuple(failures))
         raise self._all_failed(operation, order, failures, only, skip)
 
-    def call_on(self, name: str, operation: str, fn: Callable[[A, float], T], *, timeout: float | None = None) -> T:
+    def call_on(
+        self,
+        name: str,
+        operation: str,
+        fn: Callable[[A, float], T],
+        *,
+        timeout: float | None = None,
+        timed: bool = True,
+    ) -> T:
         """``fn`` on endpoint ``name`` alone (with its retries): for acks that belong to one queue."""
-        return self.call(operation, fn, timeout=timeout, only=(name,)).value
+        return self.call(operation, fn, timeout=timeout, only=(name,), timed=timed).value
 
     def hedged(
         self,
@@ -270,7 +283,7 @@ class Engine(Generic[A]):
 
     # -- health bookkeeping ----------------------------------------------------------------------
 
-    def _succeeded(self, name: str, tracker: HealthTracker, latency: float) -> None:
+    def _succeeded(self, name: str, tracker: HealthTracker, latency: float | None) -> None:
         if self._failed_at:
             self._failed_at.pop(name, None)
         tracker.record_success(latency)

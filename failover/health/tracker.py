@@ -197,8 +197,9 @@ class HealthTracker:
             self._counts["rejected"] += 1
             return False
 
-    def record_success(self, latency: float) -> None:
-        """A call succeeded in ``latency`` seconds."""
+    def record_success(self, latency: float | None) -> None:
+        """A call succeeded in ``latency`` seconds (None: a call whose time says nothing of the
+        endpoint's speed, such as a long poll that waited for messages)."""
         now = self.clock.monotonic()
         change = None
         with self._lock:
@@ -207,11 +208,12 @@ class HealthTracker:
             successes = counts["successes"] = counts["successes"] + 1
             self._consecutive = 0
             self._window.add(now, False)
-            self._latency.add(latency)
+            if latency is not None:
+                self._latency.add(latency)
             record = self.store.get(self.name)
             if record is not None and record.state not in _SERVING:
                 change = self._answered_while_open(record, now)
-            hook = self.sample_hook if successes % self.sample_every == 0 else None
+            hook = self.sample_hook if latency is not None and successes % self.sample_every == 0 else None
         if change is not None:
             self.events.state_changed(self.name, *change)
         if hook is not None:

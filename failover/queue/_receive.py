@@ -163,7 +163,10 @@ class Receiver:
             return before, queue.receive(room, wait=wait, visibility=visibility, timeout=read_timeout)
 
         outcome = self.engine.call(
-            "receive", attempt, timeout=max(poll.hold_until - self._clock.monotonic(), DEFAULT_FLOOR)
+            "receive",
+            attempt,
+            timeout=max(poll.hold_until - self._clock.monotonic(), DEFAULT_FLOOR),
+            timed=wait_until <= self._clock.monotonic(),  # a long poll's wait is not slowness
         )
         before, raw = outcome.value
         if not raw:

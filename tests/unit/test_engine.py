@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -299,3 +299,31 @@ def test_hedged_read_takes_trial_slots_only_on_the_endpoints_it_calls() -> None:
     assert group.engine.hedged("head", head_k).endpoint == "aws"  # answered before the hedge delay
     assert group.engine.health["gcp"].counters().trial_calls == 0, "a hedge that was never sent took a trial slot"
     group.engine.close()
+
+
+def _slow_head(clock: ManualClock, seconds: float) -> Callable[[ObjectStore, float], ObjectInfo]:
+    def head(store: ObjectStore, timeout: float) -> ObjectInfo:
+        clock.advance(seconds)  # a call that took this long: a long poll's wait, or a slow provider
+        return store.head("k", timeout=timeout)
+
+    return head
+
+
+@pytest.mark.parametrize(("timed", "expected"), [(False, HealthState.HEALTHY), (True, HealthState.DEGRADED)])
+def test_untimed_calls_stay_out_of_the_latency_that_demotes_an_endpoint(timed: bool, expected: HealthState) -> None:
+    group = Group()
+    try:
+        for _ in range(40):  # peers answer at once: each needs its samples before the comparison
+            group.engine.call_on("gcp", "head", head_k)
+            group.engine.call_on("azure", "head", head_k)
+        for _ in range(40):
+            group.engine.call_on("aws", "receive", _slow_head(group.clock, 5.0), timed=timed)
+        assert group.engine.health["aws"].state is expected
+    finally:
+        group.engine.close()
+
+
+def test_attempts_default_to_a_timeout_well_under_the_deadline() -> None:
+    settings = EngineSettings()
+    assert settings.attempt_timeout is not None
+    assert settings.attempt_timeout * 3 <= settings.deadline, "a hung provider must leave time to fail over"
