@@ -14,6 +14,7 @@ from failover.config import (
     SqsConfig,
     load_config,
 )
+from failover.engine import EngineSettings
 from failover.errors import (
     AccessDenied,
     AllProvidersFailed,
@@ -29,6 +30,7 @@ from failover.errors import (
     Reason,
     StaleReadRisk,
 )
+from failover.health import HealthState
 from failover.interfaces import (
     Capabilities,
     CommonPrefix,
@@ -43,6 +45,9 @@ from failover.interfaces import (
     QueueCapabilities,
     SendResult,
 )
+from failover.queue import FailoverQueue
+from failover.routing import HedgePolicy
+from failover.storage import FailoverStorage
 
 __version__ = "0.1.0"
 
@@ -57,10 +62,15 @@ __all__ = [
     "CommonPrefix",
     "ConfigError",
     "Disposition",
+    "EngineSettings",
     "FailoverConfig",
     "FailoverError",
+    "FailoverQueue",
+    "FailoverStorage",
     "GcsConfig",
     "GcsStore",
+    "HealthState",
+    "HedgePolicy",
     "InvalidRequest",
     "ListEntry",
     "MemoryQueue",

@@ -9,6 +9,11 @@ import textwrap
 import failover
 
 EXPECTED_PUBLIC_NAMES = {
+    "EngineSettings",
+    "HealthState",
+    "FailoverQueue",
+    "HedgePolicy",
+    "FailoverStorage",
     "S3Store",
     "SqsQueue",
     "AzureBlobStore",
