@@ -26,7 +26,7 @@ $(NPM_STAMP): package.json package-lock.json
 
 install: $(STAMP) $(NPM_STAMP) ## create .venv, install the project with [all,dev], and Azurite
 
-demo: install ## start local clouds and walk objects and messages through every adapter
+demo: install ## a one-minute application on local clouds: AWS cut off by DNS failure, then restored
 	$(BIN)/python -m failover.cli demo
 
 lint: $(STAMP) ## ruff format check and lint

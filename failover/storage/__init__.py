@@ -4,6 +4,7 @@ Writes are stamped, journaled and replicated (`failover.replication`); reads nev
 older than an acknowledged write; every call goes through the failover `Engine`.
 """
 
+from failover.storage._build import build_store
 from failover.storage._failover import PROBE_KEY, FailoverStorage
 
-__all__ = ["PROBE_KEY", "FailoverStorage"]
+__all__ = ["PROBE_KEY", "FailoverStorage", "build_store"]

@@ -1,0 +1,63 @@
+"""``failover replay``: copy every version the journal has pending to the stores that miss it.
+
+The stores are the configuration's, named as the writers named them (``name``, else kind:bucket),
+which is how the journal refers to them. The replay is `FailoverStorage.drain`: oldest version first,
+never an older version over a newer one, and a store that is down is skipped, not hammered (what it
+misses stays in the journal for the next replay). Exit code 1 if anything is left pending.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from failover.cli._console import make_progress
+from failover.config import load_config
+from failover.errors import ConfigError
+from failover.storage import FailoverStorage
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["run_replay"]
+
+
+def _counts(backlog: dict[str, int]) -> str:
+    return ", ".join(f"{store} {count}" for store, count in sorted(backlog.items())) or "nothing"
+
+
+def run_replay(config_path: Path, journal_path: Path, console: Console, *, timeout: float) -> int:
+    config = load_config(config_path)
+    if not journal_path.is_file():
+        raise ConfigError(f"no journal at {journal_path}", field="journal")
+    progress = make_progress(console)
+    task = progress.add_task("replaying", total=None)
+
+    def advance(done: int, remaining: int, store: str) -> None:
+        progress.update(task, advance=1, description=f"replaying (last: {store})")
+
+    with FailoverStorage.from_config(config, journal=journal_path, replicate=False, on_progress=advance) as storage:
+        before = storage.journal.backlog()
+        unknown = {store: count for store, count in before.items() if store not in storage.stores}
+        total = sum(count for store, count in before.items() if store in storage.stores)
+        console.print(f"journal {journal_path}: {total} copies pending ({_counts(before)})", highlight=False)
+        progress.update(task, total=total)
+        with progress:
+            stats = storage.drain(timeout=timeout)
+        left = storage.journal.backlog()
+    console.print(
+        f"copied {stats.copied}, deleted {stats.deleted}, already up to date {stats.up_to_date}, "
+        f"superseded {stats.superseded}, failed and rescheduled {stats.rescheduled}",
+        highlight=False,
+    )
+    for error in stats.errors[:10]:
+        console.print(f"  error: {error}", markup=False, highlight=False)
+    if unknown:
+        console.print(
+            f"the journal names stores the configuration does not: {_counts(unknown)}", markup=False, highlight=False
+        )
+    if left:
+        console.print(f"left pending: {_counts(left)}", markup=False, highlight=False)
+        return 1
+    console.print("the journal is empty: every store has every version", highlight=False)
+    return 0
