@@ -1,0 +1,142 @@
+"""The benchmarks run end to end at their quick size and write results with the fields the reports need.
+
+Both scripts start together, each in its own process with its own emulators, and each test waits for
+its own. Nothing here judges speed: the values are checked for shape and sanity, never against a
+wall-clock threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ("overhead", "outage")
+WAIT_SECONDS = 170
+
+
+@dataclass
+class QuickRun:
+    process: subprocess.Popen[str]
+    out: Path
+    output: str | None = None
+
+    def results(self, name: str) -> dict[str, Any]:
+        """The JSON the run wrote, once the process has ended well."""
+        if self.output is None:
+            self.output, _ = self.process.communicate(timeout=WAIT_SECONDS)
+        assert self.process.returncode == 0, f"benchmarks.{name} --quick failed:\n{self.output[-4000:]}"
+        path = self.out / f"{name}.json"
+        assert path.is_file(), f"benchmarks.{name} wrote no {path.name}; it said:\n{self.output[-2000:]}"
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, QuickRun]]:
+    out = tmp_path_factory.mktemp("benchmarks")
+    runs = {
+        name: QuickRun(
+            subprocess.Popen(
+                [sys.executable, "-m", f"benchmarks.{name}", "--quick", "--out", str(out / name)],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
+            out / name,
+        )
+        for name in BENCHMARKS
+    }
+    try:
+        yield runs
+    finally:
+        for run in runs.values():
+            if run.process.poll() is None:
+                run.process.kill()
+            run.process.communicate()
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def _check_environment(data: dict[str, Any], name: str) -> None:
+    assert data["benchmark"] == name
+    assert data["quick"] is True
+    env = data["environment"]
+    assert env["cpu_count"] >= 1, env
+    assert env["python"].count(".") == 2, env["python"]
+    assert {"boto3", "tenacity", "google-cloud-storage"} <= set(env["packages"]), env["packages"]
+    assert env["date"][:2] == "20", env["date"]
+
+
+@pytest.mark.timeout(WAIT_SECONDS + 20)
+def test_overhead_quick_writes_per_call_costs_profiles_and_throughput_ratios(quick_runs: dict[str, QuickRun]) -> None:
+    run = quick_runs["overhead"]
+    data = run.results("overhead")
+    _check_environment(data, "overhead")
+    memory = data["memory_adapter"]
+    for operation in ("get_bytes", "head", "put"):
+        for contender, numbers in memory["per_call"][operation].items():
+            assert _positive(numbers["median_us"]), f"{operation} on {contender}: {numbers}"
+            assert numbers["min_us"] <= numbers["median_us"] <= numbers["max_us"], numbers
+        assert len(memory["added_us"][operation]) == 2, memory["added_us"]
+        assert all(math.isfinite(value) for value in memory["added_us"][operation].values())
+        top = memory["profiles"][operation]["top"]
+        assert any(row["function"].startswith("failover/") for row in top), f"no failover function in {top}"
+    throughput = data["moto_throughput"]
+    baseline = throughput["baseline"]
+    for operation in ("get", "put"):
+        for threads in ("1", "8"):
+            by_contender = throughput["results"][operation][threads]
+            assert set(by_contender) == set(throughput["contenders"])
+            assert by_contender[baseline]["ratio_to_raw"] == 1.0
+            for contender, numbers in by_contender.items():
+                assert _positive(numbers["median_ops_per_s"]), f"{operation} x{threads} {contender}: {numbers}"
+                assert _positive(numbers["ratio_to_raw"]), f"{operation} x{threads} {contender}: {numbers}"
+    markdown = (run.out / "overhead.md").read_text()
+    assert "| get_bytes |" in markdown
+    assert "Throughput on moto" in markdown
+
+
+@pytest.mark.timeout(WAIT_SECONDS + 20)
+def test_outage_quick_measures_every_contender_in_every_scenario(quick_runs: dict[str, QuickRun]) -> None:
+    run = quick_runs["outage"]
+    data = run.results("outage")
+    _check_environment(data, "outage")
+    parameters = data["parameters"]
+    runs = {(entry["scenario"], entry["contender"]): entry for entry in data["runs"]}
+    assert set(runs) == {(s, c) for s in parameters["scenarios"] for c in parameters["contenders"]}
+    for (scenario, contender), entry in runs.items():
+        where = f"{scenario} / {contender}"
+        assert parameters["fault_at"] < entry["operations_measured"] <= parameters["operations"], where
+        assert len(entry["timeline_ms"]) == entry["operations_measured"], where
+        assert entry["fault_operations_measured"] == entry["operations_measured"] - parameters["fault_at"], where
+        assert 0 <= entry["failed_during_fault"] <= entry["failed"] <= entry["operations_measured"], where
+        if not entry["capped"]:
+            assert entry["operations_measured"] == parameters["operations"], where
+        for phase in ("all", "fault"):
+            spread = entry["latency_ms"][phase]
+            assert 0 < spread["p50"] <= spread["p99"] <= spread["max"], f"{where} {phase}: {spread}"
+        assert entry["aws_calls_after_fault"] >= 0, where
+        assert entry["total_s"] >= entry["fault_phase_s"] >= 0, where
+    # Without a fallback every call fails while AWS is gone, and each failure reached AWS (the counters work).
+    for scenario in ("refused", "dns"):
+        bare = runs[(scenario, "boto3 defaults")]
+        unfinished = 0 if bare["unfinished_at_cap"] is None else 1
+        assert bare["failed_during_fault"] + unfinished == bare["fault_operations_measured"], bare["errors"]
+        assert bare["aws_calls_after_fault"] >= bare["failed_during_fault"], bare["counters_after_fault"]
+    assert (run.out / "outage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (run.out / "outage.md").read_text()
+    assert all(f"**{scenario}**" in markdown for scenario in parameters["scenarios"])
