@@ -7,6 +7,8 @@
 - `FaultyStore` and `FaultyQueue`: wrappers that raise scripted failover errors, for unit tests.
 - `failover.testing.contract`: the behaviour suites every adapter passes (imports pytest; import it
   from your tests).
+- `failover.testing.chaos`: a seeded workload through outages, checked for lost writes and messages,
+  duplicates and stale reads (`python scripts/chaos.py --ops N --seed S`).
 """
 
 from failover.testing.emulators import (
