@@ -3,7 +3,8 @@
 Every SDK wraps the socket error that tells refused from unresolvable from timed out in its own
 classes (botocore ``EndpointConnectionError``, urllib3 ``NameResolutionError``, requests
 ``ConnectionError``, azure-core ``ServiceRequestError``, grpc ``UNAVAILABLE`` with a text). The
-adapters' error tables call `network_reason` to find it, so this knowledge lives in one place.
+adapters' error tables call `network_reason` to find it, and `network_error` to turn it into failover's
+error, so this knowledge lives in one place.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 
-from failover.errors import Reason
+from failover.errors import Disposition, FailoverError, OutcomeUnknown, ProviderUnavailable, Reason
 
-__all__ = ["network_reason", "walk_chain"]
+__all__ = ["NOT_SENT", "network_error", "network_reason", "walk_chain"]
+
+# Failures that happen before a request leaves: a write that met one of them certainly did not happen.
+NOT_SENT = frozenset({Reason.REFUSED, Reason.DNS, Reason.CONNECT_TIMEOUT})
 
 # Class names met in SDK chains, checked when no socket-level exception is reachable.
 _BY_CLASS_NAME = (
@@ -91,3 +95,34 @@ def network_reason(exc: BaseException) -> Reason | None:
         if needle in text:
             return reason
     return None
+
+
+def network_error(
+    reason: Reason,
+    exc: BaseException,
+    *,
+    write: bool,
+    provider: str,
+    operation: str,
+    key: str | None,
+    sent: bool = True,
+    message: str | None = None,
+    unknown_message: str | None = None,
+) -> FailoverError:
+    """The failover error for a call that failed on the wire for ``reason``.
+
+    A write that may have been sent and acted on (``sent``, and a failure past connecting) becomes
+    `OutcomeUnknown`; anything else `ProviderUnavailable`, to retry on the same provider after a
+    reset. ``message`` replaces the text ``"read_timeout: ReadTimeoutError: ..."``, and
+    ``unknown_message`` the `OutcomeUnknown`'s ``"put may or may not have happened (...)"``.
+    """
+    where: dict[str, str | None] = {"provider": provider, "operation": operation, "key": key}
+    text = message if message is not None else f"{reason.value}: {type(exc).__name__}: {exc}"
+    # The request may have been sent and acted on; only a failure to connect proves a write did not happen.
+    if write and sent and reason not in NOT_SENT:
+        unknown = (
+            unknown_message if unknown_message is not None else f"{operation} may or may not have happened ({text})"
+        )
+        return OutcomeUnknown(unknown, **where)
+    disposition = Disposition.RETRY if reason is Reason.RESET else None
+    return ProviderUnavailable(text, reason=reason, disposition=disposition, **where)

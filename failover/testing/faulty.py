@@ -19,17 +19,13 @@ advances the clock on each call, so deadline tests need no real time. Thread-saf
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Literal, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Literal
 
-from failover.clock import ManualClock
 from failover.errors import AccessDenied, Disposition, FailoverError, OutcomeUnknown, ProviderUnavailable, Reason
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectStore
 from failover.reader import ObjectReader
+from failover.testing._script import ErrorFactory, Rule, ScriptedWrapper, error_factory
 
 __all__ = [
     "OPERATIONS",
@@ -42,11 +38,7 @@ __all__ = [
     "unresolvable",
 ]
 
-T = TypeVar("T")
-
 OPERATIONS = ("put", "get", "get_bytes", "head", "delete", "list", "copy")
-
-ErrorFactory = Callable[[], FailoverError]
 
 
 def refused() -> ProviderUnavailable:
@@ -79,39 +71,14 @@ def timed_out() -> OutcomeUnknown:
     return OutcomeUnknown("timed out after sending")
 
 
-@dataclass(slots=True)
-class _Rule:
-    error: ErrorFactory
-    operations: frozenset[str]
-    times: int | None  # None: until healed
-    after: bool
-
-
-class FaultyStore:
+class FaultyStore(ScriptedWrapper[ObjectStore]):
     """An `ObjectStore` over ``inner`` that raises scripted errors and counts calls per operation.
 
     ``calls[op]`` counts every call of ``op`` (failed or not), ``failures[op]`` those that raised a
     scripted error. ``name`` defaults to the inner store's.
     """
 
-    def __init__(
-        self,
-        inner: ObjectStore,
-        *,
-        name: str | None = None,
-        clock: ManualClock | None = None,
-        latency: float = 0.0,
-    ) -> None:
-        self.inner = inner
-        self._name = name if name is not None else inner.name
-        self.clock = clock
-        self.latency = latency
-        self.calls: Counter[str] = Counter()
-        self.failures: Counter[str] = Counter()
-        self._rules: list[_Rule] = []
-        self._lock = threading.Lock()
-
-    # -- scripting -------------------------------------------------------------------------------
+    _operations = OPERATIONS
 
     def fail(
         self,
@@ -124,63 +91,10 @@ class FaultyStore:
         ``operations`` (default: all). ``after``: the call reaches the wrapped store first."""
         if isinstance(error, str):
             raise TypeError(f"fail() takes the error first, then the operations: fail(refused(), {error!r})")
-        unknown = set(operations) - set(OPERATIONS)
-        if unknown:
-            raise ValueError(f"unknown operations {sorted(unknown)}; choose among {OPERATIONS}")
-        factory = _factory(error if error is not None else refused)
-        with self._lock:
-            self._rules.append(_Rule(factory, frozenset(operations or OPERATIONS), times, after))
-
-    def heal(self) -> None:
-        """Forget every scripted failure."""
-        with self._lock:
-            self._rules.clear()
-
-    @property
-    def total_calls(self) -> int:
-        return sum(self.calls.values())
-
-    def reset_counts(self) -> None:
-        with self._lock:
-            self.calls.clear()
-            self.failures.clear()
-
-    def _enter(self, operation: str) -> _Rule | None:
-        with self._lock:
-            self.calls[operation] += 1
-            rule = next((rule for rule in self._rules if operation in rule.operations), None)
-            if rule is not None and rule.times is not None:
-                rule.times -= 1
-                if rule.times <= 0:
-                    self._rules.remove(rule)
-            if rule is not None:
-                self.failures[operation] += 1
-        if self.clock is not None and self.latency:
-            self.clock.advance(self.latency)
-        return rule
-
-    def _run(self, operation: str, call: Callable[[], T]) -> T:
-        rule = self._enter(operation)
-        if rule is None:
-            return call()
-        error = rule.error()
-        if error.operation is None:
-            error.operation = operation
-        if error.provider is None:
-            error.provider = self.provider
-        if rule.after:
-            call()
-        raise error
+        covered = self._covered(operations)
+        self._add(Rule(error_factory(error if error is not None else refused), covered, times, after))
 
     # -- the ObjectStore ---------------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
 
     @property
     def capabilities(self) -> Capabilities:
@@ -234,15 +148,5 @@ class FaultyStore:
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
         return self._run("copy", lambda: self.inner.copy(src, dst, timeout=timeout))
 
-    def close(self) -> None:
-        self.inner.close()
-
     def __repr__(self) -> str:
         return f"FaultyStore({self.inner!r}, name={self._name!r}, rules={len(self._rules)})"
-
-
-def _factory(error: FailoverError | ErrorFactory) -> ErrorFactory:
-    if isinstance(error, FailoverError):
-        template = error
-        return lambda: copy.copy(template)  # a fresh exception each time: tracebacks do not pile up
-    return error

@@ -22,37 +22,19 @@ the others are. With a `ManualClock`, ``latency`` advances the clock on each cal
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Iterable, Mapping, Sequence
 
-from failover.clock import ManualClock
 from failover.errors import FailoverError
 from failover.interfaces import Message, MessageId, MessageQueue, OutgoingMessage, QueueCapabilities, SendResult
-from failover.testing.faulty import ErrorFactory, refused
+from failover.testing._script import EntryFilter, ErrorFactory, Rule, ScriptedWrapper, error_factory
+from failover.testing.faulty import refused
 
 __all__ = ["OPERATIONS", "FaultyQueue"]
 
-T = TypeVar("T")
-
 OPERATIONS = ("send", "send_batch", "receive", "ack", "nack", "extend")
 
-EntryFilter = Callable[[OutgoingMessage], bool]
 
-
-@dataclass(slots=True)
-class _Rule:
-    error: ErrorFactory
-    operations: frozenset[str]
-    times: int | None  # None: until healed
-    after: bool
-    entries: EntryFilter | None
-
-
-class FaultyQueue:
+class FaultyQueue(ScriptedWrapper[MessageQueue]):
     """A `MessageQueue` over ``inner`` that raises scripted errors and counts calls per operation.
 
     ``calls[op]`` counts every call of ``op`` (failed or not), ``failures[op]`` those that raised a
@@ -60,24 +42,7 @@ class FaultyQueue:
     queue's; provider and capabilities are the inner queue's.
     """
 
-    def __init__(
-        self,
-        inner: MessageQueue,
-        *,
-        name: str | None = None,
-        clock: ManualClock | None = None,
-        latency: float = 0.0,
-    ) -> None:
-        self.inner = inner
-        self._name = name if name is not None else inner.name
-        self.clock = clock
-        self.latency = latency
-        self.calls: Counter[str] = Counter()
-        self.failures: Counter[str] = Counter()
-        self._rules: list[_Rule] = []
-        self._lock = threading.Lock()
-
-    # -- scripting -------------------------------------------------------------------------------
+    _operations = OPERATIONS
 
     def fail(
         self,
@@ -90,73 +55,14 @@ class FaultyQueue:
         """Raise ``error`` (default: `refused`) on the next ``times`` calls (None: until `heal`) of
         ``operations`` (default: all). ``after``: the call reaches the wrapped queue first.
         ``entries``: a ``send_batch`` rule that fails only the entries it selects."""
-        unknown = set(operations) - set(OPERATIONS)
-        if unknown:
-            raise ValueError(f"unknown operations {sorted(unknown)}; choose among {OPERATIONS}")
+        covered = self._covered(operations)
         if times is not None and times < 1:
             raise ValueError(f"times is at least 1 (or None: until healed), not {times!r}")
         if entries is not None and set(operations) != {"send_batch"}:
             raise ValueError("entries= narrows a send_batch rule: pass 'send_batch' as the only operation")
-        factory = _factory(error if error is not None else refused)
-        with self._lock:
-            self._rules.append(_Rule(factory, frozenset(operations or OPERATIONS), times, after, entries))
-
-    def heal(self) -> None:
-        """Forget every scripted failure."""
-        with self._lock:
-            self._rules.clear()
-
-    @property
-    def total_calls(self) -> int:
-        return sum(self.calls.values())
-
-    def reset_counts(self) -> None:
-        with self._lock:
-            self.calls.clear()
-            self.failures.clear()
-
-    def _enter(self, operation: str) -> _Rule | None:
-        with self._lock:
-            self.calls[operation] += 1
-            rule = next((rule for rule in self._rules if operation in rule.operations), None)
-            if rule is not None and rule.times is not None:
-                rule.times -= 1
-                if rule.times <= 0:
-                    self._rules.remove(rule)
-            if rule is not None and rule.entries is None:
-                self.failures[operation] += 1
-        if self.clock is not None and self.latency:
-            self.clock.advance(self.latency)
-        return rule
-
-    def _error(self, rule: _Rule, operation: str) -> FailoverError:
-        error = rule.error()
-        if error.operation is None:
-            error.operation = operation
-        if error.provider is None:
-            error.provider = self.provider
-        return error
-
-    def _run(self, operation: str, call: Callable[[], T]) -> T:
-        return self._apply(self._enter(operation), operation, call)
-
-    def _apply(self, rule: _Rule | None, operation: str, call: Callable[[], T]) -> T:
-        if rule is None:
-            return call()
-        error = self._error(rule, operation)
-        if rule.after:
-            call()
-        raise error
+        self._add(Rule(error_factory(error if error is not None else refused), covered, times, after, entries))
 
     # -- the MessageQueue ------------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
 
     @property
     def capabilities(self) -> QueueCapabilities:
@@ -209,15 +115,5 @@ class FaultyQueue:
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
         self._run("extend", lambda: self.inner.extend(message, visibility, timeout=timeout))
 
-    def close(self) -> None:
-        self.inner.close()
-
     def __repr__(self) -> str:
         return f"FaultyQueue({self.inner!r}, name={self._name!r}, rules={len(self._rules)})"
-
-
-def _factory(error: FailoverError | ErrorFactory) -> ErrorFactory:
-    if isinstance(error, FailoverError):
-        template = error
-        return lambda: copy.copy(template)  # a fresh exception each time: tracebacks do not pile up
-    return error

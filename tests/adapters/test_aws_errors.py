@@ -9,9 +9,8 @@ short), speaking S3's wire format as S3 does.
 from __future__ import annotations
 
 import dataclasses
-import http.server
+import functools
 import json
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -22,7 +21,6 @@ from failover.config import S3Config, SqsConfig
 from failover.errors import (
     AccessDenied,
     Disposition,
-    FailoverError,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -32,6 +30,7 @@ from failover.errors import (
 )
 from failover.interfaces import Message, OutgoingMessage
 from failover.testing.emulators import LocalClouds, MotoServer
+from tests.adapters.support import Answer, AnsweringHandler, ServeHttp, assert_translated
 from tests.support import UNRESOLVABLE_HOST, blackhole_port, closed_port
 
 pytestmark = pytest.mark.emulator
@@ -49,27 +48,7 @@ def _sqs_at(endpoint: str, **overrides: Any) -> SqsQueue:
     return SqsQueue(SqsConfig(**fields))
 
 
-def _assert_translated(error: FailoverError, *, operation: str, key: str | None = None) -> None:
-    cause = error.__cause__
-    assert cause is not None, f"{error!r} lost the SDK exception it came from"
-    assert type(cause).__module__.split(".")[0] in ("botocore", "urllib3"), f"the cause is {cause!r}, not botocore's"
-    assert (error.provider, error.operation, error.key) == ("aws", operation, key), (
-        f"the error names provider={error.provider!r} operation={error.operation!r} key={error.key!r}"
-    )
-
-
-@pytest.fixture
-def s3(local_clouds: LocalClouds, unique_name: str) -> Iterator[S3Store]:
-    store = S3Store(local_clouds.aws.s3_config(unique_name))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def sqs(local_clouds: LocalClouds, unique_name: str) -> Iterator[SqsQueue]:
-    queue = SqsQueue(local_clouds.aws.sqs_config(unique_name))
-    yield queue
-    queue.close()
+_assert_translated = functools.partial(assert_translated, provider="aws", sdk_modules=("botocore", "urllib3"))
 
 
 # Missing things and preconditions (moto).
@@ -294,58 +273,27 @@ def test_sqs_send_that_times_out_after_it_was_sent_raises_outcome_unknown(
 
 # What moto cannot be made to answer: a local server that answers the way S3 and SQS fail.
 
-# (status, headers, body, declared Content-Length or None for the body's own)
-_Answer = tuple[int, dict[str, str], bytes, int | None]
 
-
-class _Scripted(http.server.BaseHTTPRequestHandler):
+class _Scripted(AnsweringHandler):
     """Answers each request from ``answers``, by its X-Amz-Target (SQS's JSON protocol) or ``"*"``."""
 
-    answers: ClassVar[dict[str, _Answer]] = {}
+    answers: ClassVar[dict[str, Answer]] = {}
     seen: ClassVar[list[str]] = []  # each request's X-Amz-Target or method
-    protocol_version = "HTTP/1.1"
 
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+    def answer(self) -> Answer:
         target = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
         self.seen.append(target or self.command)
-        status, headers, body, declared = self.answers.get(target) or self.answers["*"]
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body) if declared is None else declared))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        self.wfile.flush()
-        # A declared length longer than the body: the connection ends mid-body.
-        self.close_connection = declared is not None
-
-    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _answer  # noqa: N815 - http.server's names
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        return self.answers.get(target) or self.answers["*"]
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[..., str]]:
+def scripted(serve_http: ServeHttp) -> Callable[..., str]:
     """Start a server answering from a script; returns its endpoint. ``seen`` collects the requests."""
-    servers: list[http.server.ThreadingHTTPServer] = []
 
-    def serve(answers: dict[str, _Answer], seen: list[str] | None = None) -> str:
-        handler = type("Handler", (_Scripted,), {"answers": answers, "seen": [] if seen is None else seen})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{server.server_address[1]}"
+    def serve(answers: dict[str, Answer], seen: list[str] | None = None) -> str:
+        return serve_http(type("Handler", (_Scripted,), {"answers": answers, "seen": [] if seen is None else seen}))
 
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return serve
 
 
 def _s3_error(code: str, message: str) -> bytes:

@@ -8,7 +8,6 @@ import os
 import sys
 import threading
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,25 +33,6 @@ from tests.support import closed_port
 pytestmark = pytest.mark.emulator
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def azurite(local_clouds: LocalClouds) -> Azurite:
-    return local_clouds.azure
-
-
-@pytest.fixture
-def store(azurite: Azurite, unique_name: str) -> Iterator[AzureBlobStore]:
-    store = AzureBlobStore(azurite.azure_blob_config(unique_name))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def queue(azurite: Azurite, unique_name: str) -> Iterator[AzureQueue]:
-    queue = AzureQueue(azurite.azure_queue_config(unique_name))
-    yield queue
-    queue.close()
 
 
 # --- storage ------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ from failover.errors import (
     Reason,
 )
 from failover.interfaces import Message
-from failover.testing.emulators import AZURITE_ACCOUNT, AZURITE_KEY, Azurite, LocalClouds
+from failover.testing.emulators import AZURITE_ACCOUNT, AZURITE_KEY, Azurite
 from tests.support import UNRESOLVABLE_HOST, blackhole_port, closed_port
 
 pytestmark = pytest.mark.emulator
@@ -65,25 +65,6 @@ def _queue_at(azurite: Azurite, queue: str, host: str, port: int, **overrides: A
     return AzureQueue(
         azurite.azure_queue_config(queue, connection_string=_connection_string(host, port), ensure=False, **overrides)
     )
-
-
-@pytest.fixture
-def azurite(local_clouds: LocalClouds) -> Azurite:
-    return local_clouds.azure
-
-
-@pytest.fixture
-def store(azurite: Azurite, unique_name: str) -> Iterator[AzureBlobStore]:
-    store = AzureBlobStore(azurite.azure_blob_config(unique_name))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def queue(azurite: Azurite, unique_name: str) -> Iterator[AzureQueue]:
-    queue = AzureQueue(azurite.azure_queue_config(unique_name))
-    yield queue
-    queue.close()
 
 
 # Each blob operation, as a call on a store; "put" and "copy" are writes, the others reads.

@@ -12,10 +12,9 @@ That server answers as GCS's JSON API does, with GCS's JSON error body::
 from __future__ import annotations
 
 import dataclasses
-import http.server
+import functools
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
@@ -25,7 +24,6 @@ from failover.config import GcsConfig, PubSubConfig, parse_config
 from failover.errors import (
     AccessDenied,
     Disposition,
-    FailoverError,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -35,21 +33,13 @@ from failover.errors import (
 )
 from failover.interfaces import Message, OutgoingMessage
 from failover.testing.emulators import LocalClouds
+from tests.adapters.support import Answer, AnsweringHandler, ServeHttp, assert_translated
 from tests.support import UNRESOLVABLE_HOST, blackhole_port, closed_port
 
 pytestmark = pytest.mark.emulator
 
 _SDK_MODULES = ("google", "grpc", "requests", "urllib3", "builtins")
-
-
-def _assert_translated(error: FailoverError, *, operation: str, key: str | None = None) -> None:
-    cause = error.__cause__
-    assert cause is not None, f"{error!r} lost the SDK exception it came from"
-    assert not isinstance(cause, FailoverError), f"the cause of {error!r} is failover's own {cause!r}"
-    assert type(cause).__module__.split(".")[0] in _SDK_MODULES, f"the cause is {cause!r}, not the SDK's"
-    assert (error.provider, error.operation, error.key) == ("gcp", operation, key), (
-        f"the error names provider={error.provider!r} operation={error.operation!r} key={error.key!r}"
-    )
+_assert_translated = functools.partial(assert_translated, provider="gcp", sdk_modules=_SDK_MODULES)
 
 
 def _gcs_at(endpoint: str, **overrides: Any) -> GcsStore:
@@ -60,20 +50,6 @@ def _gcs_at(endpoint: str, **overrides: Any) -> GcsStore:
 def _pubsub_at(host: str, **overrides: Any) -> PubSubQueue:
     fields = {"project": "test-project", "topic": "unreachable", "subscription": "unreachable-sub", "endpoint": host}
     return PubSubQueue(parse_config(PubSubConfig, {**fields, **overrides}))
-
-
-@pytest.fixture
-def gcs(local_clouds: LocalClouds, unique_name: str) -> Iterator[GcsStore]:
-    store = GcsStore(local_clouds.gcs.gcs_config(unique_name))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def pubsub(local_clouds: LocalClouds, unique_name: str) -> Iterator[PubSubQueue]:
-    queue = PubSubQueue(local_clouds.pubsub.pubsub_config(unique_name))
-    yield queue
-    queue.close()
 
 
 # Missing things and preconditions (fake-gcs-server).
@@ -198,33 +174,17 @@ def test_put_with_a_bad_key_against_a_closed_port_raises_invalid_request() -> No
 _Answer = tuple[int, bytes, int | None]  # status, body, declared Content-Length (None: the body's)
 
 
-class _ScriptedGcs(http.server.BaseHTTPRequestHandler):
+class _ScriptedGcs(AnsweringHandler):
     """Answers each request by the first ``routes`` prefix its path starts with; else a GCS 404."""
 
     routes: ClassVar[tuple[tuple[str, _Answer], ...]] = ()
-    protocol_version = "HTTP/1.1"
 
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+    def answer(self) -> Answer:
         fallback: _Answer = (404, _gcs_error(404, "Not Found"), None)
         status, body, declared = next(
             (answer for prefix, answer in self.routes if self.path.startswith(prefix)), fallback
         )
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(body) if declared is None else declared))
-        self.end_headers()
-        self.wfile.write(body)
-        self.wfile.flush()
-        # A declared length longer than the body: the connection ends mid-body.
-        self.close_connection = declared is not None
-
-    do_GET = do_PUT = do_POST = do_DELETE = _answer  # noqa: N815 - http.server's names
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        return status, {"Content-Type": "application/json; charset=UTF-8"}, body, declared
 
 
 def _gcs_error(code: int, message: str, reason: str = "required") -> bytes:
@@ -233,21 +193,13 @@ def _gcs_error(code: int, message: str, reason: str = "required") -> bytes:
 
 
 @pytest.fixture
-def scripted_gcs() -> Iterator[Callable[..., GcsStore]]:
-    servers: list[http.server.ThreadingHTTPServer] = []
+def scripted_gcs(serve_http: ServeHttp) -> Callable[..., GcsStore]:
+    """Start a server answering by ``routes``; returns a store of its bucket ``scripted``."""
 
     def serve(*routes: tuple[str, _Answer]) -> GcsStore:
-        handler = type("Handler", (_ScriptedGcs,), {"routes": routes})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return _gcs_at(f"http://127.0.0.1:{server.server_address[1]}", bucket="scripted")
+        return _gcs_at(serve_http(type("Handler", (_ScriptedGcs,), {"routes": routes})), bucket="scripted")
 
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return serve
 
 
 @pytest.mark.parametrize(

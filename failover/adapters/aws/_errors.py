@@ -14,26 +14,24 @@ writes again.
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from failover.adapters._network import network_reason
+from failover.adapters._network import network_error, network_reason
+from failover.adapters._translation import from_packages, translating
 from failover.errors import (
     AccessDenied,
     Disposition,
     FailoverError,
     InvalidRequest,
     NotFound,
-    OutcomeUnknown,
     PreconditionFailed,
     ProviderUnavailable,
     Reason,
 )
 
-__all__ = ["entry_error", "error_code", "is_sdk_error", "translate", "translate_errors"]
+__all__ = ["entry_error", "error_code", "translate", "translate_errors"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +128,8 @@ _BY_CLASS_NAME: tuple[tuple[str, _Rule], ...] = (
     # The body ended before its Content-Length: the connection broke mid-read.
     ("IncompleteReadError", _Rule(ProviderUnavailable, Reason.RESET, Disposition.RETRY)),
 )
+# The packages whose exceptions are translated (with the network stack's, see `from_packages`).
 _TRANSLATED_MODULES = ("botocore", "boto3", "urllib3", "s3transfer")
-# Failures that happen before a request leaves: a write that met one of them certainly did not happen.
-_NOT_SENT = frozenset({Reason.REFUSED, Reason.DNS, Reason.CONNECT_TIMEOUT})
 
 
 def _response(exc: BaseException) -> dict[str, Any] | None:
@@ -157,32 +154,12 @@ def _status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def is_sdk_error(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from the SDK or the network stack beneath it (and so must be translated)."""
-    if isinstance(exc, OSError | http.client.HTTPException):
-        return True
-    return any(cls.__module__.split(".")[0] in _TRANSLATED_MODULES for cls in type(exc).__mro__)
-
-
 def _message(exc: BaseException) -> str:
     response = _response(exc)
     if response is not None:
         error = response.get("Error", {})
         return f"{error.get('Code', '?')}: {error.get('Message') or 'no message'}"
     return f"{type(exc).__name__}: {exc}"
-
-
-def _network_error(
-    reason: Reason, exc: BaseException, *, write: bool, provider: str, operation: str, key: str | None
-) -> FailoverError:
-    where: dict[str, Any] = {"provider": provider, "operation": operation, "key": key}
-    text = f"{reason.value}: {type(exc).__name__}: {exc}"
-    # The request may have been sent and acted on; only a failure to connect proves a write did not happen.
-    if write and reason not in _NOT_SENT:
-        return OutcomeUnknown(f"{operation} may or may not have happened ({text})", **where)
-    if reason is Reason.RESET:
-        return ProviderUnavailable(text, reason=reason, disposition=Disposition.RETRY, **where)
-    return ProviderUnavailable(text, reason=reason, **where)
 
 
 def translate(
@@ -199,7 +176,7 @@ def translate(
     ``overrides`` maps error codes to the error one operation means by them (a conditional put's
     ``NoSuchKey`` is a failed precondition).
     """
-    if isinstance(exc, FailoverError) or not is_sdk_error(exc):
+    if isinstance(exc, FailoverError) or not from_packages(exc, _TRANSLATED_MODULES):
         return exc
     where: dict[str, Any] = {"provider": provider, "operation": operation, "key": key}
     code, status = error_code(exc), _status(exc)
@@ -212,7 +189,7 @@ def translate(
         names = {cls.__name__ for cls in type(exc).__mro__}
         rule = next((rule for name, rule in _BY_CLASS_NAME if name in names), None)
     if rule is None:
-        return _network_error(
+        return network_error(
             network_reason(exc) or Reason.OTHER, exc, write=write, provider=provider, operation=operation, key=key
         )
     return _build(rule, _message(exc), code, where)
@@ -226,23 +203,8 @@ def _build(rule: _Rule, text: str, code: str | None, where: dict[str, Any]) -> F
     return rule.error(text, **where)
 
 
-@contextlib.contextmanager
-def translate_errors(
-    *,
-    operation: str,
-    key: str | None = None,
-    write: bool = False,
-    provider: str = "aws",
-    overrides: Mapping[str, type[FailoverError]] | None = None,
-) -> Iterator[None]:
-    """Around every SDK call: raise the failover error for any SDK exception, ``from`` it."""
-    try:
-        yield
-    except Exception as exc:
-        translated = translate(exc, operation=operation, key=key, write=write, provider=provider, overrides=overrides)
-        if translated is exc:
-            raise
-        raise translated from exc
+# Around every SDK call: raise the failover error for any SDK exception, ``from`` it.
+translate_errors = translating(translate)
 
 
 def entry_error(code: str, message: str, *, sender_fault: bool, operation: str, provider: str = "aws") -> FailoverError:

@@ -17,12 +17,11 @@ SDK call::
 
 from __future__ import annotations
 
-import contextlib
 import enum
-from collections.abc import Iterator
 from typing import Any
 
-from failover.adapters._network import network_reason
+from failover.adapters._network import network_error, network_reason
+from failover.adapters._translation import translating
 from failover.errors import (
     AccessDenied,
     Disposition,
@@ -166,11 +165,8 @@ def _by_network(exc: BaseException, detail: str, write: bool, where: dict[str, A
     # ServiceRequestError: the request was not sent. ServiceResponseError (timeouts included): it
     # was, and whatever it asked for may have happened.
     sent = not any(cls.__name__ == "ServiceRequestError" for cls in type(exc).__mro__)
-    if write and sent and reason not in (Reason.REFUSED, Reason.DNS, Reason.CONNECT_TIMEOUT):
-        return OutcomeUnknown(f"no answer to a write that was sent ({reason.value}: {detail})", **where)
-    if reason is Reason.RESET:
-        return ProviderUnavailable(detail, reason=reason, disposition=Disposition.RETRY, **where)
-    return ProviderUnavailable(detail, reason=reason, **where)
+    unknown = f"no answer to a write that was sent ({reason.value}: {detail})"
+    return network_error(reason, exc, write=write, sent=sent, message=detail, unknown_message=unknown, **where)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -178,13 +174,5 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-@contextlib.contextmanager
-def translate_errors(operation: str, *, key: str | None = None, write: bool = False) -> Iterator[None]:
-    """Raise the failover error for any Azure SDK exception raised inside, with it as ``__cause__``."""
-    try:
-        yield
-    except Exception as exc:
-        translated = translate_exception(exc, operation, key=key, write=write)
-        if translated is exc:
-            raise
-        raise translated from exc
+# Raise the failover error for any Azure SDK exception raised inside, with it as ``__cause__``.
+translate_errors = translating(translate_exception)

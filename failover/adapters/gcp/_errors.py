@@ -18,26 +18,24 @@ a deadline) raises `OutcomeUnknown`: only a failure to connect proves it did not
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from failover.adapters._network import network_reason
+from failover.adapters._network import network_error, network_reason
+from failover.adapters._translation import from_packages, translating
 from failover.errors import (
     AccessDenied,
     Disposition,
     FailoverError,
     InvalidRequest,
     NotFound,
-    OutcomeUnknown,
     PreconditionFailed,
     ProviderUnavailable,
     Reason,
 )
 
-__all__ = ["PROVIDER", "is_sdk_error", "translate", "translate_errors"]
+__all__ = ["PROVIDER", "translate", "translate_errors"]
 
 PROVIDER = "gcp"
 
@@ -102,16 +100,8 @@ _BY_CLASS_NAME: tuple[tuple[str, _Rule], ...] = (
     ("RefreshError", _Rule(AccessDenied, Reason.AUTH, network=True)),
     ("InvalidPathError", _INVALID),
 )
+# The packages whose exceptions are translated (with the network stack's, see `from_packages`).
 _TRANSLATED_MODULES = ("google", "grpc", "requests", "urllib3", "proto")
-# Failures that happen before a request leaves: a write that met one of them certainly did not happen.
-_NOT_SENT = frozenset({Reason.REFUSED, Reason.DNS, Reason.CONNECT_TIMEOUT})
-
-
-def is_sdk_error(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from a Google SDK or the network stack beneath it (and so is translated)."""
-    if isinstance(exc, OSError | http.client.HTTPException):
-        return True
-    return any(cls.__module__.split(".")[0] in _TRANSLATED_MODULES for cls in type(exc).__mro__)
 
 
 def _http_status(exc: BaseException) -> int | None:
@@ -150,19 +140,6 @@ def _rule_for(exc: BaseException, overrides: Mapping[str, _Rule]) -> _Rule | Non
     return _by_status(status) if status is not None else None
 
 
-def _network_error(
-    reason: Reason, exc: BaseException, *, write: bool, provider: str, operation: str, key: str | None
-) -> FailoverError:
-    where: dict[str, Any] = {"provider": provider, "operation": operation, "key": key}
-    text = f"{reason.value}: {type(exc).__name__}: {exc}"
-    # The request may have been sent and acted on; only a failure to connect proves a write did not happen.
-    if write and reason not in _NOT_SENT:
-        return OutcomeUnknown(f"{operation} may or may not have happened ({text})", **where)
-    if reason is Reason.RESET:
-        return ProviderUnavailable(text, reason=reason, disposition=Disposition.RETRY, **where)
-    return ProviderUnavailable(text, reason=reason, **where)
-
-
 def translate(
     exc: BaseException,
     *,
@@ -177,7 +154,7 @@ def translate(
     ``overrides`` maps api_core class names to what one operation means by them (an ack id that
     Pub/Sub calls ``InvalidArgument`` names no message in flight: `NotFound`).
     """
-    if isinstance(exc, FailoverError) or not is_sdk_error(exc):
+    if isinstance(exc, FailoverError) or not from_packages(exc, _TRANSLATED_MODULES):
         return exc
     cause = getattr(exc, "cause", None)
     if type(exc).__name__ == "RetryError" and isinstance(cause, BaseException):
@@ -188,12 +165,12 @@ def translate(
     if rule is None or (rule.network and _http_status(exc) is None):
         reason = network_reason(exc)
         if reason is not None:
-            return _network_error(reason, exc, write=write, **where)
+            return network_error(reason, exc, write=write, **where)
         if rule is None:
-            return _network_error(Reason.OTHER, exc, write=write, **where)
+            return network_error(Reason.OTHER, exc, write=write, **where)
         rule = rule.unanswered or rule
     if rule.ambiguous:
-        return _network_error(rule.reason, exc, write=write, **where)
+        return network_error(rule.reason, exc, write=write, **where)
     message = f"{type(exc).__name__}: {exc}"
     if issubclass(rule.error, InvalidRequest):
         return InvalidRequest(message, rule=f"gcp.{type(exc).__name__}", imposed_by="GCP", **where)
@@ -202,20 +179,5 @@ def translate(
     return rule.error(message, **where)
 
 
-@contextlib.contextmanager
-def translate_errors(
-    *,
-    operation: str,
-    key: str | None = None,
-    write: bool = False,
-    provider: str = PROVIDER,
-    overrides: Mapping[str, type[FailoverError]] | None = None,
-) -> Iterator[None]:
-    """Around every SDK call: raise the failover error for any Google SDK exception, ``from`` it."""
-    try:
-        yield
-    except Exception as exc:
-        translated = translate(exc, operation=operation, key=key, write=write, provider=provider, overrides=overrides)
-        if translated is exc:
-            raise
-        raise translated from exc
+# Around every SDK call: raise the failover error for any Google SDK exception, ``from`` it.
+translate_errors = translating(translate)
