@@ -73,6 +73,11 @@ class MemoryJournal:
             ]
         return sorted(items, key=lambda item: (item.version, item.store))[:limit]
 
+    def is_pending(self, key: str, version: str, store: str) -> bool:
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry is not None and entry.version == version and store in entry.pending
+
     def mark_done(self, key: str, version: str, store: str) -> None:
         with self._lock:
             entry = self._entries.get(key)

@@ -6,7 +6,7 @@ from failover.replication.dedup import DedupWindow, SqliteDedupWindow
 from failover.replication.journal import Journal, JournalItem, Op, SqliteJournal
 from failover.replication.ratelimit import TokenBucket
 from failover.replication.repair import RepairAction, RepairConflict, RepairReport, repair
-from failover.replication.replicator import Backoff, ProgressCallback, ReplicationStats, Replicator
+from failover.replication.replicator import Backoff, KeyLock, ProgressCallback, ReplicationStats, Replicator
 from failover.replication.stamps import HybridClock, VersionStamp, random_writer_id, version_order
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "HybridClock",
     "Journal",
     "JournalItem",
+    "KeyLock",
     "Op",
     "ProgressCallback",
     "RepairAction",

@@ -74,6 +74,11 @@ class Journal(Protocol):
         """Items due at ``now`` (for one store, or all), oldest version first."""
         ...
 
+    def is_pending(self, key: str, version: str, store: str) -> bool:
+        """Whether ``version`` of ``key`` is still to be applied to ``store``: neither done nor retired by
+        a newer version. The replicator asks right before applying an item it listed earlier."""
+        ...
+
     def mark_done(self, key: str, version: str, store: str) -> None: ...
 
     def reschedule(self, key: str, version: str, store: str, next_attempt: float, error: str | None = None) -> None:
@@ -200,6 +205,15 @@ class SqliteJournal:
         with self._db.read() as conn:
             rows = conn.execute(query, (*params, limit)).fetchall()
         return [_item(row) for row in rows]
+
+    def is_pending(self, key: str, version: str, store: str) -> bool:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pending AS p JOIN entries AS e ON e.id = p.entry_id"
+                " WHERE e.key = ? AND e.version = ? AND p.store = ?",
+                (key, version, store),
+            ).fetchone()
+        return row is not None
 
     def mark_done(self, key: str, version: str, store: str) -> None:
         with self._db.write() as conn:

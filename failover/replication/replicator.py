@@ -5,10 +5,17 @@ replicator finding a store available again and draining what it missed). Each co
 `copy_version` / `apply_tombstone`, which never put an older version over a newer one. A failed item
 goes back to the journal with exponential backoff, and the rest of that store's batch waits for the
 next pass, so a store that is down costs one call a pass, not one per item.
+
+A pass lists its items first and applies them one by one, so an item may have been retired by the
+time its turn comes (a tombstone or a newer put of the key was journaled meanwhile): copying it
+then would bring a deleted object back, or an older version, onto the store that took the new
+write. So each item is applied under its key's lock (``key_lock``: `FailoverStorage` passes the one
+its writers hold from stamp to journal entry) and only if the journal still lists it as pending.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -22,7 +29,7 @@ from failover.replication.copy import CopyOutcome, apply_tombstone, copy_version
 from failover.replication.journal import Journal, JournalItem, Op
 from failover.replication.ratelimit import TokenBucket
 
-__all__ = ["Backoff", "ProgressCallback", "ReplicationStats", "Replicator"]
+__all__ = ["Backoff", "KeyLock", "ProgressCallback", "ReplicationStats", "Replicator"]
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +37,16 @@ ProgressCallback = Callable[[int, int, str], None]
 """Called after each finished item with (items done for that store so far, items left, store name)."""
 
 
+KeyLock = Callable[[str], contextlib.AbstractContextManager[object]]
+"""``key_lock(key)``: held while one item of ``key`` is applied; writers of the key hold the same lock."""
+
+
 def _no_progress(done: int, remaining: int, store: str) -> None:
     pass
+
+
+def _no_lock(key: str) -> contextlib.AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 def _always_available(store: str) -> bool:
@@ -102,7 +117,8 @@ class Replicator:
     was given (its schedule is in wall-clock seconds); ``clock`` paces the rate limit and the waits
     of `drain`. ``is_available(name)`` says whether a store is up (the health tracker's view); a
     store that is not is skipped, not retried. ``rate_limit`` caps copies and deletes a second over
-    all stores; ``batch`` is the most items one pass takes.
+    all stores; ``batch`` is the most items one pass takes. ``key_lock`` serializes applying an item
+    with the writes of its key (none by default: then only the re-check of the journal guards it).
     """
 
     def __init__(
@@ -118,6 +134,7 @@ class Replicator:
         is_available: Callable[[str], bool] | None = None,
         backoff: Backoff | None = None,
         poll_interval: float = 1.0,
+        key_lock: KeyLock | None = None,
     ) -> None:
         if batch < 1:
             raise ValueError(f"batch is at least 1, not {batch}")
@@ -131,6 +148,7 @@ class Replicator:
         self._is_available = is_available or _always_available
         self._backoff = backoff or Backoff()
         self.poll_interval = poll_interval
+        self._key_lock = _no_lock if key_lock is None else key_lock
         self._done: dict[str, int] = {}
         # A store whose writes fail rests (in memory, on `clock`) before the next pass tries it again.
         self._failures: dict[str, int] = {}
@@ -172,8 +190,15 @@ class Replicator:
         return stats
 
     def _apply(self, item: JournalItem, stats: ReplicationStats) -> CopyOutcome | None:
-        target = self._stores[item.store]
         self._pace()
+        with self._key_lock(item.key):
+            if not self._journal.is_pending(item.key, item.version, item.store):
+                stats.superseded += 1  # retired since this pass listed it (or applied by another replicator)
+                return CopyOutcome.SUPERSEDED
+            return self._apply_pending(item, stats)
+
+    def _apply_pending(self, item: JournalItem, stats: ReplicationStats) -> CopyOutcome | None:
+        target = self._stores[item.store]
         try:
             if item.op is Op.DELETE:
                 outcome = apply_tombstone(item.key, item.version, target=target)

@@ -30,6 +30,7 @@ from failover.replication import (
 )
 from failover.storage._body import ReplayableBody
 from failover.storage._build import build_stores, common_capabilities
+from failover.storage._locks import KeyLocks
 from failover.storage._measured import MeasuredStore
 from failover.storage._reads import Reads
 from failover.storage._writes import Mode, Writes
@@ -73,6 +74,13 @@ class FailoverStorage:
     that timed out on a store after sending (`OutcomeUnknown`) goes on to the next store with the
     same stamp, and the uncertain store stays pending in the journal until the replicator has
     compared stamps there; it is reported as a success only when a store acknowledged it.
+
+    Writes and deletes of one key through this instance take turns (from the stamp to the journal
+    entry), and the replicator applies an item of a key only between them, so concurrent writers
+    of a key leave its newest stamp on every store. Writes of other keys, and reads, never wait.
+    Writers of one key in several processes are not serialized, even on a shared journal: a write
+    the journal refuses as older than another writer's is logged as a warning, and `repair`
+    converges the stores.
 
     Conditions (``if_none_match`` / ``if_match``) are checked by the one store that takes the write
     (in mirror mode, that store first, then the others unconditionally): across providers a
@@ -131,15 +139,24 @@ class FailoverStorage:
             self._engine.close()
             self._remove_journal_dir()
             raise
+        # Writers of a key and the replicator's copies of it take turns (see `KeyLocks`); reads take no lock.
+        locks = KeyLocks()
         self.replicator = Replicator(
             {name: MeasuredStore(store, self._engine) for name, store in self._stores.items()},
             self._journal,
             clock=self._engine.clock,
             on_progress=on_progress,
             is_available=partial(self._engine.is_available, background=True),
+            key_lock=locks,
         )
         self._writes = Writes(
-            self._engine, self._journal, self._hlc, mode=mode, quorum=quorum, journaled=self.replicator.wake
+            self._engine,
+            self._journal,
+            self._hlc,
+            mode=mode,
+            quorum=quorum,
+            journaled=self.replicator.wake,
+            locks=locks,
         )
         self._reads = Reads(self._engine, self._journal, self._hlc)
         self._drain_lock = threading.Lock()

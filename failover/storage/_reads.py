@@ -7,13 +7,18 @@ unless the caller passed ``allow_stale=True``: then the stale stores are asked, 
 one of them is not an answer (the key may exist and not have reached it yet) but a reason to ask
 the next.
 
-A streamed `get` survives a connection that breaks mid-body: the reader reopens the same version
-(same stamp, same sha256) from the offset it reached, on whichever store the engine routes to.
+A streamed `get` returns once the first chunk of the body is in hand: a store that fails between
+finding the object and sending its first bytes (a reset; on GCS, an object replaced in between,
+whose pinned generation is gone) is retried or failed over inside the call like any read, so the
+reader answers with the version current when it opened. Later, it survives a connection that
+breaks mid-body: it reopens the same version (same stamp, same sha256) from the offset it reached,
+on whichever store the engine routes to; if that version is gone, the read fails (retryable).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -55,7 +60,7 @@ class Reads:
         """A streaming reader that resumes on another store if the connection breaks mid-body."""
 
         def open_reader(store: ObjectStore, attempt_timeout: float) -> ObjectReader:
-            return store.get(key, byte_range=byte_range, timeout=attempt_timeout)
+            return _started(store.get(key, byte_range=byte_range, timeout=attempt_timeout))
 
         reader, endpoint = self._read("get", key, open_reader, timeout=timeout, allow_stale=allow_stale)
         if reader.info.version is None or reader.info.sha256 is None:
@@ -190,7 +195,7 @@ class _Resuming:
         span = (self._offset, self._stop)
 
         def open_rest(store: ObjectStore, attempt_timeout: float) -> ObjectReader:
-            return store.get(self._key, byte_range=span, timeout=attempt_timeout)
+            return _started(store.get(self._key, byte_range=span, timeout=attempt_timeout))
 
         stale = self._reads._journal.newest_pending(self._key)
         outcome = self._reads._engine.call("get", open_rest, skip=stale)
@@ -202,6 +207,18 @@ class _Resuming:
 
     def close(self) -> None:
         self._reader.close()
+
+
+def _started(reader: ObjectReader) -> ObjectReader:
+    """``reader`` with its first chunk fetched (inside the attempt that opened it), then the rest."""
+    chunks = iter(reader)
+    try:
+        first = next(chunks, None)
+    except BaseException:
+        reader.close()
+        raise
+    body = chunks if first is None else itertools.chain((first,), chunks)
+    return ObjectReader(reader.info, body, close=reader.close)
 
 
 def _chain(first: ListEntry | None, rest: Iterator[ListEntry]) -> Iterator[ListEntry]:

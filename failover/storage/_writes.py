@@ -9,10 +9,15 @@ same way, so that the replicator applies it to the stores that still hold the ob
 A store that timed out after the write was sent (`OutcomeUnknown`) may or may not hold it: the
 same stamped write goes on to the next store, and the uncertain one stays pending in the journal;
 the replicator compares stamps there and copies only if the version is missing.
+
+Writes to one key are serialized (`KeyLocks`, shared with the replicator), from taking the stamp
+until the journal holds the entry: two unconditional puts of one key cannot overlap on a store and
+leave the older stamp there, and a replication copy of the key cannot land in between.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass
@@ -25,8 +30,11 @@ from failover.interfaces import ObjectInfo, ObjectStore
 from failover.policy import classify
 from failover.replication import HybridClock, Journal, Op
 from failover.storage._body import ReplayableBody
+from failover.storage._locks import KeyLocks
 
 __all__ = ["Mode", "Writes"]
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["primary", "mirror"]
 T = TypeVar("T")
@@ -45,6 +53,7 @@ class Writes:
         mode: Mode,
         quorum: int,
         journaled: Callable[[], None],
+        locks: KeyLocks,
     ) -> None:
         self._engine = engine
         self._journal = journal
@@ -52,6 +61,7 @@ class Writes:
         self.mode = mode
         self.quorum = quorum
         self._journaled = journaled
+        self._locks = locks
 
     def put(
         self,
@@ -64,10 +74,7 @@ class Writes:
         if_match: str | None,
         timeout: float | None,
     ) -> ObjectInfo:
-        version = str(self._hlc.now())
-        stored = {**metadata, VERSION_KEY: version}
-
-        def write(conditional: bool) -> Write[ObjectInfo]:
+        def write(stored: Mapping[str, str], conditional: bool) -> Write[ObjectInfo]:
             def attempt(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
                 return store.put(
                     key,
@@ -81,32 +88,35 @@ class Writes:
 
             return attempt
 
-        record = _Record(key, version, body.sha256, body.size, Op.PUT)
-        if self.mode == "primary":
-            outcome = self._engine.call("put", write(True), timeout=timeout)
-            self._journal_write(record, outcome.endpoint)
-            return outcome.value
-        acked: dict[str, ObjectInfo] = {}
-        errors: list[FailoverError] = []
-        if if_none_match is not None or if_match is not None:
-            # A condition is about one store's copy (an etag is one provider's): it is checked on the
-            # store that takes the write first; the others then receive the version that passed it.
-            first = self._engine.call("put", write(True), timeout=timeout)
-            acked[first.endpoint] = first.value
-            errors.extend(error for _, error in first.failures)
-        return self._mirror("put", write(False), record, acked, errors, timeout)
+        with self._locks(key):
+            version = str(self._hlc.now())
+            stored = {**metadata, VERSION_KEY: version}
+            record = _Record(key, version, body.sha256, body.size, Op.PUT)
+            if self.mode == "primary":
+                outcome = self._engine.call("put", write(stored, True), timeout=timeout)
+                self._journal_write(record, outcome.endpoint)
+                return outcome.value
+            acked: dict[str, ObjectInfo] = {}
+            errors: list[FailoverError] = []
+            if if_none_match is not None or if_match is not None:
+                # A condition is about one store's copy (an etag is one provider's): it is checked on the
+                # store that takes the write first; the others then receive the version that passed it.
+                first = self._engine.call("put", write(stored, True), timeout=timeout)
+                acked[first.endpoint] = first.value
+                errors.extend(error for _, error in first.failures)
+            return self._mirror("put", write(stored, False), record, acked, errors, timeout)
 
     def delete(self, key: str, *, timeout: float | None) -> None:
-        record = _Record(key, str(self._hlc.now()), None, 0, Op.DELETE)
-
         def attempt(store: ObjectStore, attempt_timeout: float) -> None:
             store.delete(key, timeout=attempt_timeout)
 
-        if self.mode == "primary":
-            outcome = self._engine.call("delete", attempt, timeout=timeout)
-            self._journal_write(record, outcome.endpoint)
-            return
-        self._mirror("delete", attempt, record, {}, [], timeout)
+        with self._locks(key):
+            record = _Record(key, str(self._hlc.now()), None, 0, Op.DELETE)
+            if self.mode == "primary":
+                outcome = self._engine.call("delete", attempt, timeout=timeout)
+                self._journal_write(record, outcome.endpoint)
+                return
+            self._mirror("delete", attempt, record, {}, [], timeout)
 
     # -- mirror mode ---------------------------------------------------------------------------------
 
@@ -160,7 +170,19 @@ class Writes:
     def _journal_write(self, record: _Record, source: str, *, done: Mapping[str, object] | None = None) -> None:
         """Record every store but ``source`` (and those in ``done``) as pending; durable on return."""
         pending = [name for name in self._engine.names if name != source and (done is None or name not in done)]
-        self._journal.append(record.key, record.version, record.sha256, record.size, source, pending, record.op)
+        if not self._journal.append(record.key, record.version, record.sha256, record.size, source, pending, record.op):
+            # Only another writer sharing the journal (another process, or another FailoverStorage) can
+            # have journaled a newer stamp of this key meanwhile, since this one's writes of a key are
+            # serialized: ``source`` may now hold this older version over that newer one until `repair`.
+            log.warning(
+                "%s of %r (version %s on %s) was not journaled: the journal holds a newer version of the key "
+                "from another writer; the stores may disagree until `failover repair` runs",
+                record.op.value,
+                record.key,
+                record.version,
+                source,
+            )
+            return
         if pending:
             self._journaled()
 

@@ -7,8 +7,9 @@ import random
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,10 @@ from failover.adapters.gcp import GcsStore, PubSubQueue
 from failover.adapters.gcp.gcs import READ_CHUNK
 from failover.adapters.gcp.pubsub import MAX_MESSAGE_SIZE
 from failover.config import GcsConfig, PubSubConfig, parse_config
-from failover.errors import ConfigError, InvalidRequest, NotFound, PreconditionFailed
-from failover.interfaces import Message, MessageQueue, ObjectStore, OutgoingMessage
+from failover.engine import EngineSettings
+from failover.errors import ConfigError, Disposition, InvalidRequest, PreconditionFailed, ProviderUnavailable
+from failover.interfaces import Message, MessageQueue, ObjectInfo, ObjectStore, OutgoingMessage
+from failover.storage import FailoverStorage
 from failover.testing.emulators import LocalClouds
 
 pytestmark = pytest.mark.emulator
@@ -128,15 +131,75 @@ def test_etag_is_the_generation_and_changes_with_each_write(gcs: GcsStore) -> No
     assert gcs.put("doc", b"v3", if_match=second).etag not in (first, second)
 
 
-def test_reader_never_mixes_two_versions_of_an_object(gcs: GcsStore) -> None:
+def test_object_overwritten_mid_read_raises_provider_unavailable_to_retry(gcs: GcsStore) -> None:
     gcs.put("doc", b"a" * 3 * READ_CHUNK)
     with gcs.get("doc") as reader:
         assert reader.read(READ_CHUNK) == b"a" * READ_CHUNK
         gcs.put("doc", b"b" * 3 * READ_CHUNK)
-        # The rest is read from the generation `get` saw; overwritten, it no longer exists.
-        with pytest.raises(NotFound) as raised:
+        # The rest is read from the generation `get` saw: never bytes of the new one, and not NotFound,
+        # since the key exists; reading again gets the new version.
+        with pytest.raises(ProviderUnavailable) as raised:
             reader.read()
-    assert raised.value.operation == "get"
+    assert raised.value.disposition is Disposition.RETRY, f"not retryable: {raised.value!r}"
+    assert (raised.value.operation, raised.value.key) == ("get", "doc")
+
+
+class _OverwrittenWhenOpened(GcsStore):
+    """Runs ``on_open`` once, right after `get` found the object's generation and before its first range."""
+
+    on_open: Callable[[], object] | None = None
+
+    def _reload(self, key: str, operation: str, timeout: float | None) -> Any:
+        blob = super()._reload(key, operation, timeout)
+        if operation == "get" and self.on_open is not None:
+            hook, self.on_open = self.on_open, None
+            hook()
+        return blob
+
+
+@pytest.fixture
+def racing_gcs(local_clouds: LocalClouds, unique_name: str) -> Iterator[_OverwrittenWhenOpened]:
+    store = _OverwrittenWhenOpened(local_clouds.gcs.gcs_config(unique_name))
+    yield store
+    store.close()
+
+
+def test_object_overwritten_between_get_and_its_first_range_is_retryable_not_not_found(
+    racing_gcs: _OverwrittenWhenOpened,
+) -> None:
+    racing_gcs.put("doc", b"old")
+    racing_gcs.on_open = lambda: racing_gcs.put("doc", b"new")
+    with pytest.raises(ProviderUnavailable) as raised:
+        racing_gcs.get_bytes("doc")
+    assert raised.value.disposition is Disposition.RETRY, f"an existing key read as {raised.value!r}"
+    assert racing_gcs.get_bytes("doc") == b"new"
+
+
+def _storage_over(gcs: GcsStore) -> FailoverStorage:
+    return FailoverStorage([gcs], settings=EngineSettings(start_probers=False, retry_base=0.0), replicate=False)
+
+
+def test_failover_storage_get_bytes_retries_an_object_gcs_replaced_while_opening(
+    racing_gcs: _OverwrittenWhenOpened,
+) -> None:
+    with _storage_over(racing_gcs) as storage:
+        storage.put("doc", b"old")
+        racing_gcs.on_open = lambda: storage.put("doc", b"new")
+        assert storage.get_bytes("doc") == b"new", "the read did not answer with the version now current"
+
+
+def test_failover_storage_get_streams_the_version_that_replaced_the_one_it_opened(
+    racing_gcs: _OverwrittenWhenOpened,
+) -> None:
+    with _storage_over(racing_gcs) as storage:
+        storage.put("doc", b"old")
+        newer: list[ObjectInfo] = []
+        racing_gcs.on_open = lambda: newer.append(storage.put("doc", b"new"))
+        with storage.get("doc") as reader:
+            body, info = reader.read(), reader.info
+        assert (body, info.version) == (b"new", newer[0].version), (
+            "the read did not answer with the version now current"
+        )
 
 
 def test_chunk_size_that_is_no_multiple_of_256_kib_still_uploads(local_clouds: LocalClouds, unique_name: str) -> None:

@@ -123,6 +123,26 @@ def test_mark_done_of_a_retired_version_is_harmless(journal: SqliteJournal) -> N
     assert [(i.version, i.store) for i in journal.pending()] == [("v2", "b")]
 
 
+def test_item_is_pending_until_it_is_done(journal: SqliteJournal) -> None:
+    journal.append("k", "v1", SHA, 1, "a", ["b", "c"])
+    assert (journal.is_pending("k", "v1", "b"), journal.is_pending("k", "v1", "a")) == (True, False)
+    journal.mark_done("k", "v1", "b")
+    assert (journal.is_pending("k", "v1", "b"), journal.is_pending("k", "v1", "c")) == (False, True)
+
+
+def test_item_retired_by_a_newer_version_or_a_tombstone_is_no_longer_pending(journal: SqliteJournal) -> None:
+    journal.append("k", "v1", SHA, 1, "a", ["b"])
+    journal.append("k", "v2", None, 0, "b", ["a"], Op.DELETE)
+    assert journal.is_pending("k", "v1", "b") is False, "a put the tombstone retired still counts as pending"
+    assert journal.is_pending("k", "v2", "a") is True
+
+
+def test_item_waiting_for_a_retry_is_still_pending(journal: SqliteJournal, wall: Wall) -> None:
+    journal.append("k", "v1", SHA, 1, "a", ["b"])
+    journal.reschedule("k", "v1", "b", wall.seconds + 60, "down")
+    assert journal.is_pending("k", "v1", "b") is True
+
+
 def test_reschedule_counts_the_attempt_and_hides_the_item_until_due(journal: SqliteJournal, wall: Wall) -> None:
     journal.append("k", "v1", SHA, 1, "a", ["b", "c"])
     journal.reschedule("k", "v1", "b", next_attempt=wall.seconds + 30, error="refused")

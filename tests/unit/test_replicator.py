@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -295,6 +296,47 @@ def test_tombstone_for_an_absent_key_is_done(world: World) -> None:
     world.delete("k", v(2), pending=("b",))
     stats = world.replicator().run_once()
     assert (stats.up_to_date, world.journal.backlog()) == (1, {})
+
+
+def test_copy_retired_by_a_tombstone_after_the_pass_listed_it_does_not_bring_the_object_back(world: World) -> None:
+    world.write("first", b"x", v(1), source="b", pending=("a",))
+    world.write("k", b"x", v(2), source="b", pending=("a",))
+    # While the pass copies "first", "k" is deleted on "a" and its tombstone journaled: the copy of
+    # "k" the pass listed before is retired.
+    world.stores["a"].before_put = lambda: world.delete("k", v(3), source="a", pending=("b",))
+    stats = world.replicator().run_once()
+    assert world.state("a", "k") is None, "the replicator copied a deleted object back onto the store that deleted it"
+    assert stats.superseded == 1
+    world.replicator().drain()
+    assert (world.state("a", "k"), world.state("b", "k"), world.journal.backlog()) == (None, None, {})
+
+
+def test_copy_retired_by_a_newer_put_after_the_pass_listed_it_is_not_applied(world: World) -> None:
+    world.write("first", b"x", v(1), source="b", pending=("a",))
+    world.write("k", b"old", v(2), source="b", pending=("a",))
+    world.stores["a"].before_put = lambda: world.write("k", b"new", v(3), source="c", pending=("a", "b"))
+    world.replicator().run_once()
+    assert [put[:2] for put in world.stores["a"].puts] == [("first", v(1))], "a retired version was copied"
+    world.replicator().drain()
+    assert [world.state(name, "k") for name in "abc"] == [(v(3), b"new")] * 3
+
+
+def test_each_item_is_applied_while_its_keys_lock_is_held(world: World) -> None:
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def key_lock(key: str) -> Iterator[None]:
+        events.append(f"lock {key}")
+        yield
+        events.append(f"unlock {key}")
+
+    world.write("k", b"x", v(1), pending=("b",))
+    world.delete("gone", v(2), pending=("c",))
+    MemoryStore.put(world.stores["c"], "gone", b"x", metadata={"failover_version": v(1)})
+    world.stores["b"].before_put = lambda: events.append("put k")
+    world.replicator(key_lock=key_lock).run_once()
+    assert events == ["lock k", "put k", "unlock k", "lock gone", "unlock gone"]
+    assert world.state("c", "gone") is None
 
 
 def test_down_target_costs_one_call_and_its_items_are_rescheduled(world: World) -> None:

@@ -229,6 +229,43 @@ def test_a_resumed_stream_of_a_range_keeps_its_end() -> None:
         storage.close()
 
 
+class _ReplacedWhenOpened(MemoryStore):
+    """Runs ``on_open`` once, after a get found the object and before its first byte; that reader then
+    fails as GCS's does when the generation it pinned is replaced: retryably, with no bytes."""
+
+    on_open: Callable[[], object] | None = None
+
+    def get(
+        self, key: str, *, byte_range: tuple[int, int | None] | None = None, timeout: float | None = None
+    ) -> ObjectReader:
+        reader = super().get(key, byte_range=byte_range)
+        if self.on_open is None:
+            return reader
+        hook, self.on_open = self.on_open, None
+        hook()
+
+        def gone() -> Iterator[bytes]:
+            raise ProviderUnavailable("the object changed while it was read", disposition=Disposition.RETRY)
+            yield b""  # pragma: no cover
+
+        return ObjectReader(reader.info, gone())
+
+
+def test_a_get_whose_object_is_replaced_before_its_first_byte_streams_the_new_version() -> None:
+    first = _ReplacedWhenOpened("first")
+    storage = FailoverStorage([first, MemoryStore("second")], settings=SETTINGS, clock=ManualClock(), replicate=False)
+    try:
+        storage.put("k", b"old")
+        storage.drain()
+        newer: list[ObjectInfo] = []
+        first.on_open = lambda: newer.append(storage.put("k", b"new"))
+        with storage.get("k") as reader:
+            body, version = reader.read(), reader.info.version
+        assert (body, version) == (b"new", newer[0].version), "the read did not answer with the version now current"
+    finally:
+        storage.close()
+
+
 def test_list_prefers_a_store_with_nothing_pending(two: Rig) -> None:
     two.aws.fail(refused())
     two.storage.put("a/1", b"x")  # on gcp; aws pending

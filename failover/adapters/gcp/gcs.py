@@ -8,6 +8,9 @@ etag: ``if_match`` becomes ``ifGenerationMatch``, ``if_none_match="*"`` becomes 
 Uploads stream from the prepared body: up to 8 MiB in one multipart request, larger ones through a
 resumable upload in ``chunk_size`` pieces. Downloads are ranged requests of `READ_CHUNK` bytes,
 each pinned to the generation `get` found, so a reader never mixes two versions of an object.
+A range of a generation that was replaced (or deleted) since `get` found it is a 404: that is "the
+object changed while it was read", retryable like Azure's 412 mid-read, never NotFound, because the
+key did exist and may still.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters._sdk import require
 from failover.adapters.gcp._errors import PROVIDER, translate, translate_errors
-from failover.errors import ConfigError, Disposition, InvalidRequest, PreconditionFailed, ProviderUnavailable, Reason
+from failover.errors import (
+    ConfigError,
+    Disposition,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    ProviderUnavailable,
+    Reason,
+)
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
 from failover.keys import validate_byte_range, validate_key
 from failover.reader import ObjectReader
@@ -206,20 +217,33 @@ class GcsStore:
     def _chunks(
         self, key: str, generation: int, start: int, stop: int, timeout: float | None
     ) -> Generator[bytes, None, None]:
-        # Pinned to one generation: if the object is replaced mid-read, the next range is a 404 (NotFound),
-        # never bytes of the new version. Errors surface through the reader's translate.
+        # Pinned to one generation: if the object is replaced mid-read, the next range is a 404, never
+        # bytes of the new version. Other errors surface through the reader's translate.
         pinned = self._bucket.blob(key, generation=generation)
         offset = start
         while offset < stop:
             end = min(offset + READ_CHUNK, stop)
-            chunk: bytes = pinned.download_as_bytes(
-                start=offset,
-                end=end - 1,  # inclusive, as HTTP ranges are
-                raw_download=True,  # the stored bytes, as sized by `head`, even if gzip-encoded
-                checksum=None,  # a range has no checksum to check; the object's sha256 is in its metadata
-                timeout=self._timeout(timeout),
-                retry=None,
-            )
+            try:
+                chunk: bytes = pinned.download_as_bytes(
+                    start=offset,
+                    end=end - 1,  # inclusive, as HTTP ranges are
+                    raw_download=True,  # the stored bytes, as sized by `head`, even if gzip-encoded
+                    checksum=None,  # a range has no checksum to check; the object's sha256 is in its metadata
+                    timeout=self._timeout(timeout),
+                    retry=None,
+                )
+            except Exception as exc:
+                if not isinstance(translate(exc, operation="get", key=key), NotFound):
+                    raise
+                # The generation existed when `get` found it: gone now, it was overwritten or deleted.
+                # Reading again answers with what the key holds now (a NotFound then is the truth).
+                raise ProviderUnavailable(
+                    f"the object changed while it was read (generation {generation} is gone)",
+                    disposition=Disposition.RETRY,
+                    provider=PROVIDER,
+                    operation="get",
+                    key=key,
+                ) from exc
             if not chunk:  # the transfer was cut short; another attempt may get it
                 raise ProviderUnavailable(
                     f"GCS returned no bytes at offset {offset} of {stop}",
