@@ -397,3 +397,16 @@ def test_a_fifo_batch_stops_at_its_first_failed_call_to_keep_order(scripted: Scr
     assert [result.id for result in results[:9]] == [f"id-{n}" for n in range(9)], results
     assert all(isinstance(result.error, ProviderUnavailable) for result in results[9:]), results[9:]
     assert seen.count("SendMessageBatch") == 1, f"after a failed entry the FIFO batch still sent: {seen}"
+
+
+def test_send_answered_without_a_message_id_raises_outcome_unknown(scripted: Scripted) -> None:
+    """An answer cut short parses as a success with no id (seen through the fault proxy in the chaos
+    run): the message may or may not be on the queue, and no KeyError may escape the adapter."""
+    queue_url = json.dumps({"QueueUrl": "http://127.0.0.1/000000000000/q"}).encode()
+    queue = _sqs_at(scripted({"GetQueueUrl": (200, _JSON, queue_url, None), "SendMessage": (200, _JSON, b"{}", None)}))
+    try:
+        with pytest.raises(OutcomeUnknown) as raised:
+            queue.send(b"x")
+        assert (raised.value.provider, raised.value.operation) == ("aws", "send")
+    finally:
+        queue.close()
