@@ -76,6 +76,14 @@ def test_refused_connections_move_traffic_to_gcs_and_back(
         clouds.close()
 
 
+def _unresolve(dns: DnsFaults, proxy: FaultProxy) -> None:
+    """The name stops resolving; connections the SDK pooled before do not need it, so they are cut
+    too (as a server closes idle ones), else calls could go on over them and never meet the outage."""
+    dns.fail(HOST)
+    proxy.set(Fault.refuse())
+    proxy.clear()
+
+
 def test_dns_failure_moves_traffic_to_gcs_and_back(
     local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
 ) -> None:
@@ -88,7 +96,7 @@ def test_dns_failure_moves_traffic_to_gcs_and_back(
         try:
             report = run_outage(
                 clouds,
-                breaks=lambda: dns.fail(HOST),
+                breaks=lambda: _unresolve(dns, proxy),
                 heals=lambda: dns.heal(HOST),
                 wire_attempts=lambda: dns.refused.get(HOST, 0) + proxy.stats.connections_accepted,
             )
