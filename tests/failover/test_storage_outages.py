@@ -9,7 +9,7 @@ version and sha256. The counts come from the FaultProxy (or the DNS fault) and t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 
 from failover.health import DegradedPolicy, HealthState
 from failover.testing.emulators import LocalClouds, MotoServer
-from failover.testing.faults import DnsFaults, Fault, FaultProxy
+from failover.testing.faults import DnsFaults, Fault, FaultProxy, ProxyStats
 from tests.failover.storage_support import (
     SETTINGS,
     TIMEOUTS,
@@ -125,68 +125,37 @@ def test_hung_provider_moves_traffic_to_gcs_and_back(
         clouds.close()
 
 
-def test_blackholed_provider_moves_traffic_to_gcs_and_back(
-    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
+# Faults the proxy makes: (the fault, what counts as a call reaching AWS, whether Azure joins as a third store).
+PROXY_FAULTS: dict[str, tuple[Fault, Callable[[ProxyStats], int], bool]] = {
+    # A black hole swallows each connection whole; its request may never be parsed.
+    "blackhole": (Fault.blackhole(), lambda stats: stats.connections_accepted, False),
+    "503-storm": (
+        Fault.http_status(503, body=SERVICE_UNAVAILABLE, headers=XML),
+        lambda stats: stats.requests_seen,
+        True,
+    ),
+    "429-throttling": (
+        Fault.http_status(429, retry_after=1, body=SLOW_DOWN, headers=XML),
+        lambda stats: stats.requests_seen,
+        False,
+    ),
+    # Every answer is cut by an RST after 200 bytes: inside the headers of each one.
+    "reset-mid-response": (Fault.reset_after(200), lambda stats: stats.requests_seen, False),
+}
+
+
+@pytest.mark.parametrize("kind", list(PROXY_FAULTS))
+def test_proxy_fault_moves_traffic_to_gcs_and_back(
+    kind: str, local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
 ) -> None:
-    clouds = through(proxy, local_clouds, unique_name, tmp_path)
+    fault, counted, azure = PROXY_FAULTS[kind]
+    clouds = through(proxy, local_clouds, unique_name, tmp_path, azure=azure)
     try:
         report = run_outage(
             clouds,
-            breaks=lambda: proxy.set(Fault.blackhole()),
+            breaks=lambda: proxy.set(fault),
             heals=proxy.clear,
-            wire_attempts=lambda: proxy.stats.connections_accepted,
-        )
-        print(report)
-        assert_bounded(report)
-    finally:
-        clouds.close()
-
-
-def test_503_storm_moves_traffic_to_gcs_and_back(
-    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
-) -> None:
-    clouds = through(proxy, local_clouds, unique_name, tmp_path, azure=True)
-    try:
-        report = run_outage(
-            clouds,
-            breaks=lambda: proxy.set(Fault.http_status(503, body=SERVICE_UNAVAILABLE, headers=XML)),
-            heals=proxy.clear,
-            wire_attempts=lambda: proxy.stats.requests_seen,
-        )
-        print(report)
-        assert_bounded(report)
-    finally:
-        clouds.close()
-
-
-def test_429_throttling_moves_traffic_to_gcs_and_back(
-    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
-) -> None:
-    clouds = through(proxy, local_clouds, unique_name, tmp_path)
-    try:
-        report = run_outage(
-            clouds,
-            breaks=lambda: proxy.set(Fault.http_status(429, retry_after=1, body=SLOW_DOWN, headers=XML)),
-            heals=proxy.clear,
-            wire_attempts=lambda: proxy.stats.requests_seen,
-        )
-        print(report)
-        assert_bounded(report)
-    finally:
-        clouds.close()
-
-
-def test_connections_reset_mid_response_move_traffic_to_gcs_and_back(
-    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
-) -> None:
-    clouds = through(proxy, local_clouds, unique_name, tmp_path)
-    try:
-        report = run_outage(
-            clouds,
-            # Every answer is cut by an RST after 200 bytes: inside the headers of each one.
-            breaks=lambda: proxy.set(Fault.reset_after(200)),
-            heals=proxy.clear,
-            wire_attempts=lambda: proxy.stats.requests_seen,
+            wire_attempts=lambda: counted(proxy.stats),
         )
         print(report)
         assert_bounded(report)
