@@ -27,7 +27,7 @@ SHOWN = 50  # copies listed one by one; the rest are counted
 
 def run_repair(config_path: Path, prefix: str, console: Console, *, dry_run: bool, journal: Path | None) -> int:
     config = load_config(config_path)
-    if not config.storage:
+    if not config.stores:
         raise ConfigError(f"{config_path} configures no storage", field="storage")
     if journal is not None and not journal.is_file():
         raise ConfigError(f"no journal at {journal}", field="journal")
@@ -39,7 +39,7 @@ def run_repair(config_path: Path, prefix: str, console: Console, *, dry_run: boo
 
     opened = SqliteJournal(journal) if journal is not None else None
     try:
-        with open_stores(config.storage) as stores, progress:
+        with open_stores(list(config.stores.values())) as stores, progress:
             report = repair(stores, prefix, dry_run=dry_run, on_progress=advance, journal=opened)
             names = list(stores)
     finally:

@@ -110,11 +110,11 @@ def run_status(config_path: Path, console: Console, *, timeout: float) -> int:
     from rich.text import Text
 
     config = load_config(config_path)
-    if not config.storage and not config.queues:
+    if not config.stores and not config.queues:
         raise ConfigError(f"{config_path} configures no storage and no queues", field="storage")
     with futures.ThreadPoolExecutor(8, "failover-status") as pool:
-        pending = [pool.submit(probe_store_config, entry, timeout) for entry in config.storage]
-        pending += [pool.submit(probe_queue_config, entry, timeout) for entry in config.queues]
+        pending = [pool.submit(probe_store_config, entry, timeout) for entry in config.stores.values()]
+        pending += [pool.submit(probe_queue_config, entry, timeout) for entry in config.queues.values()]
         results = [future.result() for future in pending]
     table = Table(title=f"failover status: {config_path}")
     for column in ("name", "kind", "provider", "status", "latency ms"):

@@ -7,12 +7,13 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
+from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Protocol, Self
 
 from failover.adapters._messages import DEDUP_KEY, prepare_send
 from failover.clock import Clock
-from failover.config import FailoverConfig
+from failover.config import FailoverConfig, load_config
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, FailoverError, InvalidRequest
 from failover.interfaces import (
@@ -33,6 +34,7 @@ from failover.queue._limits import QueueLimits
 from failover.queue._receive import QueueCounters, Receipt, Receiver
 from failover.queue._send import Outgoing, Sender
 from failover.replication.dedup import DedupWindow, SqliteDedupWindow
+from failover.state import default_state_file
 
 __all__ = ["DEFAULT_DEDUP_TTL", "DEFAULT_DRAIN_INTERVAL", "FailoverQueue"]
 
@@ -124,6 +126,7 @@ class FailoverQueue:
         )
         settings = self.engine.settings
         self._attempt_timeout = settings.attempt_timeout if settings.attempt_timeout is not None else settings.deadline
+        self._owned: list[_Closeable] = []  # what from_config built for this queue, closed with it
         self._closed = False
 
     @classmethod
@@ -131,33 +134,64 @@ class FailoverQueue:
         cls,
         config: FailoverConfig,
         *,
+        claim_check: ObjectStore | None = None,
+        dedup: DedupWindow | str | os.PathLike[str] | None = None,
         settings: EngineSettings | None = None,
         clock: Clock | None = None,
-        dedup: DedupWindow | str | os.PathLike[str] | None = None,
-        dedup_ttl: float = DEFAULT_DEDUP_TTL,
-        claim_check: ObjectStore | None = None,
-        drain_interval: float | None = DEFAULT_DRAIN_INTERVAL,
     ) -> FailoverQueue:
-        """A `FailoverQueue` over the adapters ``config.queues`` describes, in that order."""
+        """A `FailoverQueue` over ``config.queues`` (in order) as ``config.queue`` and ``config.engine`` say.
+
+        With ``[queue] dedup = true`` the dedup window is a file under the state directory named
+        after the queues; with ``claim_check = true`` large bodies go to a `FailoverStorage` over
+        ``config.stores``. ``claim_check``, ``dedup`` and ``settings``, when given, replace the
+        configuration's (and stay open on `close`, as the caller's). What this builds from the
+        configuration, `close` closes.
+        """
         if not config.queues:
-            raise ConfigError("the configuration lists no queues", field="queues")
+            raise ConfigError("the configuration lists no queues ([queues.NAME] tables)", field="queues")
+        section = config.queue
+        settings = settings if settings is not None else config.queue_engine().build()
         queues: list[MessageQueue] = []
+        owned: list[_Closeable] = []
         try:
-            for entry in config.queues:
+            for entry in config.queues.values():
                 queues.append(queue_from_config(entry))
-            return cls(
+            if dedup is None and section.dedup is True:
+                dedup = default_state_file("dedup", [q.name for q in queues], configured=config.state_dir)
+                dedup.parent.mkdir(parents=True, exist_ok=True)
+            elif dedup is None and isinstance(section.dedup, Path):
+                dedup = section.dedup  # a path: the window opened from it is closed by `close`
+            if claim_check is None and section.claim_check:
+                from failover.storage import FailoverStorage  # the storage half is built only when asked for
+
+                claim_check = FailoverStorage.from_config(config)
+                owned.append(claim_check)
+            queue = cls(
                 queues,
                 settings=settings,
                 clock=clock,
                 dedup=dedup,
-                dedup_ttl=dedup_ttl,
+                dedup_ttl=section.dedup_ttl,
                 claim_check=claim_check,
-                drain_interval=drain_interval,
+                drain_interval=section.drain_interval,
             )
         except BaseException:
-            for queue in queues:
-                _close_quietly(queue)
+            for resource in [*queues, *owned]:
+                _close_quietly(resource)
             raise
+        queue._owned.extend(owned)
+        return queue
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = None,
+        claim_check: ObjectStore | None = None,
+    ) -> FailoverQueue:
+        """`from_config` of `load_config`: the TOML file ``path`` (else ``$FAILOVER_CONFIG``) and ``FAILOVER__*``."""
+        return cls.from_config(load_config(path, env_file=env_file), claim_check=claim_check)
 
     # -- what it is ------------------------------------------------------------------------------
 
@@ -177,6 +211,11 @@ class FailoverQueue:
     @property
     def queues(self) -> tuple[MessageQueue, ...]:
         return self._queues
+
+    @property
+    def dedup_window(self) -> DedupWindow | None:
+        """The window that drops redeliveries of a message already handed out, if one is set."""
+        return self._window
 
     @property
     def draining(self) -> frozenset[str]:
@@ -357,6 +396,8 @@ class FailoverQueue:
             _close_quietly(queue)
         if self._window is not None:
             self._window.close()
+        for resource in self._owned:
+            _close_quietly(resource)
 
     def __enter__(self) -> Self:
         return self
@@ -374,8 +415,15 @@ def _name_of(queue: MessageQueue) -> str:
     return queue.name
 
 
-def _close_quietly(queue: MessageQueue) -> None:
+class _Closeable(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+def _close_quietly(resource: _Closeable) -> None:
     try:
-        queue.close()
+        resource.close()
     except Exception:
-        logger.exception("closing %s failed", queue.name)
+        logger.exception("closing %s failed", resource.name)

@@ -27,12 +27,12 @@ def build_store(config: StoreConfig) -> ObjectStore:
 
 
 def build_stores(config: FailoverConfig) -> list[ObjectStore]:
-    """Every store of ``config.storage``, in order; if one fails to build, those built are closed."""
-    if not config.storage:
-        raise ConfigError("the configuration lists no storage", field="storage")
+    """Every store of ``config.stores``, in order; if one fails to build, those built are closed."""
+    if not config.stores:
+        raise ConfigError("the configuration lists no stores ([stores.NAME] tables)", field="stores")
     stores: list[ObjectStore] = []
     try:
-        for entry in config.storage:
+        for entry in config.stores.values():
             stores.append(build_store(entry))
     except BaseException:
         for store in stores:

@@ -10,10 +10,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from types import MappingProxyType, TracebackType
-from typing import Any, BinaryIO, Final, Literal, Self, cast
+from typing import BinaryIO, Final, Literal, Self, cast
 
 from failover.clock import Clock
-from failover.config import FailoverConfig
+from failover.config import FailoverConfig, load_config
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, InvalidRequest
 from failover.health import FailoverListener, HealthRegistry, StateChangeListener
@@ -165,18 +165,52 @@ class FailoverStorage:
             self.replicator.start()
 
     @classmethod
-    def from_config(cls, config: FailoverConfig, **options: Any) -> FailoverStorage:
-        """A `FailoverStorage` over the adapters ``config.storage`` names (s3, gcs, azure_blob), in order.
+    def from_config(
+        cls,
+        config: FailoverConfig,
+        *,
+        journal: Journal | str | os.PathLike[str] | None = None,
+        replicate: bool | None = None,
+        settings: EngineSettings | None = None,
+        clock: Clock | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> FailoverStorage:
+        """A `FailoverStorage` over ``config.stores`` (in order) as ``config.storage`` and ``config.engine`` say.
 
-        ``options`` are the constructor's keywords (``mode``, ``journal``, ``settings``, ...).
+        ``journal``, ``replicate`` and ``settings``, when given, replace the configuration's; ``clock``
+        and ``on_progress`` are for tests and progress bars. The stores built here are closed by `close`.
         """
+        section = config.storage
+        settings = settings if settings is not None else config.storage_engine().build()
         stores = build_stores(config)
         try:
-            return cls(stores, **options)
+            return cls(
+                stores,
+                mode=section.mode,
+                write_quorum=section.write_quorum,
+                journal=journal if journal is not None else section.journal,
+                settings=settings,
+                clock=clock,
+                writer_id=section.writer_id,
+                replicate=section.replicate if replicate is None else replicate,
+                on_progress=on_progress,
+            )
         except BaseException:
             for store in stores:
                 store.close()
             raise
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = None,
+        journal: Journal | str | os.PathLike[str] | None = None,
+        replicate: bool | None = None,
+    ) -> FailoverStorage:
+        """`from_config` of `load_config`: the TOML file ``path`` (else ``$FAILOVER_CONFIG``) and ``FAILOVER__*``."""
+        return cls.from_config(load_config(path, env_file=env_file), journal=journal, replicate=replicate)
 
     # -- what it is ----------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ def _value(value: object) -> str:
 
 
 def _table(section: str, model: BaseModel) -> list[str]:
-    lines = [f"[[{section}]]"]
+    lines = [f"[{section}]"]
     for field, value in model:
         if value is not None:
             lines.append(f"{field} = {_value(value)}")
@@ -36,9 +36,9 @@ def _table(section: str, model: BaseModel) -> list[str]:
 def write_config(path: Path, *, storage: Sequence[BaseModel] = (), queues: Sequence[BaseModel] = ()) -> Path:
     """A TOML file that `failover.config.load_config` reads back as these stores and queues (secrets included)."""
     lines: list[str] = []
-    for model in storage:
-        lines += _table("storage", model)
-    for model in queues:
-        lines += _table("queues", model)
+    for number, model in enumerate(storage):
+        lines += _table(f"stores.store_{number}", model)
+    for number, model in enumerate(queues):
+        lines += _table(f"queues.queue_{number}", model)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -170,7 +170,7 @@ def test_replay_leaves_pending_what_an_unreachable_store_misses_and_exits_1(
     s3 = local_clouds.aws.s3_config(unique_name, **FAST)
     gcs = local_clouds.gcs.gcs_config(unique_name, **FAST)
     journal = tmp_path / "journal.sqlite"
-    with FailoverStorage.from_config(FailoverConfig(storage=[s3, gcs]), journal=journal, replicate=False) as storage:
+    with FailoverStorage.from_config(FailoverConfig(stores=[s3, gcs]), journal=journal, replicate=False) as storage:
         storage.put("orders/one.bin", b"one")
     down = gcs.model_copy(update={"endpoint_url": f"http://127.0.0.1:{closed_port()}", "ensure": False})
     config = write_config(tmp_path / "failover.toml", storage=[s3, down])
@@ -213,6 +213,6 @@ def test_repair_copies_the_newest_version_to_the_store_that_lacks_it(
 
 def _s3_only(stores: TwoStores) -> ObjectStore:
     """A second S3 adapter on the same bucket (FailoverStorage closes it; the fixture's stays open)."""
-    config = stores.config.storage[0]
+    config = next(iter(stores.config.stores.values()))
     assert isinstance(config, S3Config)
     return S3Store(config)

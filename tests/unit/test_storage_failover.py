@@ -233,7 +233,7 @@ def test_from_config_builds_each_kind_of_adapter_in_order() -> None:
     config = parse_config(
         FailoverConfig,
         {
-            "storage": [
+            "stores": [
                 {"kind": "s3", "bucket": "orders", "endpoint_url": "http://127.0.0.1:9"},
                 {"kind": "gcs", "bucket": "orders", "endpoint_url": "http://127.0.0.1:9", "anonymous": True},
                 {
@@ -251,7 +251,7 @@ def test_from_config_builds_each_kind_of_adapter_in_order() -> None:
 
 
 def test_from_config_without_storage_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="storage"):
+    with pytest.raises(ConfigError, match="stores"):
         FailoverStorage.from_config(FailoverConfig())
 
 

@@ -7,11 +7,13 @@ adapter keeps a few: one per attempt timeout, rounded up to half a second, built
 from __future__ import annotations
 
 import math
+import os
 import threading
 from typing import Any
 
 from failover.adapters._sdk import require
 from failover.config import S3Config, SqsConfig
+from failover.errors import ConfigError
 
 __all__ = ["ClientCache", "timeout_slot"]
 
@@ -35,17 +37,44 @@ class ClientCache:
         self._clients: dict[float, Any] = {}
         # boto3 Sessions are not thread-safe; clients are. Build under a lock, use without one.
         self._lock = threading.Lock()
-        self._session: Any = None
+        self._session: Any = self._new_session()
 
     def _new_session(self) -> Any:
+        # Region, profile and credentials the config leaves out come from boto3's own chain
+        # (AWS_DEFAULT_REGION, AWS_PROFILE, the shared files, instance roles), as for a plain boto3
+        # client; boto3 does not read AWS_REGION (the other AWS SDKs and Lambda do), so it comes last.
+        session = self._session_in(self._config.region)
+        if session.region_name is None and os.environ.get("AWS_REGION"):
+            session = self._session_in(os.environ["AWS_REGION"])
+        if session.region_name is None and self._service != "s3":
+            raise ConfigError(
+                f"{self._user} needs a region: set region in its configuration, AWS_DEFAULT_REGION, AWS_REGION, "
+                "or a profile's region",
+                field="region",
+            )
+        return session
+
+    def _session_in(self, region: str | None) -> Any:
         boto3 = require("boto3", extra="aws", user=self._user)
+        exceptions = require("botocore.exceptions", extra="aws", user=self._user)
         config = self._config
-        return boto3.session.Session(
-            aws_access_key_id=config.access_key_id.get_secret_value() if config.access_key_id else None,
-            aws_secret_access_key=config.secret_access_key.get_secret_value() if config.secret_access_key else None,
-            aws_session_token=config.session_token.get_secret_value() if config.session_token else None,
-            region_name=config.region,
-        )
+        try:
+            return boto3.session.Session(
+                aws_access_key_id=config.access_key_id.get_secret_value() if config.access_key_id else None,
+                aws_secret_access_key=config.secret_access_key.get_secret_value() if config.secret_access_key else None,
+                aws_session_token=config.session_token.get_secret_value() if config.session_token else None,
+                region_name=region,
+                profile_name=config.profile,
+            )
+        except exceptions.ProfileNotFound:
+            raise ConfigError(
+                f"{self._user}: the AWS profile {config.profile!r} is not in the shared config files", field="profile"
+            ) from None
+
+    @property
+    def region(self) -> str:
+        """The region in use: the configuration's, else the SDK chain's, else us-east-1 (S3's default)."""
+        return str(self._session.region_name or "us-east-1")
 
     def get(self, timeout: float | None) -> Any:
         """The client whose read timeout is ``timeout`` (None: the config's), rounded up."""
@@ -66,8 +95,6 @@ class ClientCache:
 
     def _build(self, read_timeout: float) -> Any:
         botocore_config = require("botocore.config", extra="aws", user=self._user)
-        if self._session is None:
-            self._session = self._new_session()
         options: dict[str, Any] = {
             # The failover engine decides about retries, not botocore.
             "retries": {"total_max_attempts": 1, "mode": "standard"},

@@ -86,8 +86,8 @@ class S3Store:
         except NotFound:
             pass
         options: dict[str, Any] = {}
-        if self._config.region != "us-east-1":
-            options["CreateBucketConfiguration"] = {"LocationConstraint": self._config.region}
+        if self._clients.region != "us-east-1":
+            options["CreateBucketConfiguration"] = {"LocationConstraint": self._clients.region}
         with translate_errors(operation="ensure", write=True):
             try:
                 client.create_bucket(Bucket=self._bucket, **options)

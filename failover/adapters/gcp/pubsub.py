@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from failover.adapters._messages import prepare_send, split_attributes
 from failover.adapters._sdk import require
 from failover.adapters.gcp._errors import PROVIDER, translate_errors
+from failover.adapters.gcp._project import resolve_project
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError, FailoverError, InvalidRequest, NotFound, ProviderUnavailable, Reason
 from failover.interfaces import Message, MessageId, OutgoingMessage, QueueCapabilities, SendResult
@@ -137,8 +138,9 @@ class PubSubQueue:
         self._config = config
         self._clock: Clock = clock or SystemClock()
         self._name = config.name or f"{PROVIDER}:pubsub:{config.subscription}"
-        self._topic = f"projects/{config.project}/topics/{config.topic}"
-        self._subscription = f"projects/{config.project}/subscriptions/{config.subscription}"
+        project = resolve_project(config.project, user="PubSubQueue")
+        self._topic = f"projects/{project}/topics/{config.topic}"
+        self._subscription = f"projects/{project}/subscriptions/{config.subscription}"
         self._capabilities = QueueCapabilities(
             max_message_size=MAX_MESSAGE_SIZE,
             max_attributes=_MAX_ATTRIBUTES,

@@ -1,50 +1,29 @@
-"""Configuration: one pydantic model per adapter, loadable from a TOML file and the environment.
+"""The endpoints: one pydantic model per adapter, each naming one bucket or queue on one provider.
 
-A TOML file lists stores and queues, each with its ``kind``::
-
-    [[storage]]
-    kind = "s3"
-    bucket = "orders"
-    region = "us-east-1"
-
-    [[storage]]
-    kind = "gcs"
-    bucket = "orders-replica"
-
-Environment variables override or complete it, with ``__`` between the parts of a path:
-``FAILOVER__STORAGE__0__SECRET_ACCESS_KEY=...`` sets that field of the first store. The file itself
-is named by ``FAILOVER_CONFIG`` when no path is given. Secrets are `SecretStr`: no repr, str or log
-line shows them. A bad value raises `ConfigError` naming the field and the reason.
+Region, project and credentials that a model leaves out come from each SDK's own chain, as they do
+for a plain boto3, google-cloud or azure client: ``AWS_REGION``/``AWS_PROFILE`` and the shared
+config files, ``GOOGLE_CLOUD_PROJECT`` and Application Default Credentials, ``DefaultAzureCredential``.
+Secrets are `SecretStr`: no repr, str or log line shows them.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-
-from failover.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 __all__ = [
     "AzureBlobConfig",
     "AzureQueueConfig",
-    "FailoverConfig",
     "GcsConfig",
     "PubSubConfig",
     "QueueConfig",
     "S3Config",
     "SqsConfig",
     "StoreConfig",
-    "load_config",
-    "parse_config",
 ]
 
-ENV_PREFIX = "FAILOVER__"
-ENV_FILE = "FAILOVER_CONFIG"
 _NAME = Field(min_length=3, max_length=255, description="Every provider and emulator needs 3 or more characters.")
 
 
@@ -59,7 +38,8 @@ class _Base(BaseModel):
 
 
 class _AwsCredentials(_Base):
-    region: str = Field("us-east-1", description="AWS region.")
+    region: str | None = Field(None, description="AWS region; else the SDK's chain (AWS_REGION, the profile).")
+    profile: str | None = Field(None, description="A profile of the shared AWS config files; else the default.")
     endpoint_url: str | None = Field(None, description="Endpoint override (moto, MinIO, a VPC endpoint).")
     access_key_id: SecretStr | None = Field(None, description="Else the SDK's default chain.")
     secret_access_key: SecretStr | None = Field(None, description="Else the SDK's default chain.")
@@ -69,6 +49,8 @@ class _AwsCredentials(_Base):
     def _keys_come_in_pairs(self) -> _AwsCredentials:
         if (self.access_key_id is None) != (self.secret_access_key is None):
             raise ValueError("access_key_id and secret_access_key are given together or not at all")
+        if self.profile is not None and self.access_key_id is not None:
+            raise ValueError("give a profile or access keys, not both")
         return self
 
 
@@ -123,7 +105,9 @@ class SqsConfig(_AwsCredentials):
 
 class PubSubConfig(_Base):
     kind: Literal["pubsub"] = "pubsub"
-    project: str = _NAME
+    project: str | None = Field(
+        None, min_length=3, max_length=255, description="Else GOOGLE_CLOUD_PROJECT, then the ADC project."
+    )
     topic: str = _NAME
     subscription: str = _NAME
     endpoint: str | None = Field(None, description="host:port of an emulator; else Google's endpoint.")
@@ -142,59 +126,3 @@ class AzureQueueConfig(_AzureCredentials):
 
 StoreConfig = Annotated[S3Config | GcsConfig | AzureBlobConfig, Field(discriminator="kind")]
 QueueConfig = Annotated[SqsConfig | PubSubConfig | AzureQueueConfig, Field(discriminator="kind")]
-
-
-class FailoverConfig(BaseModel):
-    """Stores and queues, in order of preference."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-    storage: list[StoreConfig] = Field(default_factory=list)
-    queues: list[QueueConfig] = Field(default_factory=list)
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_config(model: type[M], data: Mapping[str, Any]) -> M:
-    """Validate ``data`` as ``model``; a bad value raises `ConfigError` naming the field."""
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or model.__name__
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or model.__name__}: {error['msg']}" for error in exc.errors()
-        )
-        raise ConfigError(f"invalid {model.__name__}: {reasons}", field=field) from None
-
-
-def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> FailoverConfig:
-    """Read a `FailoverConfig` from a TOML file (or ``$FAILOVER_CONFIG``) and ``FAILOVER__*`` variables."""
-    env = os.environ if env is None else env
-    path = path if path is not None else env.get(ENV_FILE)
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}", field=ENV_FILE) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}", field=ENV_FILE) from None
-    for name, value in sorted(env.items()):
-        if name.startswith(ENV_PREFIX):
-            _set_path(data, name[len(ENV_PREFIX) :].lower().split("__"), value, name)
-    return parse_config(FailoverConfig, data)
-
-
-def _set_path(data: dict[str, Any], parts: list[str], value: str, variable: str) -> None:
-    if len(parts) != 3 or not parts[1].isdigit() or parts[0] not in ("storage", "queues"):
-        raise ConfigError(
-            f"{variable} is not of the form {ENV_PREFIX}STORAGE__<n>__<FIELD> or {ENV_PREFIX}QUEUES__<n>__<FIELD>",
-            field=variable,
-        )
-    section, index, field = parts[0], int(parts[1]), parts[2]
-    entries: list[dict[str, Any]] = data.setdefault(section, [])
-    while len(entries) <= index:
-        entries.append({})
-    entries[index][field] = value
