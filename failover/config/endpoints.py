@@ -24,7 +24,7 @@ __all__ = [
     "StoreConfig",
 ]
 
-_NAME = Field(min_length=3, max_length=255, description="Every provider and emulator needs 3 or more characters.")
+_NAME = Field(min_length=3, max_length=255, description="The provider's name for it (3 to 255 characters).")
 
 
 class _Base(BaseModel):
@@ -38,12 +38,14 @@ class _Base(BaseModel):
 
 
 class _AwsCredentials(_Base):
-    region: str | None = Field(None, description="AWS region; else the SDK's chain (AWS_REGION, the profile).")
+    region: str | None = Field(
+        None, description="AWS region; else boto3's chain (AWS_DEFAULT_REGION, the profile's), then AWS_REGION."
+    )
     profile: str | None = Field(None, description="A profile of the shared AWS config files; else the default.")
     endpoint_url: str | None = Field(None, description="Endpoint override (moto, MinIO, a VPC endpoint).")
     access_key_id: SecretStr | None = Field(None, description="Else the SDK's default chain.")
     secret_access_key: SecretStr | None = Field(None, description="Else the SDK's default chain.")
-    session_token: SecretStr | None = None
+    session_token: SecretStr | None = Field(None, description="With temporary access keys.")
 
     @model_validator(mode="after")
     def _keys_come_in_pairs(self) -> _AwsCredentials:
@@ -111,7 +113,7 @@ class PubSubConfig(_Base):
     topic: str = _NAME
     subscription: str = _NAME
     endpoint: str | None = Field(None, description="host:port of an emulator; else Google's endpoint.")
-    credentials_file: Path | None = None
+    credentials_file: Path | None = Field(None, description="Service account JSON; else the default chain.")
     ack_deadline: int = Field(30, ge=10, le=600, description="Seconds; the subscription's default visibility.")
     max_batch_messages: int = Field(1, ge=1, le=1000, description="Publisher batching (1: no delay).")
     ensure: bool = Field(False, description="Create the topic and subscription when missing.")
