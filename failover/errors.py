@@ -14,7 +14,9 @@ exception::
     │   └── AccessDenied                  credentials rejected (the provider is treated as down)
     ├── OutcomeUnknown                    a write that may or may not have happened (timed out mid-call)
     ├── StaleReadRisk                     the only reachable copy may be older than an acked write
-    └── AllProvidersFailed                every candidate failed; .errors holds each provider's error
+    ├── AllProvidersFailed                every candidate failed; .errors holds each provider's error
+    └── JournalError                      the local journal or dedup window could not be read or
+                                          written in time (locked, disk full, corrupt)
 
 Each error's ``disposition`` tells the resilience engine what to do with it:
 
@@ -39,6 +41,7 @@ __all__ = [
     "Disposition",
     "FailoverError",
     "InvalidRequest",
+    "JournalError",
     "NotFound",
     "OutcomeUnknown",
     "PreconditionFailed",
@@ -207,3 +210,14 @@ class AllProvidersFailed(FailoverError):
         lines = [super().__str__()]
         lines.extend(f"  {error.provider or '?'}: {error}" for error in self.errors)
         return "\n".join(lines)
+
+
+class JournalError(FailoverError):
+    """The journal (or the dedup window) could not be read or written: another process held its lock
+    past the call's deadline, the disk is full, the file is corrupt. ``__cause__`` is SQLite's error.
+
+    FATAL for the engine: no other provider would help, every store shares the one journal. A write
+    that raises it before any store was called did not happen; one that raises it after a store took
+    the write left that write's intent in the journal, and replication settles it (the caller should
+    treat the write as of unknown outcome).
+    """

@@ -6,6 +6,7 @@ import os
 import signal
 import uuid
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from types import FrameType
 
 import pytest
@@ -47,6 +48,13 @@ def local_clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClou
             yield clouds
         finally:
             _session_clouds.remove(clouds)
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # FailoverStorage without journal= keeps its journal under the state directory, named after the
+    # stores: without a directory per test, one test's backlog would be the next one's.
+    monkeypatch.setenv("FAILOVER_STATE_DIR", str(tmp_path / "failover-state"))
 
 
 @pytest.fixture(autouse=True)

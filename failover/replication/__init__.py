@@ -3,7 +3,8 @@ repair, and the dedup window that gives queue consumers exactly-once processing.
 
 from failover.replication.copy import CopyOutcome, apply_tombstone, copy_version
 from failover.replication.dedup import DedupWindow, SqliteDedupWindow
-from failover.replication.journal import Journal, JournalItem, Op, SqliteJournal
+from failover.replication.intents import settle_intents
+from failover.replication.journal import Intent, Journal, JournalItem, Op, SqliteJournal
 from failover.replication.ratelimit import TokenBucket
 from failover.replication.repair import RepairAction, RepairConflict, RepairReport, repair
 from failover.replication.replicator import Backoff, KeyLock, ProgressCallback, ReplicationStats, Replicator
@@ -14,6 +15,7 @@ __all__ = [
     "CopyOutcome",
     "DedupWindow",
     "HybridClock",
+    "Intent",
     "Journal",
     "JournalItem",
     "KeyLock",
@@ -32,5 +34,6 @@ __all__ = [
     "copy_version",
     "random_writer_id",
     "repair",
+    "settle_intents",
     "version_order",
 ]

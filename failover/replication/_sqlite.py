@@ -1,14 +1,23 @@
-"""SQLite connections shared by the threads of a process, with the settings durable state needs."""
+"""SQLite connections shared by the threads of a process, with the settings durable state needs.
+
+Every SQLite error leaves here as a `JournalError` (a path that cannot be a database file as a
+`ConfigError`), so nothing above sees ``sqlite3``; every wait (for this process's lock, for another
+process's) is bounded by the caller's ``timeout``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
+
+from failover.errors import ConfigError, JournalError
 
 __all__ = ["SqliteFile"]
 
@@ -20,7 +29,13 @@ class SqliteFile:
     connection is a ResourceWarning), and the statements here are short. The reader has its own so
     that reads (``newest_pending`` on every get) never wait behind a commit's fsync: in WAL mode a
     reader sees the last committed state while a writer commits. Other processes share the file
-    the same way, with a busy timeout for writers.
+    the same way; ``busy_timeout`` is the longest any call waits for a lock unless it passes a
+    shorter ``timeout``.
+
+    Opening is safe when several processes create the same new file at once: switching a new file
+    to WAL takes an exclusive lock that SQLite refuses at once (no busy wait) to a second process
+    doing the same, so the switch and the schema are retried within ``busy_timeout``. ``field``
+    names the setting the path came from, in errors.
     """
 
     def __init__(
@@ -30,54 +45,124 @@ class SqliteFile:
         synchronous: Literal["FULL", "NORMAL"],
         busy_timeout: float,
         schema: str,
+        field: str = "journal",
     ) -> None:
         self.path = Path(path)
+        self.field = field
+        self.busy_timeout = busy_timeout
+        _check_path(self.path, field)
         self.lock = threading.Lock()
         self._read_lock = threading.Lock()
-        self._conn = self._connect(busy_timeout)
+        self._conn = self._connect()
         self._reader: sqlite3.Connection | None = None
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={synchronous}")
-            with self.write() as conn:
-                # Statement by statement: executescript would commit the transaction on its own.
-                for statement in filter(None, (part.strip() for part in schema.split(";"))):
-                    conn.execute(statement)
-            self._reader = self._connect(busy_timeout)
+            self._open(synchronous, schema)
+            self._reader = self._connect()
         except BaseException:
             self._conn.close()
             raise
 
-    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
-        return sqlite3.connect(
-            self.path,
-            timeout=busy_timeout,  # the busy timeout: wait that long for another process's lock
-            isolation_level=None,  # autocommit; write transactions are explicit below
-            check_same_thread=False,  # each connection is guarded by its lock
-        )
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,  # the busy timeout: wait that long for another process's lock
+                isolation_level=None,  # autocommit; write transactions are explicit below
+                check_same_thread=False,  # each connection is guarded by its lock
+            )
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the {self.field} at {self.path}: {exc}", field=self.field) from exc
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _open(self, synchronous: str, schema: str) -> None:
+        expires = time.monotonic() + self.busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute(f"PRAGMA synchronous={synchronous}")
+                with self.write() as conn:
+                    # Statement by statement: executescript would commit the transaction on its own.
+                    for statement in filter(None, (part.strip() for part in schema.split(";"))):
+                        conn.execute(statement)
+                return
+            except (sqlite3.OperationalError, JournalError) as exc:
+                if not _is_busy(exc) or time.monotonic() + pause > expires:
+                    raise self._error("open", exc) from exc
+            except sqlite3.Error as exc:
+                raise self._error("open", exc) from exc
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, 0.1)
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self, timeout: float | None = None) -> Iterator[sqlite3.Connection]:
         """A write transaction: BEGIN IMMEDIATE takes the file's write lock up front, so two processes
-        never both read then both try to upgrade (which SQLite resolves by failing one of them)."""
-        with self.lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        never both read then both try to upgrade (which SQLite resolves by failing one of them).
+
+        Waits at most ``timeout`` (default ``busy_timeout``) for the locks. A failure anywhere, COMMIT
+        included, rolls the transaction back; SQLite's errors are raised as `JournalError`.
+        """
+        wait = self.busy_timeout if timeout is None else max(0.0, min(timeout, self.busy_timeout))
+        started = time.monotonic()
+        if not self.lock.acquire(timeout=wait):
+            raise JournalError(f"the {self.field} at {self.path} stayed busy in this process for {wait:.3g} s")
+        try:
+            try:
+                left = max(0.0, wait - (time.monotonic() - started))
+                self._conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error("lock", exc) from exc
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error("write", exc) from exc
                 raise
-            self._conn.execute("COMMIT")
+        finally:
+            self.lock.release()
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the first error is the one worth raising
+                self._conn.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """The reader connection, for single SELECTs (each sees everything committed before it)."""
         assert self._reader is not None
         with self._read_lock:
-            yield self._reader
+            try:
+                yield self._reader
+            except sqlite3.Error as exc:
+                raise self._error("read", exc) from exc
+
+    def _error(self, what: str, exc: BaseException) -> JournalError:
+        if isinstance(exc, JournalError):
+            return exc
+        return JournalError(f"{what} of the {self.field} at {self.path} failed: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         with self.lock, self._read_lock:
             self._conn.close()
             if self._reader is not None:
                 self._reader.close()
+
+
+def _check_path(path: Path, field: str) -> None:
+    """A path SQLite cannot make a file of is a configuration mistake, said plainly."""
+    if path.is_dir():
+        raise ConfigError(f"the {field} path {path} is a directory, not a file", field=field)
+    if not path.parent.is_dir():
+        raise ConfigError(f"the {field} path {path} is in a directory that does not exist", field=field)
+
+
+def _is_busy(exc: BaseException) -> bool:
+    cause = exc.__cause__ if isinstance(exc, JournalError) else exc
+    return isinstance(cause, sqlite3.OperationalError) and (
+        "locked" in str(cause) or "busy" in str(cause) or getattr(cause, "sqlite_errorcode", 0) in (5, 6)
+    )

@@ -69,7 +69,9 @@ class SqliteDedupWindow:
             raise ValueError(f"ttl is a number of seconds > 0, not {ttl!r}")
         self.ttl = ttl
         self._wall = wall
-        self._db = SqliteFile(path, synchronous="NORMAL", busy_timeout=busy_timeout, schema=_SCHEMA)
+        self._db = SqliteFile(
+            path, synchronous="NORMAL", busy_timeout=busy_timeout, schema=_SCHEMA, field="dedup window"
+        )
         self._next_purge = 0.0
 
     def seen(self, failover_id: str) -> bool:

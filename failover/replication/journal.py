@@ -1,9 +1,10 @@
 """The journal: a durable outbox of the versions each store still has to receive.
 
-`FailoverStorage` appends one entry per acknowledged write (or delete: a tombstone) naming the stores
-that did not get it; the `Replicator` works through the pending (entry, store) pairs, oldest version
-first, and marks each done. The journal holds no object bytes: the replicator reads them from a store
-that has the version.
+`FailoverStorage` records the intent of each write (or delete: a tombstone) before any store is
+written, then, once a store acknowledged it, appends the entry naming the stores that did not get
+it; the `Replicator` works through the pending (entry, store) pairs, oldest version first, and marks
+each done. The journal holds no object bytes: the replicator reads them from a store that has the
+version.
 
 Only the newest version of a key is worth copying. Appending a version retires every older entry of
 that key (the newer version reaches the same stores, or is already there), and an entry older than
@@ -15,15 +16,11 @@ serve stale (`newest_pending`, for read-your-writes).
 from __future__ import annotations
 
 import enum
-import os
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from failover.replication._sqlite import SqliteFile
-
-__all__ = ["Journal", "JournalItem", "Op", "SqliteJournal"]
+__all__ = ["Intent", "Journal", "JournalItem", "Op", "SqliteJournal"]
 
 
 class Op(enum.StrEnum):
@@ -50,8 +47,57 @@ class JournalItem:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A write recorded before any store was written, not (yet) committed nor abandoned."""
+
+    key: str
+    version: str
+    sha256: str | None
+    size: int
+    op: Op
+    stores: tuple[str, ...]
+    expires: float
+
+
 class Journal(Protocol):
-    """A durable outbox; SQLite by default, a shared database for a fleet of writers."""
+    """A durable outbox; SQLite by default, a shared database (PostgreSQL) for a fleet of writers.
+
+    The contract every implementation keeps:
+
+    - Life of one write: `intend` (durable before any store is written; not visible to the
+      replicator, to `pending` or to `newest_pending`), then the store write, then `append` (the
+      commit: durable before the caller is acknowledged; clears the intent) or `abandon` (no store
+      took it). An intent neither committed nor abandoned within its lease (the writer died, or the
+      journal failed after the store write) is listed by `intents` and settled by the replicator,
+      which looks for the version on the stores.
+    - Life of one item (entry x store): pending and due -> applied (`mark_done`) or failed
+      (`reschedule`: attempts + 1, due later) -> after the replicator's limit of attempts,
+      `dead_letter`: kept, shown by `dead_letters`, never listed by `pending` nor counted by `backlog`,
+      still reported by `newest_pending` (the store still lacks the version), until `revive`.
+    - Ordering: only the newest version of a key is kept. Appending a version retires every older
+      entry of the key; an older version than one journaled is refused (False). `pending` lists the
+      oldest version first.
+    - Errors: every failure of the journal itself is a `JournalError`; ``timeout`` bounds each call's
+      waits for locks (None: the implementation's default).
+    """
+
+    def intend(
+        self,
+        key: str,
+        version: str,
+        sha256: str | None,
+        size: int,
+        stores: Collection[str],
+        op: Op = Op.PUT,
+        *,
+        lease: float,
+        timeout: float | None = None,
+    ) -> None:
+        """Record that ``version`` of ``key`` is about to be written to (some of) ``stores``; durable
+        when it returns. The writer is surely done with it ``lease`` seconds from now: then, if it is
+        neither committed nor abandoned, `intents` lists it."""
+        ...
 
     def append(
         self,
@@ -62,16 +108,27 @@ class Journal(Protocol):
         source: str,
         pending_stores: Collection[str],
         op: Op = Op.PUT,
+        *,
+        timeout: float | None = None,
     ) -> bool:
-        """Record that ``pending_stores`` still need this version; durable when it returns.
+        """Record that ``pending_stores`` still need this version; durable when it returns. Clears the
+        intent of this version, if any.
 
         Retires older entries of ``key``; call it after every acknowledged write, even with no store
         pending. Returns False when a newer version of ``key`` is already journaled (nothing recorded).
         """
         ...
 
+    def abandon(self, key: str, version: str, *, timeout: float | None = None) -> None:
+        """Drop the intent of ``version`` of ``key``: no store holds it."""
+        ...
+
+    def intents(self, *, expired_by: float, limit: int = 100) -> list[Intent]:
+        """Intents whose ``expires`` is at or before ``expired_by``, oldest version first."""
+        ...
+
     def pending(self, store: str | None = None, *, limit: int = 100, now: float | None = None) -> list[JournalItem]:
-        """Items due at ``now`` (for one store, or all), oldest version first."""
+        """Items due at ``now`` (for one store, or all), oldest version first; dead letters excluded."""
         ...
 
     def is_pending(self, key: str, version: str, store: str) -> bool:
@@ -85,185 +142,28 @@ class Journal(Protocol):
         """Try this item again at ``next_attempt``; counts one more attempt."""
         ...
 
+    def dead_letter(self, key: str, version: str, store: str, error: str | None = None) -> None:
+        """Stop trying this item (it failed too often); it stays listed by `dead_letters`."""
+        ...
+
+    def dead_letters(self, *, limit: int = 100) -> list[JournalItem]:
+        """The items given up on, oldest version first."""
+        ...
+
+    def revive(self, store: str | None = None) -> int:
+        """Make the dead letters (of one store, or all) pending and due again; how many."""
+        ...
+
     def newest_pending(self, key: str) -> frozenset[str]:
         """The stores that do not yet hold the newest journaled version of ``key`` (may serve it stale)."""
         ...
 
     def backlog(self) -> dict[str, int]:
-        """The number of pending items per store (stores with none are absent)."""
+        """The number of pending items per store (stores with none are absent; dead letters excluded)."""
         ...
 
     def close(self) -> None: ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL,
-    version TEXT NOT NULL,
-    sha256 TEXT,
-    size INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    op TEXT NOT NULL CHECK (op IN ('put', 'delete')),
-    created REAL NOT NULL,
-    UNIQUE (key, version)
-);
-CREATE INDEX IF NOT EXISTS entries_by_version ON entries (version);
-CREATE TABLE IF NOT EXISTS pending (
-    entry_id INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
-    store TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL NOT NULL,
-    last_error TEXT,
-    PRIMARY KEY (entry_id, store)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pending_by_store ON pending (store, next_attempt)
-"""
-
-_SELECT_ITEMS = """
-SELECT e.key, e.version, e.sha256, e.size, e.source, e.op, p.store, p.attempts, p.next_attempt, e.created,
-       p.last_error
-FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
-"""
-
-
-class SqliteJournal:
-    """The `Journal` in one SQLite file (WAL mode), shared by the threads and processes that open it.
-
-    ``synchronous=FULL``: a commit reaches the disk before `append` returns, because the append is
-    part of a write's acknowledgement; with NORMAL, a power loss could forget the last appends and so
-    leave acknowledged writes on one provider only. ``wall`` gives the time the schedule is kept in:
-    wall-clock seconds, because the rows outlive the process (a monotonic clock restarts at boot).
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        wall: Callable[[], float] = time.time,
-        busy_timeout: float = 5.0,
-    ) -> None:
-        self._db = SqliteFile(path, synchronous="FULL", busy_timeout=busy_timeout, schema=_SCHEMA)
-        self._wall = wall
-
-    @property
-    def path(self) -> str:
-        return str(self._db.path)
-
-    def append(
-        self,
-        key: str,
-        version: str,
-        sha256: str | None,
-        size: int,
-        source: str,
-        pending_stores: Collection[str],
-        op: Op = Op.PUT,
-    ) -> bool:
-        op = Op(op)
-        if op is Op.PUT and not sha256:
-            raise ValueError("a put entry needs the object's sha256")
-        now = self._wall()
-        with self._db.write() as conn:
-            newer = conn.execute("SELECT 1 FROM entries WHERE key = ? AND version > ? LIMIT 1", (key, version))
-            if newer.fetchone() is not None:
-                return False
-            # Older versions are superseded on every store: the new one goes wherever they were going.
-            conn.execute(
-                "DELETE FROM pending WHERE entry_id IN (SELECT id FROM entries WHERE key = ? AND version < ?)",
-                (key, version),
-            )
-            conn.execute("DELETE FROM entries WHERE key = ? AND version < ?", (key, version))
-            stores = sorted(set(pending_stores) - {source})
-            if not stores:
-                return True
-            conn.execute(
-                "INSERT INTO entries (key, version, sha256, size, source, op, created) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (key, version) DO NOTHING",
-                (key, version, sha256, size, source, op.value, now),
-            )
-            (entry_id,) = conn.execute(
-                "SELECT id FROM entries WHERE key = ? AND version = ?", (key, version)
-            ).fetchone()
-            conn.executemany(
-                "INSERT INTO pending (entry_id, store, next_attempt) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                [(entry_id, store, now) for store in stores],
-            )
-        return True
-
-    def pending(self, store: str | None = None, *, limit: int = 100, now: float | None = None) -> list[JournalItem]:
-        due = self._wall() if now is None else now
-        where, params = (
-            ("WHERE p.next_attempt <= ?", [due])
-            if store is None
-            else (
-                "WHERE p.store = ? AND p.next_attempt <= ?",
-                [store, due],
-            )
-        )
-        query = f"{_SELECT_ITEMS} {where} ORDER BY e.version, p.store LIMIT ?"
-        with self._db.read() as conn:
-            rows = conn.execute(query, (*params, limit)).fetchall()
-        return [_item(row) for row in rows]
-
-    def is_pending(self, key: str, version: str, store: str) -> bool:
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM pending AS p JOIN entries AS e ON e.id = p.entry_id"
-                " WHERE e.key = ? AND e.version = ? AND p.store = ?",
-                (key, version, store),
-            ).fetchone()
-        return row is not None
-
-    def mark_done(self, key: str, version: str, store: str) -> None:
-        with self._db.write() as conn:
-            row = conn.execute("SELECT id FROM entries WHERE key = ? AND version = ?", (key, version)).fetchone()
-            if row is None:
-                return  # retired by a newer version meanwhile
-            conn.execute("DELETE FROM pending WHERE entry_id = ? AND store = ?", (row[0], store))
-            conn.execute(
-                "DELETE FROM entries WHERE id = ? AND NOT EXISTS (SELECT 1 FROM pending WHERE entry_id = ?)",
-                (row[0], row[0]),
-            )
-
-    def reschedule(self, key: str, version: str, store: str, next_attempt: float, error: str | None = None) -> None:
-        with self._db.write() as conn:
-            conn.execute(
-                "UPDATE pending SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
-                " WHERE store = ? AND entry_id = (SELECT id FROM entries WHERE key = ? AND version = ?)",
-                (next_attempt, error, store, key, version),
-            )
-
-    def newest_pending(self, key: str) -> frozenset[str]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id"
-                " WHERE e.key = ? AND e.version = (SELECT MAX(version) FROM entries WHERE key = ?)",
-                (key, key),
-            ).fetchall()
-        return frozenset(row[0] for row in rows)
-
-    def items(self, key: str) -> list[JournalItem]:
-        """Every pending item of ``key``, due or not (for status output and tests)."""
-        with self._db.read() as conn:
-            rows = conn.execute(f"{_SELECT_ITEMS} WHERE e.key = ? ORDER BY e.version, p.store", (key,)).fetchall()
-        return [_item(row) for row in rows]
-
-    def backlog(self) -> dict[str, int]:
-        with self._db.read() as conn:
-            rows = conn.execute("SELECT store, COUNT(*) FROM pending GROUP BY store ORDER BY store").fetchall()
-        return {store: count for store, count in rows}
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> SqliteJournal:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def _item(row: Any) -> JournalItem:  # sqlite3 rows are untyped
-    key, version, sha256, size, source, op, store, attempts, next_attempt, created, last_error = row
-    return JournalItem(key, version, sha256, size, source, Op(op), store, attempts, next_attempt, created, last_error)
+# The SQLite implementation, importable from here as it always was.
+from failover.replication.sqlite_journal import SqliteJournal  # noqa: E402

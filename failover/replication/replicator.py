@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from failover.clock import Clock, SystemClock
 from failover.interfaces import ObjectStore
 from failover.replication.copy import CopyOutcome, apply_tombstone, copy_version
+from failover.replication.intents import settle_intents
 from failover.replication.journal import Journal, JournalItem, Op
 from failover.replication.ratelimit import TokenBucket
 
@@ -79,6 +80,7 @@ class ReplicationStats:
     up_to_date: int = 0  # the target already had this version or a newer one
     superseded: int = 0  # every source had moved on to a newer version
     rescheduled: int = 0  # failed this time; back in the journal with a later attempt time
+    settled: int = 0  # intents left by writers, committed or abandoned (see `settle_intents`)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -95,6 +97,7 @@ class ReplicationStats:
         self.up_to_date += other.up_to_date
         self.superseded += other.superseded
         self.rescheduled += other.rescheduled
+        self.settled += other.settled
         self.errors.extend(other.errors)
 
     def count(self, outcome: CopyOutcome) -> None:
@@ -164,6 +167,7 @@ class Replicator:
         budget = self.batch if limit is None else limit
         stats = ReplicationStats()
         now = self._wall()
+        stats.settled = settle_intents(self._journal, self._stores, now=now, is_available=self._is_available)
         queues = {
             name: self._journal.pending(name, limit=budget, now=now) for name in self._stores if self._ready(name)
         }

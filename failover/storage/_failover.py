@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -28,6 +26,7 @@ from failover.replication import (
     SqliteJournal,
     random_writer_id,
 )
+from failover.replication.state import default_journal_path
 from failover.storage._body import ReplayableBody
 from failover.storage._build import build_stores, common_capabilities
 from failover.storage._locks import KeyLocks
@@ -97,9 +96,11 @@ class FailoverStorage:
     ``list`` answers from one store, one with nothing pending if one is up (a listing from a store
     that is behind may miss keys still being replicated to it).
 
-    ``journal`` is a `Journal`, or the path of a SQLite journal; without one, each instance keeps a
-    SQLite journal in a temporary directory of its own, and the guarantees above then hold within
-    this process only: share a journal path between the processes that write the same keys.
+    ``journal`` is a `Journal`, or the path of a SQLite journal. Without one, the journal is a SQLite
+    file in the state directory (``$FAILOVER_STATE_DIR``, else ``$XDG_STATE_HOME/failover`` or
+    ``~/.local/state/failover``; see `failover.replication.state`) named after the set of store names:
+    the next instance over the same stores, in this process or another, opens the same journal and
+    replicates what this one left pending. `close` never deletes a journal.
     """
 
     def __init__(
@@ -131,13 +132,11 @@ class FailoverStorage:
         self._engine: Engine[ObjectStore] = Engine(
             stores, name_of=_name_of, probe=_probe, settings=settings, clock=clock
         )
-        self._journal_dir: str | None = None
         self._owns_journal = not _is_journal(journal)
         try:
             self._journal = self._open_journal(journal)
         except BaseException:
             self._engine.close()
-            self._remove_journal_dir()
             raise
         # Writers of a key and the replicator's copies of it take turns (see `KeyLocks`); reads take no lock.
         locks = KeyLocks()
@@ -383,8 +382,7 @@ class FailoverStorage:
         for store in self._stores.values():
             store.close()
         if self._owns_journal:
-            self._journal.close()
-        self._remove_journal_dir()
+            self._journal.close()  # the file stays: its backlog is the next instance's
 
     def __enter__(self) -> Self:
         return self
@@ -400,16 +398,10 @@ class FailoverStorage:
 
     def _open_journal(self, journal: Journal | str | os.PathLike[str] | None) -> Journal:
         if journal is None:
-            self._journal_dir = tempfile.mkdtemp(prefix="failover-journal-")
-            return SqliteJournal(os.path.join(self._journal_dir, "journal.sqlite"))
+            return SqliteJournal(default_journal_path(self._stores))
         if isinstance(journal, str | os.PathLike):
             return SqliteJournal(journal)
         return journal
-
-    def _remove_journal_dir(self) -> None:
-        if self._journal_dir is not None:
-            shutil.rmtree(self._journal_dir, ignore_errors=True)
-            self._journal_dir = None
 
 
 def _is_journal(journal: object) -> bool:

@@ -5,6 +5,11 @@ replicator holds it while it applies a journaled item of that key. So within one
 of a key reach its stores in stamp order, and a replication copy never lands between a write (or a
 delete) and its journal entry. Reads take no lock.
 
+A wait for a key's lock is bounded: ``locks(key, timeout)`` raises `TimeoutError` when the lock
+is still held after ``timeout`` seconds, so a call's deadline also bounds its wait behind other
+writers of the key (and the replicator holds a key's lock only for short journal checks, never for
+a whole copy).
+
 Locks exist only while someone holds or waits for them: a reference count per key removes each
 when its last user leaves, so a process that writes millions of keys keeps no lock per key.
 """
@@ -34,15 +39,19 @@ class KeyLocks:
         self._entries: dict[str, _Entry] = {}
 
     @contextlib.contextmanager
-    def __call__(self, key: str) -> Iterator[None]:
+    def __call__(self, key: str, timeout: float | None = None) -> Iterator[None]:
         with self._mutex:
             entry = self._entries.get(key)
             if entry is None:
                 entry = self._entries[key] = _Entry()
             entry.users += 1
         try:
-            with entry.lock:
+            if not entry.lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+                raise TimeoutError(f"another call held the lock of {key!r} for {timeout:.3g} s")
+            try:
                 yield
+            finally:
+                entry.lock.release()
         finally:
             with self._mutex:
                 entry.users -= 1

@@ -1,4 +1,11 @@
-"""Writes: a version stamp on every object, the engine's failover, and the journal before the ack.
+"""Writes: a version stamp on every object, the engine's failover, and the journal as an outbox.
+
+Each write first records its intent in the journal (durably, before any store is written), then
+writes, then commits the journal entry (the stores still pending) before the caller hears success,
+or abandons the intent when no store can hold the write. So an object is never on a store without
+the journal knowing: a writer that dies (or a journal that fails) between the store write and the
+commit leaves the intent, which the replicator settles. Every wait (the key's lock, the journal's
+lock, the stores) comes out of the call's one deadline.
 
 Primary mode: one store takes the write (the first that acknowledges it, in routing order); the
 journal then records every other store as pending, durably, before the caller hears success.
@@ -17,17 +24,27 @@ leave the older stamp there, and a replication copy of the key cannot land in be
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from failover.adapters._common import VERSION_KEY
 from failover.engine import Engine
-from failover.errors import AllProvidersFailed, Disposition, FailoverError, ProviderUnavailable, Reason
+from failover.errors import (
+    AllProvidersFailed,
+    Disposition,
+    FailoverError,
+    JournalError,
+    OutcomeUnknown,
+    ProviderUnavailable,
+    Reason,
+)
 from failover.interfaces import ObjectInfo, ObjectStore
 from failover.policy import classify
+from failover.policy.deadline import Deadline
 from failover.replication import HybridClock, Journal, Op
 from failover.storage._body import ReplayableBody
 from failover.storage._locks import KeyLocks
@@ -37,6 +54,10 @@ __all__ = ["Mode", "Writes"]
 log = logging.getLogger(__name__)
 
 Mode = Literal["primary", "mirror"]
+
+INTENT_GRACE = 60.0
+"""Seconds after its deadline that a write's intent is left to the writer before replication settles
+it: an SDK call may outlive the deadline a little (its own timeouts bound it)."""
 T = TypeVar("T")
 Write = Callable[[ObjectStore, float], T]
 
@@ -88,35 +109,93 @@ class Writes:
 
             return attempt
 
-        with self._locks(key):
+        deadline = self._deadline(timeout)
+        with self._turn(key, "put", deadline):
             version = str(self._hlc.now())
             stored = {**metadata, VERSION_KEY: version}
             record = _Record(key, version, body.sha256, body.size, Op.PUT)
-            if self.mode == "primary":
-                outcome = self._engine.call("put", write(stored, True), timeout=timeout)
-                self._journal_write(record, outcome.endpoint)
-                return outcome.value
-            acked: dict[str, ObjectInfo] = {}
-            errors: list[FailoverError] = []
-            if if_none_match is not None or if_match is not None:
-                # A condition is about one store's copy (an etag is one provider's): it is checked on the
-                # store that takes the write first; the others then receive the version that passed it.
-                first = self._engine.call("put", write(stored, True), timeout=timeout)
-                acked[first.endpoint] = first.value
-                errors.extend(error for _, error in first.failures)
-            return self._mirror("put", write(stored, False), record, acked, errors, timeout)
+            with self._outbox(record, deadline):
+                if self.mode == "primary":
+                    outcome = self._engine.call("put", write(stored, True), timeout=self._left(deadline, record))
+                    self._journal_write(record, outcome.endpoint, deadline)
+                    return outcome.value
+                acked: dict[str, ObjectInfo] = {}
+                errors: list[FailoverError] = []
+                if if_none_match is not None or if_match is not None:
+                    # A condition is about one store's copy (an etag is one provider's): it is checked on
+                    # the store that takes the write first; the others then receive the version that
+                    # passed it.
+                    first = self._engine.call("put", write(stored, True), timeout=self._left(deadline, record))
+                    acked[first.endpoint] = first.value
+                    errors.extend(error for _, error in first.failures)
+                return self._mirror("put", write(stored, False), record, acked, errors, deadline)
 
     def delete(self, key: str, *, timeout: float | None) -> None:
         def attempt(store: ObjectStore, attempt_timeout: float) -> None:
             store.delete(key, timeout=attempt_timeout)
 
-        with self._locks(key):
+        deadline = self._deadline(timeout)
+        with self._turn(key, "delete", deadline):
             record = _Record(key, str(self._hlc.now()), None, 0, Op.DELETE)
-            if self.mode == "primary":
-                outcome = self._engine.call("delete", attempt, timeout=timeout)
-                self._journal_write(record, outcome.endpoint)
-                return
-            self._mirror("delete", attempt, record, {}, [], timeout)
+            with self._outbox(record, deadline):
+                if self.mode == "primary":
+                    outcome = self._engine.call("delete", attempt, timeout=self._left(deadline, record))
+                    self._journal_write(record, outcome.endpoint, deadline)
+                    return
+                self._mirror("delete", attempt, record, {}, [], deadline)
+
+    # -- the deadline, the key's turn, the outbox ----------------------------------------------------
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return Deadline(timeout if timeout is not None else self._engine.settings.deadline, self._engine.clock)
+
+    def _left(self, deadline: Deadline, record: _Record) -> float:
+        """The time left for the stores; none left is a failure before any store was called."""
+        if not deadline.can_start_attempt():
+            raise AllProvidersFailed(
+                f"{record.op.value} of {record.key!r}: the deadline passed before any store was called",
+                operation=record.op.value,
+                key=record.key,
+            )
+        return deadline.remaining()
+
+    @contextlib.contextmanager
+    def _turn(self, key: str, operation: str, deadline: Deadline) -> Iterator[None]:
+        """This call's turn among the writers of ``key``, waited for within the deadline."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self._locks(key, deadline.remaining()))
+            except TimeoutError:
+                raise AllProvidersFailed(
+                    f"{operation} of {key!r}: the deadline passed while other writes of the key went first",
+                    operation=operation,
+                    key=key,
+                ) from None
+            yield
+
+    @contextlib.contextmanager
+    def _outbox(self, record: _Record, deadline: Deadline) -> Iterator[None]:
+        """The intent is journaled before the block writes any store; abandoned if the block fails
+        in a way that proves no store took the write (an `OutcomeUnknown` anywhere keeps it)."""
+        self._journal.intend(
+            record.key,
+            record.version,
+            record.sha256,
+            record.size,
+            self._engine.names,
+            record.op,
+            lease=deadline.remaining() + INTENT_GRACE,
+            timeout=deadline.remaining(),
+        )
+        try:
+            yield
+        except FailoverError as exc:
+            if not isinstance(exc, JournalError) and not _maybe_written(exc):
+                try:
+                    self._journal.abandon(record.key, record.version, timeout=max(deadline.remaining(), 0.05))
+                except JournalError as error:  # the intent stays; replication finds no store holds it
+                    log.warning("could not abandon the intent of %r %s: %s", record.key, record.version, error)
+            raise
 
     # -- mirror mode ---------------------------------------------------------------------------------
 
@@ -127,7 +206,7 @@ class Writes:
         record: _Record,
         acked: dict[str, T],
         errors: list[FailoverError],
-        timeout: float | None,
+        deadline: Deadline,
     ) -> T:
         """``attempt`` on every available store not in ``acked``, in parallel; ack at ``quorum``.
 
@@ -136,6 +215,7 @@ class Writes:
         """
         engine = self._engine
         targets = [name for name in engine.router.order() if name not in acked]
+        timeout = self._left(deadline, record)
         running = {
             engine.executor.submit(engine.call_on, name, operation, attempt, timeout=timeout): name for name in targets
         }
@@ -152,7 +232,7 @@ class Writes:
                     fatal.append(exc)
         if acked:
             source = next(name for name in engine.names if name in acked)
-            self._journal_write(record, source, done=acked)
+            self._journal_write(record, source, deadline, done=acked)
             if len(acked) >= self.quorum:
                 return acked[source]
         elif fatal:
@@ -167,10 +247,22 @@ class Writes:
 
     # -- the journal ---------------------------------------------------------------------------------
 
-    def _journal_write(self, record: _Record, source: str, *, done: Mapping[str, object] | None = None) -> None:
-        """Record every store but ``source`` (and those in ``done``) as pending; durable on return."""
+    def _journal_write(
+        self, record: _Record, source: str, deadline: Deadline, *, done: Mapping[str, object] | None = None
+    ) -> None:
+        """Commit: every store but ``source`` (and those in ``done``) pending; durable on return."""
         pending = [name for name in self._engine.names if name != source and (done is None or name not in done)]
-        if not self._journal.append(record.key, record.version, record.sha256, record.size, source, pending, record.op):
+        committed = self._journal.append(
+            record.key,
+            record.version,
+            record.sha256,
+            record.size,
+            source,
+            pending,
+            record.op,
+            timeout=max(deadline.remaining(), 0.05),
+        )
+        if not committed:
             # Only another writer sharing the journal (another process, or another FailoverStorage) can
             # have journaled a newer stamp of this key meanwhile, since this one's writes of a key are
             # serialized: ``source`` may now hold this older version over that newer one until `repair`.
@@ -196,6 +288,13 @@ class _Record:
     sha256: str | None  # None for a tombstone
     size: int
     op: Op
+
+
+def _maybe_written(error: FailoverError) -> bool:
+    """Whether a failed write may still have landed on a store (a request sent, no answer)."""
+    if isinstance(error, OutcomeUnknown):
+        return True
+    return isinstance(error, AllProvidersFailed) and any(_maybe_written(each) for each in error.errors)
 
 
 def _not_called(

@@ -34,6 +34,7 @@ EXPECTED_PUBLIC_NAMES = {
     "FailoverError",
     "GcsConfig",
     "InvalidRequest",
+    "JournalError",
     "ListEntry",
     "Message",
     "MessageId",

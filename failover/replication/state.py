@@ -1,0 +1,58 @@
+"""Where failover keeps the state that must outlive a process: the default journal.
+
+The state directory is ``$FAILOVER_STATE_DIR`` when set, else the platform's per-user state
+directory: ``$XDG_STATE_HOME/failover`` (``~/.local/state/failover`` when that is unset) on Linux and
+other POSIX systems, ``%LOCALAPPDATA%\\failover\\state`` on Windows. It is created (mode 0700) on
+first use.
+
+The default journal of a set of stores lives there under a name derived from the sorted store names,
+so that the next process built over the same stores (the same configuration) opens the same
+journal and replays what the last one left pending, and two configurations never share one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from failover.errors import ConfigError
+
+__all__ = ["STATE_DIR_ENV", "default_journal_path", "state_dir"]
+
+STATE_DIR_ENV = "FAILOVER_STATE_DIR"
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The state directory (not created here): ``$FAILOVER_STATE_DIR``, else the user state dir."""
+    env = os.environ if env is None else env
+    if env.get(STATE_DIR_ENV):
+        return Path(env[STATE_DIR_ENV]).expanduser()
+    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "failover" / "state"
+    if env.get("XDG_STATE_HOME"):
+        return Path(env["XDG_STATE_HOME"]) / "failover"
+    return Path.home() / ".local" / "state" / "failover"
+
+
+def default_journal_path(store_names: Iterable[str], *, directory: str | os.PathLike[str] | None = None) -> Path:
+    """The journal file of these stores under ``directory`` (default `state_dir()`), which is created.
+
+    The name hashes the sorted store names: the order of preference may change between two runs
+    without losing the backlog, and another set of stores gets a journal of its own.
+    """
+    names = sorted(set(store_names))
+    if not names:
+        raise ConfigError("a journal path needs at least one store name", field="journal")
+    digest = hashlib.sha256("\n".join(names).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    base = Path(directory) if directory is not None else state_dir()
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the state directory {base} ({exc.strerror}); set {STATE_DIR_ENV} or pass journal=",
+            field="journal",
+        ) from exc
+    return base / f"journal-{digest}.sqlite"
