@@ -34,7 +34,7 @@ from failover.queue._limits import QueueLimits
 from failover.queue._receive import QueueCounters, Receipt, Receiver
 from failover.queue._send import Outgoing, Sender
 from failover.replication.dedup import DedupWindow, SqliteDedupWindow
-from failover.state import default_state_file
+from failover.replication.state import default_state_file
 
 __all__ = ["DEFAULT_DEDUP_TTL", "DEFAULT_DRAIN_INTERVAL", "FailoverQueue"]
 
@@ -75,8 +75,8 @@ class FailoverQueue:
     ``failover-claims/<failover_id>`` in the store and the message carries a pointer; ``receive``
     fetches the body and ``ack`` deletes the object. Sender and receiver must both set the store.
 
-    ``close`` closes the queues, the engine and the dedup window (not the claim-check store, which is
-    usually shared with the application).
+    ``close`` closes the queues, the engine, and what this queue opened itself (a dedup window from a
+    path, what `from_config` built); a dedup window or claim-check store passed in stays open.
     """
 
     def __init__(
@@ -104,6 +104,7 @@ class FailoverQueue:
         self._name = "failover:" + "+".join(names)
         self._limits = QueueLimits.of(queues, claim_check)
         self._claims = ClaimCheck(claim_check, self._limits.claim_threshold)
+        self._owns_window = isinstance(dedup, str | os.PathLike)  # a window passed in stays the caller's
         self._window: DedupWindow | None = (
             SqliteDedupWindow(dedup, dedup_ttl) if isinstance(dedup, str | os.PathLike) else dedup
         )
@@ -112,7 +113,7 @@ class FailoverQueue:
                 queues, name_of=_name_of, probe=probe, settings=settings, clock=clock, executor=executor
             )
         except BaseException:
-            if self._window is not None:
+            if self._owns_window and self._window is not None:
                 self._window.close()
             raise
         self._drain = DrainSet(names, self.engine.clock, drain_interval)
@@ -157,8 +158,7 @@ class FailoverQueue:
             for entry in config.queues.values():
                 queues.append(queue_from_config(entry))
             if dedup is None and section.dedup is True:
-                dedup = default_state_file("dedup", [q.name for q in queues], configured=config.state_dir)
-                dedup.parent.mkdir(parents=True, exist_ok=True)
+                dedup = default_state_file("dedup", [q.name for q in queues], directory=config.state_dir)
             elif dedup is None and isinstance(section.dedup, Path):
                 dedup = section.dedup  # a path: the window opened from it is closed by `close`
             if claim_check is None and section.claim_check:
@@ -394,7 +394,7 @@ class FailoverQueue:
         self.engine.close()
         for queue in self._queues:
             _close_quietly(queue)
-        if self._window is not None:
+        if self._owns_window and self._window is not None:
             self._window.close()
         for resource in self._owned:
             _close_quietly(resource)

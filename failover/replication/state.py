@@ -20,7 +20,7 @@ from pathlib import Path
 
 from failover.errors import ConfigError
 
-__all__ = ["STATE_DIR_ENV", "default_journal_path", "state_dir"]
+__all__ = ["STATE_DIR_ENV", "default_journal_path", "default_state_file", "state_dir"]
 
 STATE_DIR_ENV = "FAILOVER_STATE_DIR"
 
@@ -43,16 +43,21 @@ def default_journal_path(store_names: Iterable[str], *, directory: str | os.Path
     The name hashes the sorted store names: the order of preference may change between two runs
     without losing the backlog, and another set of stores gets a journal of its own.
     """
-    names = sorted(set(store_names))
-    if not names:
-        raise ConfigError("a journal path needs at least one store name", field="journal")
-    digest = hashlib.sha256("\n".join(names).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    base = Path(directory) if directory is not None else state_dir()
+    return default_state_file("journal", store_names, directory=directory)
+
+
+def default_state_file(kind: str, names: Iterable[str], *, directory: str | os.PathLike[str] | None = None) -> Path:
+    """``<directory>/<kind>-<hash of the sorted names>.sqlite``; the directory is created (mode 0700)."""
+    ordered = sorted(set(names))
+    if not ordered:
+        raise ConfigError(f"a default {kind} file needs at least one name", field=kind)
+    digest = hashlib.sha256("\n".join(ordered).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    base = Path(directory).expanduser() if directory is not None else state_dir()
     try:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"cannot create the state directory {base} ({exc.strerror}); set {STATE_DIR_ENV} or pass journal=",
-            field="journal",
+            f"cannot create the state directory {base} ({exc.strerror}); set {STATE_DIR_ENV} or pass a path",
+            field=kind,
         ) from exc
-    return base / f"journal-{digest}.sqlite"
+    return base / f"{kind}-{digest}.sqlite"

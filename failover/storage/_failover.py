@@ -183,11 +183,15 @@ class FailoverStorage:
         settings = settings if settings is not None else config.storage_engine().build()
         stores = build_stores(config)
         try:
+            if journal is None:
+                journal = section.journal
+            if journal is None and config.state_dir is not None:
+                journal = default_journal_path([store.name for store in stores], directory=config.state_dir)
             return cls(
                 stores,
                 mode=section.mode,
                 write_quorum=section.write_quorum,
-                journal=journal if journal is not None else section.journal,
+                journal=journal,
                 settings=settings,
                 clock=clock,
                 writer_id=section.writer_id,
