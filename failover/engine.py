@@ -50,7 +50,7 @@ from failover.health import (
     ProbeBackoff,
     Prober,
 )
-from failover.policy import Deadline, RetryBudget, RetryPolicy, classify
+from failover.policy import Deadline, RetryBudget, RetryPolicy, classify, is_refusal
 from failover.routing import HedgePolicy, LatencyRouter, PriorityRouter, Router, hedged_call
 
 __all__ = ["Endpoint", "Engine", "EngineSettings", "Outcome"]
@@ -265,7 +265,13 @@ class Engine(Generic[A]):
             winner.append(name)
             return value
 
-        value = hedged_call(attempt, order, self.executor, policy=policy, health=self.health, deadline=deadline)
+        try:
+            value = hedged_call(attempt, order, self.executor, policy=policy, health=self.health, deadline=deadline)
+        except AllProvidersFailed as failed:
+            refusal = _every_one_refused(failed.errors)
+            if refusal is None:
+                raise
+            raise refusal from None
         return Outcome(value, winner[0] if winner else order[0])
 
     def probe_now(self) -> None:
@@ -290,7 +296,7 @@ class Engine(Generic[A]):
 
     def _attempt_failed(self, name: str, tracker: HealthTracker, error: BaseException) -> None:
         disposition = classify(error)
-        if disposition is not Disposition.FATAL:
+        if disposition is not Disposition.FATAL and not is_refusal(error):
             self._failed_at[name] = self.clock.monotonic()
         if disposition is Disposition.RETRY and self.settings.retry_errors_trip and isinstance(error, ProviderError):
             error = _as_failover(error)
@@ -307,7 +313,9 @@ class Engine(Generic[A]):
         failures: list[tuple[str, FailoverError]],
         only: Sequence[str] | None,
         skip: frozenset[str],
-    ) -> AllProvidersFailed:
+    ) -> FailoverError:
+        """`AllProvidersFailed` with each endpoint's error; or, when every endpoint was asked and each
+        refused the request by policy, the first refusal: that is the answer (DESIGN section 4)."""
         errors = [error for _, error in failures]
         tried = {name for name, _ in failures}
         for name in self.names:
@@ -324,7 +332,17 @@ class Engine(Generic[A]):
             errors.append(
                 ProviderUnavailable(f"{name} was not called: {why}", reason=Reason.OTHER, operation=operation)
             )
+        refusal = _every_one_refused(errors)
+        if refusal is not None:
+            return refusal
         return AllProvidersFailed(f"{operation} failed on every provider", errors=errors, operation=operation)
+
+
+def _every_one_refused(errors: Sequence[FailoverError]) -> FailoverError | None:
+    """The first error when each of ``errors`` refused one request by policy, else None."""
+    if errors and all(is_refusal(error) for error in errors):
+        return errors[0]
+    return None
 
 
 def _as_failover(error: ProviderError) -> ProviderUnavailable:
