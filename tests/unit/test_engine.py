@@ -384,3 +384,53 @@ def test_a_probe_refused_by_policy_proves_the_endpoint_up(group: Group) -> None:
     group.clock.advance(1.0)
     group.engine.probe_now()
     assert group.state("aws") is HealthState.PROBING
+
+
+# Every endpoint DOWN after a blip: the call asks the one that opened least recently, once.
+
+
+def _blip(group: Group) -> None:
+    """Every endpoint refuses once (opening each circuit, aws first), then all heal."""
+    for store in group.stores:
+        store.fail(refused())
+    with pytest.raises(AllProvidersFailed):
+        group.engine.call("head", head_k)
+    for store in group.stores:
+        store.heal()
+    assert {group.state(store.name) for store in group.stores} == {HealthState.DOWN}
+
+
+def test_with_every_circuit_open_a_call_tries_the_one_opened_least_recently(group: Group) -> None:
+    _blip(group)
+    group.clock.advance(0.1)  # well before a probe is due (1 s)
+    outcome = group.engine.call("head", head_k)
+    assert outcome.endpoint == "aws", "the last resort was not the endpoint whose circuit opened first"
+    assert [store.calls["head"] for store in group.stores] == [2, 1, 1], "more than one last-resort attempt"
+    assert group.state("aws") is HealthState.PROBING, "a last-resort answer did not half-open the circuit"
+
+
+def test_a_failed_last_resort_is_tried_once_and_the_call_fails(group: Group) -> None:
+    for store in group.stores:
+        store.fail(refused())
+    with pytest.raises(AllProvidersFailed):
+        group.engine.call("head", head_k)
+    with pytest.raises(AllProvidersFailed):
+        group.engine.call("head", head_k)
+    assert [store.calls["head"] for store in group.stores] == [2, 1, 1]
+    assert group.state("aws") is HealthState.DOWN
+
+
+def test_hedged_reads_with_every_circuit_open_try_a_last_resort() -> None:
+    group = Group(settings=EngineSettings(start_probers=False, hedge=HedgePolicy(delay=0.001)))
+    _blip(group)
+    assert group.engine.hedged("head", head_k).endpoint == "aws"
+    group.engine.close()
+
+
+def test_a_call_restricted_to_down_endpoints_tries_one_of_them(group: Group) -> None:
+    group.aws.fail(refused())
+    group.engine.call("head", head_k)
+    group.aws.heal()
+    # The read of a key whose newest version only aws holds (the others skipped as stale).
+    outcome = group.engine.call("head", head_k, only=("aws",))
+    assert outcome.endpoint == "aws"
