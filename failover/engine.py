@@ -8,7 +8,7 @@ up on) moves to the next endpoint, and when every candidate failed, `AllProvider
 error. No attempt, failover or retry, starts with less than the deadline's floor left. The happy
 path is one direct adapter call with a few reads and counters around it.
 
-Two choices the health tracker alone would not make:
+Three choices the health tracker alone would not make:
 
 - A failed attempt with a RETRY disposition (5xx, throttling, a reset) counts toward the breaker's
   consecutive failures like a FAILOVER one (``EngineSettings.retry_errors_trip``): it is retried on
@@ -20,11 +20,17 @@ Two choices the health tracker alone would not make:
   outage costs the provider no more requests than the breaker's threshold. Background calls report
   their outcome with `record`, so that the replicator's copies give every endpoint a latency
   estimate (latency routing and brownout detection compare them).
+- When no endpoint in a call's scope is available (a short local blip opened every circuit), the call
+  does not fail without asking anyone until a probe comes due: it tries the DOWN endpoint whose
+  circuit opened least recently, once, with at most the probe timeout (`_last_resort`); an answer
+  moves that endpoint to PROBING. A read whose only up-to-date store is DOWN asks it this way before
+  `StaleReadRisk` is raised.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -50,7 +56,7 @@ from failover.health import (
     ProbeBackoff,
     Prober,
 )
-from failover.policy import Deadline, RetryBudget, RetryPolicy, classify
+from failover.policy import Deadline, RetryBudget, RetryPolicy, classify, is_refusal
 from failover.routing import HedgePolicy, LatencyRouter, PriorityRouter, Router, hedged_call
 
 __all__ = ["Endpoint", "Engine", "EngineSettings", "Outcome"]
@@ -199,6 +205,7 @@ class Engine(Generic[A]):
             order if only is None and not skip else [n for n in order if n not in skip and (only is None or n in only)]
         )
         failures: list[tuple[str, FailoverError]] = []
+        tried = False
         for index, name in enumerate(candidates):
             if failures and not deadline.can_start_attempt():
                 break
@@ -206,6 +213,7 @@ class Engine(Generic[A]):
             tracker = self.health[name]
             if not tracker.allow_request():
                 continue
+            tried = True
             started = self.clock.monotonic()
             try:
                 value = endpoint.retry.call(partial(fn, endpoint.adapter), deadline)
@@ -218,6 +226,10 @@ class Engine(Generic[A]):
                 continue
             self._succeeded(name, tracker, self.clock.monotonic() - started if timed else None)
             return Outcome(value, name, tuple(failures))
+        if not tried:
+            rescued = self._last_resort(fn, deadline, failures, only, skip)
+            if rescued is not None:
+                return rescued
         raise self._all_failed(operation, order, failures, only, skip)
 
     def call_on(
@@ -251,7 +263,11 @@ class Engine(Generic[A]):
         deadline = Deadline(timeout if timeout is not None else self.settings.deadline, self.clock)
         order = [name for name in self.router.order() if name not in skip and (only is None or name in only)]
         if not order:
-            raise self._all_failed(operation, (), [], only, skip)
+            failures: list[tuple[str, FailoverError]] = []
+            rescued = self._last_resort(fn, deadline, failures, only, skip)
+            if rescued is not None:
+                return rescued
+            raise self._all_failed(operation, (), failures, only, skip)
         winner: list[str] = []
 
         def attempt(name: str) -> T:
@@ -265,8 +281,56 @@ class Engine(Generic[A]):
             winner.append(name)
             return value
 
-        value = hedged_call(attempt, order, self.executor, policy=policy, health=self.health, deadline=deadline)
+        try:
+            value = hedged_call(attempt, order, self.executor, policy=policy, health=self.health, deadline=deadline)
+        except AllProvidersFailed as failed:
+            refusal = _every_one_refused(failed.errors)
+            if refusal is None:
+                raise
+            raise refusal from None
         return Outcome(value, winner[0] if winner else order[0])
+
+    def _last_resort(
+        self,
+        fn: Callable[[A, float], T],
+        deadline: Deadline,
+        failures: list[tuple[str, FailoverError]],
+        only: Sequence[str] | None,
+        skip: frozenset[str],
+    ) -> Outcome[T] | None:
+        """When no endpoint in scope was available: ``fn`` once on the DOWN one whose circuit opened
+        least recently, with at most ``probe_timeout``; None (its error added to ``failures``) if it failed.
+
+        A blip that opened every circuit must not fail calls until a probe comes due: the call itself
+        asks. An answer (success, FATAL or a refusal) proves the endpoint up, as a probe's would: it
+        moves to PROBING, and its trial calls close the circuit.
+        """
+        down = [
+            name
+            for name in self.names
+            if name not in skip and (only is None or name in only) and self.health[name].state is HealthState.DOWN
+        ]
+        if not down or not deadline.can_start_attempt():
+            return None
+        name = min(down, key=lambda candidate: self.health[candidate].record.since)
+        tracker = self.health[name]
+        timeout = deadline.attempt_timeout(min(self.settings.probe_timeout, self.settings.attempt_timeout or math.inf))
+        started = self.clock.monotonic()
+        try:
+            value = fn(self.endpoints[name].adapter, timeout)
+        except FailoverError as exc:
+            answered = classify(exc) is Disposition.FATAL or is_refusal(exc)
+            if answered:
+                tracker.probe_succeeded(self.clock.monotonic() - started)
+            tracker.record_failure(exc)
+            if classify(exc) is Disposition.FATAL:
+                raise
+            failures.append((name, exc))
+            return None
+        tracker.probe_succeeded(self.clock.monotonic() - started)
+        self._succeeded(name, tracker, self.clock.monotonic() - started)
+        logger.info("%s answered a last-resort call while every endpoint was DOWN", name)
+        return Outcome(value, name, tuple(failures))
 
     def probe_now(self) -> None:
         """Run every due probe once, on this thread (tests and the CLI; the threads do it otherwise)."""
@@ -290,7 +354,7 @@ class Engine(Generic[A]):
 
     def _attempt_failed(self, name: str, tracker: HealthTracker, error: BaseException) -> None:
         disposition = classify(error)
-        if disposition is not Disposition.FATAL:
+        if disposition is not Disposition.FATAL and not is_refusal(error):
             self._failed_at[name] = self.clock.monotonic()
         if disposition is Disposition.RETRY and self.settings.retry_errors_trip and isinstance(error, ProviderError):
             error = _as_failover(error)
@@ -307,7 +371,9 @@ class Engine(Generic[A]):
         failures: list[tuple[str, FailoverError]],
         only: Sequence[str] | None,
         skip: frozenset[str],
-    ) -> AllProvidersFailed:
+    ) -> FailoverError:
+        """`AllProvidersFailed` with each endpoint's error; or, when every endpoint was asked and each
+        refused the request by policy, the first refusal: that is the answer (DESIGN section 4)."""
         errors = [error for _, error in failures]
         tried = {name for name, _ in failures}
         for name in self.names:
@@ -324,7 +390,17 @@ class Engine(Generic[A]):
             errors.append(
                 ProviderUnavailable(f"{name} was not called: {why}", reason=Reason.OTHER, operation=operation)
             )
+        refusal = _every_one_refused(errors)
+        if refusal is not None:
+            return refusal
         return AllProvidersFailed(f"{operation} failed on every provider", errors=errors, operation=operation)
+
+
+def _every_one_refused(errors: Sequence[FailoverError]) -> FailoverError | None:
+    """The first error when each of ``errors`` refused one request by policy, else None."""
+    if errors and all(is_refusal(error) for error in errors):
+        return errors[0]
+    return None
 
 
 def _as_failover(error: ProviderError) -> ProviderUnavailable:

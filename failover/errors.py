@@ -11,7 +11,8 @@ exception::
     ├── PreconditionFailed                if_match / if_none_match not met
     ├── ProviderError                     .provider .operation .reason .disposition
     │   ├── ProviderUnavailable           connect refused, DNS failure, timeout, 5xx, throttling
-    │   └── AccessDenied                  credentials rejected (the provider is treated as down)
+    │   └── AccessDenied                  credentials rejected (reason AUTH: the provider is down for us),
+    │                                     or one request refused by policy (reason FORBIDDEN)
     ├── OutcomeUnknown                    a write that may or may not have happened (timed out mid-call)
     ├── StaleReadRisk                     the only reachable copy may be older than an acked write
     ├── AllProvidersFailed                every candidate failed; .errors holds each provider's error
@@ -21,7 +22,9 @@ exception::
 Each error's ``disposition`` tells the resilience engine what to do with it:
 
 - ``RETRY``: worth another attempt on the same provider (throttling, 500/503, reset mid-read);
-- ``FAILOVER``: the provider is down for us (refused, DNS failure, connect timeout, credentials);
+- ``FAILOVER``: the provider is down for us (refused, DNS failure, connect timeout, credentials, the
+  bucket missing there), or it refused this one request (reason ``FORBIDDEN``: the next provider is
+  asked, but the refusal is an answer for the endpoint's health, see `failover.policy.is_refusal`);
 - ``FATAL``: the caller's problem; every provider would answer the same.
 
 Errors stay picklable (they cross process boundaries in tests and in the CLI) and carry
@@ -70,7 +73,9 @@ class Reason(enum.Enum):
     RESET = "reset"  # the connection broke mid-call
     SERVER_ERROR = "server_error"  # 5xx
     THROTTLED = "throttled"  # 429, SlowDown, ResourceExhausted
-    AUTH = "auth"  # credentials rejected
+    AUTH = "auth"  # credentials rejected: every call would be
+    FORBIDDEN = "forbidden"  # this one request refused by policy (403 on one key): the provider is up
+    NO_BUCKET = "no_bucket"  # the bucket, container or queue does not exist on this provider
     OTHER = "other"
 
 
@@ -178,7 +183,13 @@ class ProviderUnavailable(ProviderError):
 
 
 class AccessDenied(ProviderError):
-    """The provider rejected the credentials; the provider is treated as down."""
+    """The provider refused the call.
+
+    ``reason`` says how: `Reason.AUTH`, the credentials were rejected (the provider is down for us,
+    its circuit opens); `Reason.FORBIDDEN`, policy refused this one request (S3's 403 on a missing
+    key for a caller without ``s3:ListBucket``): the next provider is asked, the circuit stays
+    closed, and when every provider refused or lacks the key, the caller gets that answer.
+    """
 
     disposition = Disposition.FAILOVER
 

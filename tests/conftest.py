@@ -12,6 +12,7 @@ from types import FrameType
 import pytest
 
 from failover.testing.emulators import LocalClouds, running_emulators
+from tests.moto_iam import IamMoto
 
 # Set before any test module imports google.cloud.storage (conftest loads first): otherwise the client
 # sends hidden background bucket requests, which race with the tests' own calls to fake-gcs-server.
@@ -83,3 +84,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for emulator in running_emulators():
             report.sections.append((f"{emulator.name} log ({emulator.log_path})", emulator.log_tail(_LOG_LINES)))
     return report
+
+
+@pytest.fixture(scope="session")
+def least_privilege_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamMoto]:
+    """A moto of its own that checks each request against IAM: the application user's policy and key
+    are the test's to set (`tests.moto_iam`)."""
+    with IamMoto(log_dir=tmp_path_factory.mktemp("moto-iam")) as server:
+        yield server

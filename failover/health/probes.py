@@ -5,8 +5,10 @@ timeout. When the endpoint goes DOWN the first probe waits ``backoff.delay(n)`` 
 circuit opened (the cool-off), where ``n`` is the number of times it opened since it was last HEALTHY
 minus one: an endpoint that failed its trial calls waits longer. Each failed probe doubles the wait
 (up to ``cap``, less up to ``jitter`` of it at random, so that a fleet does not probe in step). A
-probe that answers, even with NotFound, moves the endpoint to PROBING (half-open); its trial calls
-then decide (see `HealthTracker`).
+probe that answers, even with NotFound or a refusal of that one request by policy (`is_refusal`: a
+least-privilege role may not read the canary, and S3 answers a HEAD of a missing key with 403 to a
+caller without ``s3:ListBucket``), moves the endpoint to PROBING (half-open); its trial calls then
+decide (see `HealthTracker`). Credentials rejected, or the bucket missing, are failed probes.
 
 `Prober.tick` does one step and says when the next one is due: tests drive it on a manual clock. In
 production `start` runs it on a daemon thread, woken when the endpoint goes DOWN, until `stop`.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from failover.errors import ConfigError, NotFound, PreconditionFailed
 from failover.health.store import HealthState
 from failover.health.tracker import HealthTracker
+from failover.policy.classify import is_refusal
 
 __all__ = ["Probe", "ProbeBackoff", "Prober"]
 
@@ -30,6 +33,12 @@ logger = logging.getLogger("failover.health")
 
 # Errors that are the provider's answer: a probe that meets one found the endpoint reachable.
 _ANSWERS = (NotFound, PreconditionFailed)
+
+
+def _is_answer(error: BaseException) -> bool:
+    """Whether a probe's error is the provider's answer, which proves the endpoint reachable."""
+    return isinstance(error, _ANSWERS) or is_refusal(error)
+
 
 Probe = Callable[[float], object]
 """A cheap call to the endpoint; receives its timeout in seconds; raises if the endpoint fails."""
@@ -100,14 +109,13 @@ class Prober:
             return self._due - now
         try:
             self.probe(self.timeout)
-        except _ANSWERS:
-            pass  # the provider answered: it is reachable
         except Exception as exc:
-            self.tracker.probe_failed(exc)
-            self._failures += 1
-            after = self._clock.monotonic()
-            self._due = after + self.backoff.delay(self._failures, self._random())
-            return self._due - after
+            if not _is_answer(exc):
+                self.tracker.probe_failed(exc)
+                self._failures += 1
+                after = self._clock.monotonic()
+                self._due = after + self.backoff.delay(self._failures, self._random())
+                return self._due - after
         self.tracker.probe_succeeded(self._clock.monotonic() - now)
         self._episode = None
         return None

@@ -9,10 +9,11 @@ A `HealthTracker` opens the circuit (HEALTHY or DEGRADED -> DOWN):
   seconds (default 50% of 20 calls in 10 s), whatever their disposition (RETRY errors count here).
 
 FATAL errors are answers (the provider spoke; the caller asked wrongly): they count as calls, never as
-failures. A DOWN endpoint gets no traffic: `allow_request` says no, and only its `Prober` calls it;
-a successful probe moves it to PROBING, where ``trial_calls`` calls at a time are admitted;
-``close_after`` successes in a row close the circuit (HEALTHY), and a failure opens it again (the
-prober then waits longer). DEGRADED is decided by the `HealthRegistry`, which sees the peers.
+failures; so do refusals of one request by policy (`is_refusal`: a 403 on one key), which the engine
+fails over but which prove the provider up. A DOWN endpoint gets no traffic: `allow_request` says no,
+and only its `Prober` calls it; a successful probe moves it to PROBING, where ``trial_calls`` calls at
+a time are admitted; ``close_after`` successes in a row close the circuit (HEALTHY), and a failure
+opens it again (the prober then waits longer). DEGRADED is decided by the `HealthRegistry`, which sees the peers.
 
 The happy path (``allow_request`` on a HEALTHY endpoint, ``record_success``) takes no lock held
 across a call, allocates nothing and logs nothing.
@@ -30,7 +31,7 @@ from failover.errors import ConfigError, Disposition
 from failover.health.events import HealthEvents
 from failover.health.latency import LatencyStats
 from failover.health.store import HEALTHY_RECORD, HealthRecord, HealthState, HealthStore, InMemoryHealthStore
-from failover.policy.classify import classify, is_timeout, opens_circuit_at_once
+from failover.policy.classify import classify, is_refusal, is_timeout, opens_circuit_at_once
 
 __all__ = ["HealthCounters", "HealthPolicy", "HealthTracker"]
 
@@ -220,13 +221,14 @@ class HealthTracker:
             hook()
 
     def record_failure(self, error: BaseException) -> None:
-        """A call failed with ``error`` (a FATAL one is an answer, and counts as a healthy call)."""
+        """A call failed with ``error`` (a FATAL one, or a refusal of this one request, is an answer,
+        and counts as a healthy call)."""
         disposition = classify(error)
         now = self.clock.monotonic()
         with self._lock:
             self._counts["calls"] += 1
             record = self.store.get(self.name) or HEALTHY_RECORD
-            if disposition is Disposition.FATAL:
+            if disposition is Disposition.FATAL or is_refusal(error):
                 self._consecutive = 0
                 self._window.add(now, False)
                 change = None if record.state in _SERVING else self._answered_while_open(record, now)

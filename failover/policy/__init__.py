@@ -1,7 +1,7 @@
 """The resilience engine's policies: classification, deadlines, retries and their budgets."""
 
 from failover.policy.budget import RequestBudget, RetryBudget
-from failover.policy.classify import classify, is_timeout, opens_circuit_at_once
+from failover.policy.classify import classify, is_refusal, is_timeout, opens_circuit_at_once
 from failover.policy.deadline import DEFAULT_DEADLINE, DEFAULT_FLOOR, Deadline
 from failover.policy.retry import (
     FullJitterWait,
@@ -25,6 +25,7 @@ __all__ = [
     "StopWhenBudgetEmpty",
     "StopWhenRefused",
     "classify",
+    "is_refusal",
     "is_timeout",
     "opens_circuit_at_once",
 ]

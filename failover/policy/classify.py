@@ -29,7 +29,7 @@ from failover.errors import (
     StaleReadRisk,
 )
 
-__all__ = ["classify", "is_timeout", "opens_circuit_at_once"]
+__all__ = ["classify", "is_refusal", "is_timeout", "opens_circuit_at_once"]
 
 # The caller's problem: every provider would answer the same.
 _FIXED: Final[dict[type[BaseException], Disposition]] = {
@@ -45,8 +45,8 @@ _FIXED: Final[dict[type[BaseException], Disposition]] = {
 # Errors whose disposition the adapter's table chose, per error.
 _CARRIES_DISPOSITION: Final[tuple[type[FailoverError], ...]] = (ProviderError, OutcomeUnknown)
 
-# Reasons that mean "nobody is there": no point in waiting for a count of failures.
-_OPEN_AT_ONCE: Final[frozenset[Reason]] = frozenset({Reason.REFUSED, Reason.DNS, Reason.AUTH})
+# Reasons that mean "nobody is there" (or nothing to serve from): no point in waiting for a count of failures.
+_OPEN_AT_ONCE: Final[frozenset[Reason]] = frozenset({Reason.REFUSED, Reason.DNS, Reason.AUTH, Reason.NO_BUCKET})
 _TIMEOUTS: Final[frozenset[Reason]] = frozenset({Reason.CONNECT_TIMEOUT, Reason.READ_TIMEOUT})
 
 # Per exception type: a fixed disposition, or None for "read the error's own".
@@ -76,8 +76,19 @@ def classify(error: BaseException) -> Disposition:
     return disposition
 
 
+def is_refusal(error: BaseException) -> bool:
+    """Whether ``error`` is one request refused by policy (a 403 on one key): the provider answered.
+
+    Such an error fails over like a FAILOVER one (another provider may hold the key or allow the
+    call), but for the endpoint's health it is an answer: it neither opens the circuit nor counts
+    as a failure, and a probe that meets one found the endpoint up.
+    """
+    return isinstance(error, ProviderError) and error.reason is Reason.FORBIDDEN
+
+
 def opens_circuit_at_once(error: BaseException) -> bool:
-    """Whether ``error`` alone proves the endpoint down: refused, DNS failure, credentials rejected."""
+    """Whether ``error`` alone proves the endpoint down: refused, DNS failure, credentials rejected,
+    the bucket missing there."""
     return isinstance(error, ProviderError) and error.reason in _OPEN_AT_ONCE
 
 

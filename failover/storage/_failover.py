@@ -38,11 +38,14 @@ __all__ = ["PROBE_KEY", "PROVIDER", "FailoverStorage"]
 
 PROVIDER: Final = "failover"
 PROBE_KEY: Final = "failover-probe/canary"
-"""What the probers HEAD on a DOWN store; a NotFound answer proves the store reachable."""
+"""What the probers read on a DOWN store; a NotFound answer, or a refusal by policy, proves it reachable."""
 
 
 def _probe(store: ObjectStore, timeout: float) -> object:
-    return store.head(PROBE_KEY, timeout=timeout)
+    # A GET, not a HEAD: S3 answers a HEAD with no body, so its 403 cannot tell rejected credentials
+    # (still down) from a least-privilege role refused the canary (up); a GET's error code can.
+    store.get(PROBE_KEY, byte_range=(0, 1), timeout=timeout).close()
+    return None
 
 
 def _name_of(store: ObjectStore) -> str:

@@ -31,6 +31,8 @@ __all__ = [
     "OPERATIONS",
     "FaultyStore",
     "denied",
+    "forbidden",
+    "no_bucket",
     "refused",
     "server_error",
     "throttled",
@@ -64,6 +66,16 @@ def throttled() -> ProviderUnavailable:
 def denied() -> AccessDenied:
     """Credentials rejected: the provider is down for us."""
     return AccessDenied("403 AccessDenied")
+
+
+def forbidden() -> AccessDenied:
+    """One request refused by policy (S3's 403 on a missing key without s3:ListBucket): the provider is up."""
+    return AccessDenied("403 AccessDenied", reason=Reason.FORBIDDEN)
+
+
+def no_bucket() -> ProviderUnavailable:
+    """The bucket is missing on this store: its fault (opens the circuit at once)."""
+    return ProviderUnavailable("NoSuchBucket", reason=Reason.NO_BUCKET)
 
 
 def timed_out() -> OutcomeUnknown:

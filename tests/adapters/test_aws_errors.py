@@ -31,6 +31,7 @@ from failover.errors import (
 from failover.interfaces import Message, OutgoingMessage
 from failover.testing.emulators import LocalClouds, MotoServer
 from tests.adapters.support import Answer, AnsweringHandler, ServeHttp, assert_translated
+from tests.moto_iam import IamMoto, allow_statement, deny_statement
 from tests.support import UNRESOLVABLE_HOST, blackhole_port, closed_port
 
 pytestmark = pytest.mark.emulator
@@ -66,7 +67,8 @@ def test_head_of_a_missing_key_raises_not_found_from_a_bare_404(s3: S3Store) -> 
     _assert_translated(raised.value, operation="head", key="absent")
 
 
-def test_calls_on_a_missing_bucket_raise_not_found(local_clouds: LocalClouds, unique_name: str) -> None:
+def test_calls_on_a_missing_bucket_fail_over_as_no_bucket(local_clouds: LocalClouds, unique_name: str) -> None:
+    # The bucket missing on S3 is S3's fault: another store may hold the key (HEAD's bare 404 included).
     store = S3Store(local_clouds.aws.s3_config(unique_name, ensure=False))
     calls: list[tuple[str, Callable[[], object]]] = [
         ("put", lambda: store.put("k", b"x")),
@@ -76,9 +78,10 @@ def test_calls_on_a_missing_bucket_raise_not_found(local_clouds: LocalClouds, un
         ("list", lambda: list(store.list(""))),
     ]
     for operation, call in calls:
-        with pytest.raises(NotFound) as raised:
+        with pytest.raises(ProviderUnavailable) as raised:
             call()
         assert raised.value.operation == operation, f"{operation} on a missing bucket raised {raised.value!r}"
+        assert (raised.value.reason, raised.value.disposition) == (Reason.NO_BUCKET, Disposition.FAILOVER)
         assert raised.value.__cause__ is not None
 
 
@@ -175,7 +178,7 @@ def test_s3_rejecting_the_credentials_raises_access_denied(authenticating_moto: 
     assert raised.value.reason is Reason.AUTH
     assert raised.value.disposition is Disposition.FAILOVER
     with pytest.raises(AccessDenied):
-        store.head("k")  # HEAD answers carry no body: the bare 403 is enough
+        store.head("k")  # HEAD answers carry no body: a bare 403, read as a refusal (the GET and PUT tell)
 
 
 def test_sqs_rejecting_the_credentials_raises_access_denied(authenticating_moto: MotoServer) -> None:
@@ -410,3 +413,42 @@ def test_send_answered_without_a_message_id_raises_outcome_unknown(scripted: Scr
         assert (raised.value.provider, raised.value.operation) == ("aws", "send")
     finally:
         queue.close()
+
+
+# Least privilege: S3 answers a HEAD or GET of a missing key with 403 to a caller without s3:ListBucket
+# (moto answers 404 there, so this server speaks for S3), and a role may be denied one prefix (moto).
+
+
+def test_a_403_on_one_key_is_a_refusal_not_rejected_credentials(scripted: Scripted) -> None:
+    store = _s3_at(scripted({"*": (403, _XML, _s3_error("AccessDenied", "Access Denied"), None)}))
+    for operation, call in (("get", lambda: store.get("k")), ("head", lambda: store.head("k"))):
+        with pytest.raises(AccessDenied) as raised:
+            call()
+        _assert_translated(raised.value, operation=operation, key="k")
+        assert raised.value.reason is Reason.FORBIDDEN, f"{operation}: {raised.value!r}"
+
+
+@pytest.mark.parametrize("code", ["InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"])
+def test_rejected_credentials_are_auth_failures(scripted: Scripted, code: str) -> None:
+    store = _s3_at(scripted({"*": (403, _XML, _s3_error(code, "rejected"), None)}))
+    with pytest.raises(AccessDenied) as raised:
+        store.get("k")
+    assert (raised.value.reason, raised.value.disposition) == (Reason.AUTH, Disposition.FAILOVER)
+
+
+def test_a_role_denied_one_prefix_is_refused_there_only(least_privilege_moto: IamMoto, unique_name: str) -> None:
+    least_privilege_moto.admin_s3().create_bucket(Bucket=unique_name)
+    least_privilege_moto.set_app_policy(
+        allow_statement("s3:*"), deny_statement("s3:GetObject", f"arn:aws:s3:::{unique_name}/secret/*")
+    )
+    store = S3Store(least_privilege_moto.app_s3_config(unique_name))
+    try:
+        store.put("secret/k", b"x")
+        store.put("open/k", b"x")
+        for operation, call in (("get", lambda: store.get("secret/k")), ("head", lambda: store.head("secret/k"))):
+            with pytest.raises(AccessDenied) as raised:
+                call()
+            assert raised.value.reason is Reason.FORBIDDEN, f"{operation}: {raised.value!r}"
+        assert store.get_bytes("open/k") == b"x"
+    finally:
+        store.close()

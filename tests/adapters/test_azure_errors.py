@@ -90,11 +90,12 @@ def test_missing_key_raises_not_found(store: AzureBlobStore, operation: str) -> 
 
 
 @pytest.mark.parametrize("operation", ["put", "get", "head", "delete", "list"])
-def test_missing_container_raises_not_found(azurite: Azurite, unique_name: str, operation: str) -> None:
+def test_missing_container_fails_over_as_no_bucket(azurite: Azurite, unique_name: str, operation: str) -> None:
     store = AzureBlobStore(azurite.azure_blob_config(unique_name, ensure=False))
-    with pytest.raises(NotFound) as caught:
+    with pytest.raises(ProviderUnavailable) as caught:
         BLOB_CALLS[operation](store)
     _from_azure(caught.value, operation)
+    assert (caught.value.reason, caught.value.disposition) == (Reason.NO_BUCKET, Disposition.FAILOVER)
 
 
 @pytest.mark.parametrize("size", [10, 200 * 1024], ids=["single-put", "staged-blocks"])
@@ -137,6 +138,7 @@ def test_wrong_account_key_raises_access_denied(azurite: Azurite, unique_name: s
         BLOB_CALLS[operation](store)
     _from_azure(caught.value, operation)
     assert caught.value.disposition is Disposition.FAILOVER, "bad credentials must move traffic elsewhere"
+    assert caught.value.reason is Reason.AUTH, "bad credentials are the provider down for us, not one refusal"
 
 
 # --- the network's failures --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from failover.errors import Disposition, OutcomeUnknown, ProviderUnavailable, Reason
+from failover.errors import AccessDenied, Disposition, OutcomeUnknown, ProviderUnavailable, Reason
 from failover.testing.emulators import Azurite, LocalClouds
 from tests.adapters.test_azure_errors import BLOB_CALLS, _blob_at, _from_azure
 
@@ -100,6 +100,25 @@ def test_server_error_and_throttling_raise_provider_unavailable_to_retry(
     _from_azure(caught.value, operation)
     assert caught.value.reason is reason, f"{status} {code} gave reason {caught.value.reason}"
     assert caught.value.disposition is Disposition.RETRY, f"{status} {code} is worth a retry"
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("AuthorizationPermissionMismatch", Reason.FORBIDDEN),  # a role without read access to this blob
+        ("AuthenticationFailed", Reason.AUTH),  # the key or token: every call would be refused
+    ],
+)
+@pytest.mark.parametrize("operation", ["get", "head"])
+def test_a_refusal_by_policy_is_told_from_rejected_credentials(
+    azurite: Azurite, unique_name: str, code: str, reason: Reason, operation: str
+) -> None:
+    with _answering(403, code) as port:
+        store = _blob_at(azurite, unique_name, "127.0.0.1", port)
+        with pytest.raises(AccessDenied) as caught:
+            BLOB_CALLS[operation](store)
+    _from_azure(caught.value, operation)
+    assert caught.value.reason is reason, f"403 {code} gave reason {caught.value.reason}"
 
 
 def test_server_timeout_of_a_write_raises_outcome_unknown(azurite: Azurite, unique_name: str) -> None:

@@ -67,19 +67,21 @@ def test_get_of_a_missing_key_raises_not_found(gcs: GcsStore) -> None:
     _assert_translated(raised.value, operation="get", key="absent")
 
 
-def test_calls_on_a_missing_bucket_raise_not_found(local_clouds: LocalClouds, unique_name: str) -> None:
+def test_calls_on_a_missing_bucket_fail_over_as_no_bucket(local_clouds: LocalClouds, unique_name: str) -> None:
+    # fake-gcs-server answers an object's 404 and its bucket's alike: the adapter asks about the bucket.
     store = GcsStore(local_clouds.gcs.gcs_config(unique_name, ensure=False))
     calls: list[tuple[str, Callable[[], object]]] = [
         ("put", lambda: store.put("k", b"x")),
         ("get", lambda: store.get("k")),
         ("head", lambda: store.head("k")),
+        ("delete", lambda: store.delete("k")),
         ("list", lambda: list(store.list(""))),
-        ("copy", lambda: store.copy("k", "l")),
     ]
     for operation, call in calls:
-        with pytest.raises(NotFound) as raised:
+        with pytest.raises(ProviderUnavailable) as raised:
             call()
         assert raised.value.operation == operation, f"{operation} on a missing bucket raised {raised.value!r}"
+        assert (raised.value.reason, raised.value.disposition) == (Reason.NO_BUCKET, Disposition.FAILOVER)
         assert raised.value.__cause__ is not None
     store.close()
 
@@ -203,11 +205,14 @@ def scripted_gcs(serve_http: ServeHttp) -> Callable[..., GcsStore]:
 
 
 @pytest.mark.parametrize(
-    ("status", "message"),
-    [(401, "Invalid Credentials"), (403, "caller does not have storage.objects.get access")],
+    ("status", "message", "reason"),
+    [
+        (401, "Invalid Credentials", Reason.AUTH),  # the token: every call would be refused
+        (403, "caller does not have storage.objects.get access", Reason.FORBIDDEN),  # this request only
+    ],
 )
-def test_rejected_credentials_raise_access_denied(
-    scripted_gcs: Callable[..., GcsStore], status: int, message: str
+def test_rejected_credentials_and_refused_requests_raise_access_denied(
+    scripted_gcs: Callable[..., GcsStore], status: int, message: str, reason: Reason
 ) -> None:
     store = scripted_gcs(("/", (status, _gcs_error(status, message, "authError"), None)))
     calls: list[tuple[str, Callable[[], object]]] = [
@@ -218,7 +223,7 @@ def test_rejected_credentials_raise_access_denied(
         with pytest.raises(AccessDenied) as raised:
             call()
         _assert_translated(raised.value, operation=operation, key="k")
-        assert (raised.value.reason, raised.value.disposition) == (Reason.AUTH, Disposition.FAILOVER)
+        assert (raised.value.reason, raised.value.disposition) == (reason, Disposition.FAILOVER)
 
 
 def test_too_many_requests_raises_provider_unavailable_throttled_to_retry(

@@ -8,16 +8,14 @@ version and sha256. The counts come from the FaultProxy (or the DNS fault) and t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from failover.health import DegradedPolicy, HealthState
-from failover.testing.emulators import LocalClouds, MotoServer
+from failover.testing.emulators import LocalClouds
 from failover.testing.faults import DnsFaults, Fault, FaultProxy, ProxyStats
 from tests.failover.storage_support import (
     SETTINGS,
@@ -199,84 +197,5 @@ def test_slow_brownout_demotes_aws_and_traffic_returns_when_it_is_fast_again(
         clouds.close()
 
 
-# Rejected credentials: a moto of its own that checks every request's signature against its IAM users,
-# so that revoking the application's policy makes S3 answer 403 AccessDenied, and restoring it heals.
-
-
-class _AuthenticatingMoto(MotoServer):
-    name = "moto-auth"
-
-    def _environment(self) -> dict[str, str]:
-        # The first three requests (creating the admin user, its key and its policy) go unchecked.
-        return {**super()._environment(), "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
-
-
-def _policy(action: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
-
-
-class _Iam:
-    """An admin IAM client and the application user's keys on the authenticating moto."""
-
-    def __init__(self, moto: MotoServer) -> None:
-        import boto3
-
-        def iam(key: str, secret: str) -> Any:
-            return boto3.client(
-                "iam",
-                endpoint_url=moto.endpoint,
-                region_name="us-east-1",
-                aws_access_key_id=key,
-                aws_secret_access_key=secret,
-            )
-
-        bootstrap = iam("unchecked", "unchecked")
-        bootstrap.create_user(UserName="admin")
-        admin_key = bootstrap.create_access_key(UserName="admin")["AccessKey"]
-        bootstrap.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=_policy("*"))
-        self.admin = iam(admin_key["AccessKeyId"], admin_key["SecretAccessKey"])
-        self.admin.create_user(UserName="app")
-        app_key = self.admin.create_access_key(UserName="app")["AccessKey"]
-        self.app_key_id: str = app_key["AccessKeyId"]
-        self.app_secret: str = app_key["SecretAccessKey"]
-        self.grant()
-
-    def grant(self) -> None:
-        self.admin.put_user_policy(UserName="app", PolicyName="s3", PolicyDocument=_policy("s3:*"))
-
-    def revoke(self) -> None:
-        self.admin.delete_user_policy(UserName="app", PolicyName="s3")
-
-
-@pytest.fixture(scope="module")
-def authenticating_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MotoServer, _Iam]]:
-    with _AuthenticatingMoto(log_dir=tmp_path_factory.mktemp("moto-auth")) as server:
-        yield server, _Iam(server)
-
-
-def test_rejected_credentials_move_traffic_to_gcs_and_back(
-    local_clouds: LocalClouds,
-    authenticating_moto: tuple[MotoServer, _Iam],
-    unique_name: str,
-    tmp_path: Path,
-) -> None:
-    moto, iam = authenticating_moto
-    with FaultProxy.in_front_of(moto.endpoint) as proxy:
-        config = moto.s3_config(
-            unique_name,
-            endpoint_url=proxy.endpoint,
-            access_key_id=iam.app_key_id,
-            secret_access_key=iam.app_secret,
-            **TIMEOUTS,
-        )
-        direct = moto.s3_config(unique_name, access_key_id=iam.app_key_id, secret_access_key=iam.app_secret)
-        clouds = Clouds(local_clouds, unique_name, tmp_path, config, proxy=proxy, direct=direct)
-        try:
-            report = run_outage(
-                clouds, breaks=iam.revoke, heals=iam.grant, wire_attempts=lambda: proxy.stats.requests_seen
-            )
-        finally:
-            clouds.close()
-    print(report)
-    assert report.aws_calls_during == 1, f"{report}: rejected credentials open the circuit at once"
-    assert_bounded(report)
+# Rejected credentials, and refusals of one request by policy (which are not an outage): see
+# test_storage_refusals.py.

@@ -10,6 +10,7 @@ from failover.adapters.memory import MemoryStore
 from failover.clock import ManualClock
 from failover.engine import Engine, EngineSettings
 from failover.errors import (
+    AccessDenied,
     AllProvidersFailed,
     FailoverError,
     InvalidRequest,
@@ -24,6 +25,8 @@ from failover.routing import HedgePolicy
 from failover.testing.faulty import (
     FaultyStore,
     denied,
+    forbidden,
+    no_bucket,
     refused,
     server_error,
     throttled,
@@ -327,3 +330,107 @@ def test_attempts_default_to_a_timeout_well_under_the_deadline() -> None:
     settings = EngineSettings()
     assert settings.attempt_timeout is not None
     assert settings.attempt_timeout * 3 <= settings.deadline, "a hung provider must leave time to fail over"
+
+
+# Refusals of one request by policy (DESIGN section 4) and missing buckets.
+
+
+def test_a_refusal_asks_the_next_endpoint_and_leaves_the_circuit_closed(group: Group) -> None:
+    group.aws.fail(forbidden())
+    for _ in range(5):
+        assert group.engine.call("head", head_k).endpoint == "gcp"
+    assert group.aws.calls["head"] == 5, "a refused request was retried, or the endpoint was left out"
+    assert group.state("aws") is HealthState.HEALTHY, "refusals of one request opened the circuit"
+    assert group.engine.is_available("aws", background=True), "a refusal paused background work"
+
+
+def test_every_endpoint_refusing_answers_access_denied(group: Group) -> None:
+    for store in group.stores:
+        store.fail(forbidden())
+    with pytest.raises(AccessDenied) as caught:
+        group.engine.call("head", head_k)
+    assert caught.value.reason is Reason.FORBIDDEN
+    assert [store.calls["head"] for store in group.stores] == [1, 1, 1]
+
+
+def test_a_refusal_then_not_found_answers_not_found(group: Group) -> None:
+    group.aws.fail(forbidden())
+    group.gcp.fail(NotFound("no such key"))
+    with pytest.raises(NotFound):
+        group.engine.call("head", head_k)
+
+
+def test_hedged_reads_refused_everywhere_answer_access_denied() -> None:
+    group = Group(settings=EngineSettings(start_probers=False, hedge=HedgePolicy(delay=0.001)))
+    for store in group.stores:
+        store.fail(forbidden())
+    with pytest.raises(AccessDenied):
+        group.engine.hedged("head", head_k)
+    group.engine.close()
+
+
+def test_a_missing_bucket_opens_the_circuit_at_once_and_says_so(group: Group) -> None:
+    group.aws.fail(no_bucket())
+    assert group.engine.call("head", head_k).endpoint == "gcp"
+    assert group.state("aws") is HealthState.DOWN
+    assert "NoSuchBucket" in group.engine.health["aws"].record.reason
+
+
+def test_a_probe_refused_by_policy_proves_the_endpoint_up(group: Group) -> None:
+    group.aws.fail(refused())
+    group.engine.call("head", head_k)
+    group.aws.heal()
+    group.aws.fail(forbidden())  # a least-privilege role may not read the canary
+    group.clock.advance(1.0)
+    group.engine.probe_now()
+    assert group.state("aws") is HealthState.PROBING
+
+
+# Every endpoint DOWN after a blip: the call asks the one that opened least recently, once.
+
+
+def _blip(group: Group) -> None:
+    """Every endpoint refuses once (opening each circuit, aws first), then all heal."""
+    for store in group.stores:
+        store.fail(refused())
+    with pytest.raises(AllProvidersFailed):
+        group.engine.call("head", head_k)
+    for store in group.stores:
+        store.heal()
+    assert {group.state(store.name) for store in group.stores} == {HealthState.DOWN}
+
+
+def test_with_every_circuit_open_a_call_tries_the_one_opened_least_recently(group: Group) -> None:
+    _blip(group)
+    group.clock.advance(0.1)  # well before a probe is due (1 s)
+    outcome = group.engine.call("head", head_k)
+    assert outcome.endpoint == "aws", "the last resort was not the endpoint whose circuit opened first"
+    assert [store.calls["head"] for store in group.stores] == [2, 1, 1], "more than one last-resort attempt"
+    assert group.state("aws") is HealthState.PROBING, "a last-resort answer did not half-open the circuit"
+
+
+def test_a_failed_last_resort_is_tried_once_and_the_call_fails(group: Group) -> None:
+    for store in group.stores:
+        store.fail(refused())
+    with pytest.raises(AllProvidersFailed):
+        group.engine.call("head", head_k)
+    with pytest.raises(AllProvidersFailed):
+        group.engine.call("head", head_k)
+    assert [store.calls["head"] for store in group.stores] == [2, 1, 1]
+    assert group.state("aws") is HealthState.DOWN
+
+
+def test_hedged_reads_with_every_circuit_open_try_a_last_resort() -> None:
+    group = Group(settings=EngineSettings(start_probers=False, hedge=HedgePolicy(delay=0.001)))
+    _blip(group)
+    assert group.engine.hedged("head", head_k).endpoint == "aws"
+    group.engine.close()
+
+
+def test_a_call_restricted_to_down_endpoints_tries_one_of_them(group: Group) -> None:
+    group.aws.fail(refused())
+    group.engine.call("head", head_k)
+    group.aws.heal()
+    # The read of a key whose newest version only aws holds (the others skipped as stale).
+    outcome = group.engine.call("head", head_k, only=("aws",))
+    assert outcome.endpoint == "aws"

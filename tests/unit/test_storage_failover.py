@@ -167,14 +167,14 @@ def test_state_change_and_failover_listeners_hear_the_outage(two: Rig) -> None:
     assert failovers == [("aws", "gcp", "put")]
 
 
-def test_probes_head_the_canary_and_a_not_found_brings_the_store_back(two: Rig) -> None:
+def test_probes_read_the_canary_and_a_not_found_brings_the_store_back(two: Rig) -> None:
     two.aws.fail(refused())
     two.storage.put("k", b"v")
     two.aws.heal()
     two.clock.advance(SETTINGS.probe_backoff.base)
     two.storage.engine.probe_now()
     assert two.state("aws") is HealthState.PROBING
-    assert two.aws.calls["head"] == 1, "one probe: a HEAD of the canary"
+    assert two.aws.calls["get"] == 1, "one probe: a GET of the canary (its error code tells credentials from policy)"
 
 
 def test_config_mistakes_are_config_errors() -> None:

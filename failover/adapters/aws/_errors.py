@@ -43,7 +43,12 @@ class _Rule:
 
 _NOT_FOUND = _Rule(NotFound)
 _PRECONDITION = _Rule(PreconditionFailed)
+# Credentials rejected: every call would be; the provider is down for us.
 _DENIED = _Rule(AccessDenied, Reason.AUTH)
+# One request refused by policy: another provider may hold the key or allow the call; S3 is up.
+_FORBIDDEN = _Rule(AccessDenied, Reason.FORBIDDEN)
+# The bucket or queue is missing on this provider: its fault, not the caller's; the others may have it.
+_NO_BUCKET = _Rule(ProviderUnavailable, Reason.NO_BUCKET, Disposition.FAILOVER)
 _THROTTLED = _Rule(ProviderUnavailable, Reason.THROTTLED, Disposition.RETRY)
 _SERVER = _Rule(ProviderUnavailable, Reason.SERVER_ERROR, Disposition.RETRY)
 _INVALID = _Rule(InvalidRequest)
@@ -51,7 +56,7 @@ _INVALID = _Rule(InvalidRequest)
 _BY_CODE: dict[str, _Rule] = {
     # S3: missing things. HEAD answers carry no body, so their code is the bare status.
     "NoSuchKey": _NOT_FOUND,
-    "NoSuchBucket": _NOT_FOUND,
+    "NoSuchBucket": _NO_BUCKET,
     "NoSuchUpload": _NOT_FOUND,
     "NotFound": _NOT_FOUND,
     "404": _NOT_FOUND,
@@ -66,9 +71,14 @@ _BY_CODE: dict[str, _Rule] = {
     "412": _PRECONDITION,
     # S3 answers 409 when two conditional writes of one key race: the condition was not judged, ask again.
     "ConditionalRequestConflict": _Rule(ProviderUnavailable, Reason.OTHER, Disposition.RETRY),
-    "AccessDenied": _DENIED,
-    "AccessDeniedException": _DENIED,
-    "403": _DENIED,
+    # A refusal by policy: S3 answers a HEAD or GET of a missing key with it to a caller without
+    # s3:ListBucket. A HEAD's answer has no body: its bare 403 is read the same way (with rejected
+    # credentials, a HEAD's 403 looks alike, but the GETs and PUTs beside it carry the code).
+    "AccessDenied": _FORBIDDEN,
+    "AccessDeniedException": _FORBIDDEN,
+    "AllAccessDisabled": _FORBIDDEN,
+    "AuthorizationError": _FORBIDDEN,
+    "403": _FORBIDDEN,
     "InvalidAccessKeyId": _DENIED,
     "SignatureDoesNotMatch": _DENIED,
     "InvalidClientTokenId": _DENIED,
@@ -104,8 +114,10 @@ def _by_status(status: int) -> _Rule:
         return _NOT_FOUND
     if status == 412:
         return _PRECONDITION
-    if status in (401, 403):
+    if status == 401:
         return _DENIED
+    if status == 403:
+        return _FORBIDDEN
     if status == 429:
         return _THROTTLED
     if status >= 500:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from failover._streams import CHUNK_SIZE
+from failover.adapters._buckets import BucketCheck
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters.aws._client import ClientCache
 from failover.adapters.aws._errors import error_code, translate, translate_errors
@@ -50,6 +51,7 @@ class S3Store:
         self._name = config.name or f"aws:s3:{config.bucket}"
         # Multipart uploads keep max_concurrency connections busy; leave room for other calls.
         self._clients = ClientCache(config, "s3", user="S3Store", max_pool_connections=10 + config.max_concurrency)
+        self._buckets = BucketCheck(config.bucket, self._bucket_exists)
         if config.ensure:
             self._ensure_bucket()
 
@@ -223,9 +225,21 @@ class S3Store:
 
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
         validate_key(key)
-        with translate_errors(operation="head", key=key):
-            response = self._client(timeout).head_object(Bucket=self._bucket, Key=key)
+        try:
+            with translate_errors(operation="head", key=key):
+                response = self._client(timeout).head_object(Bucket=self._bucket, Key=key)
+        except NotFound as error:
+            # A HEAD's 404 has no body: it may be the bucket that is missing (then S3 is at fault).
+            raise self._buckets.check(error, timeout) from error.__cause__
         return self._info(key, cast("Mapping[str, Any]", response))
+
+    def _bucket_exists(self, timeout: float | None) -> bool:
+        try:
+            with translate_errors(operation="head_bucket"):
+                self._client(timeout).head_bucket(Bucket=self._bucket)
+        except NotFound:
+            return False
+        return True
 
     def delete(self, key: str, *, timeout: float | None = None) -> None:
         validate_key(key)

@@ -42,7 +42,9 @@ PROVIDER = "azure"
 class _Kind(enum.Enum):
     NOT_FOUND = "not_found"
     PRECONDITION = "precondition"
-    DENIED = "denied"
+    DENIED = "denied"  # credentials rejected: the provider is down for us
+    FORBIDDEN = "forbidden"  # this one request refused by policy
+    NO_CONTAINER = "no_container"  # the container is missing on this account: Azure's fault
     THROTTLED = "throttled"
     SERVER = "server"
     # The server gave up on the call and says it may or may not have been applied.
@@ -53,7 +55,7 @@ class _Kind(enum.Enum):
 # Storage error codes (x-ms-error-code), Blob and Queue together. A code decides before the status.
 _BY_CODE: dict[str, _Kind] = {
     "BlobNotFound": _Kind.NOT_FOUND,
-    "ContainerNotFound": _Kind.NOT_FOUND,
+    "ContainerNotFound": _Kind.NO_CONTAINER,
     "QueueNotFound": _Kind.NOT_FOUND,
     "MessageNotFound": _Kind.NOT_FOUND,
     "ResourceNotFound": _Kind.NOT_FOUND,
@@ -66,13 +68,20 @@ _BY_CODE: dict[str, _Kind] = {
     "BlobAlreadyExists": _Kind.PRECONDITION,
     "SourceConditionNotMet": _Kind.PRECONDITION,
     "TargetConditionNotMet": _Kind.PRECONDITION,
+    # Every call of ours would be refused: a bad key or SAS signature, an expired token, a disabled
+    # account, a firewall or SAS IP range that excludes us (Azurite answers a bad key with
+    # AuthorizationFailure; Azure with AuthenticationFailed, and AuthorizationFailure for network rules).
     "AuthenticationFailed": _Kind.DENIED,
-    "AuthorizationFailure": _Kind.DENIED,
-    "AuthorizationPermissionMismatch": _Kind.DENIED,
-    "AuthorizationResourceTypeMismatch": _Kind.DENIED,
-    "AuthorizationServiceMismatch": _Kind.DENIED,
-    "InsufficientAccountPermissions": _Kind.DENIED,
+    "InvalidAuthenticationInfo": _Kind.DENIED,
     "AccountIsDisabled": _Kind.DENIED,
+    "AuthorizationFailure": _Kind.DENIED,
+    "AuthorizationSourceIPMismatch": _Kind.DENIED,
+    # This request refused by policy: an RBAC role or SAS without that permission, resource or service.
+    "AuthorizationPermissionMismatch": _Kind.FORBIDDEN,
+    "AuthorizationResourceTypeMismatch": _Kind.FORBIDDEN,
+    "AuthorizationServiceMismatch": _Kind.FORBIDDEN,
+    "AuthorizationProtocolMismatch": _Kind.FORBIDDEN,
+    "InsufficientAccountPermissions": _Kind.FORBIDDEN,
     "ServerBusy": _Kind.THROTTLED,
     "InternalError": _Kind.SERVER,
     "OperationTimedOut": _Kind.SERVER_TIMEOUT,
@@ -86,7 +95,7 @@ _BY_CODE: dict[str, _Kind] = {
 
 _BY_STATUS: dict[int, _Kind] = {
     401: _Kind.DENIED,
-    403: _Kind.DENIED,
+    403: _Kind.FORBIDDEN,
     404: _Kind.NOT_FOUND,
     412: _Kind.PRECONDITION,
     429: _Kind.THROTTLED,
@@ -151,6 +160,15 @@ def _by_kind(
         return PreconditionFailed(label, **where)
     if kind is _Kind.DENIED:
         return AccessDenied(label, **where)
+    if kind is _Kind.FORBIDDEN:
+        return AccessDenied(label, reason=Reason.FORBIDDEN, **where)
+    if kind is _Kind.NO_CONTAINER:
+        return ProviderUnavailable(
+            f"the container does not exist on this account ({label})",
+            reason=Reason.NO_BUCKET,
+            disposition=Disposition.FAILOVER,
+            **where,
+        )
     if kind is _Kind.THROTTLED:
         return ProviderUnavailable(label, reason=Reason.THROTTLED, disposition=Disposition.RETRY, **where)
     if kind is _Kind.SERVER_TIMEOUT and write:

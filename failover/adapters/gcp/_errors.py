@@ -55,7 +55,11 @@ class _Rule:
 
 _NOT_FOUND = _Rule(NotFound)
 _PRECONDITION = _Rule(PreconditionFailed)
+# Credentials rejected (401 / UNAUTHENTICATED, no credentials found): the provider is down for us.
 _DENIED = _Rule(AccessDenied, Reason.AUTH)
+# 403 / PERMISSION_DENIED: this one request refused by policy (a role without access to that object).
+_FORBIDDEN = _Rule(AccessDenied, Reason.FORBIDDEN)
+_NO_BUCKET = _Rule(ProviderUnavailable, Reason.NO_BUCKET, Disposition.FAILOVER)
 _THROTTLED = _Rule(ProviderUnavailable, Reason.THROTTLED, Disposition.RETRY)
 _SERVER = _Rule(ProviderUnavailable, Reason.SERVER_ERROR, Disposition.RETRY)
 _RETRY = _Rule(ProviderUnavailable, Reason.OTHER, Disposition.RETRY)
@@ -66,7 +70,7 @@ _BY_API_CLASS: dict[str, _Rule] = {
     "NotFound": _NOT_FOUND,  # 404 / NOT_FOUND: object, bucket, topic or subscription
     "PreconditionFailed": _PRECONDITION,  # 412: ifGenerationMatch not met
     "Unauthorized": _DENIED,  # 401 / UNAUTHENTICATED
-    "Forbidden": _DENIED,  # 403 / PERMISSION_DENIED
+    "Forbidden": _FORBIDDEN,  # 403 / PERMISSION_DENIED
     "TooManyRequests": _THROTTLED,  # 429 / RESOURCE_EXHAUSTED
     # ALREADY_EXISTS: creating what exists; the adapters handle it where they create, so elsewhere it is a bug.
     "AlreadyExists": _INVALID,
@@ -100,6 +104,11 @@ _BY_CLASS_NAME: tuple[tuple[str, _Rule], ...] = (
     ("RefreshError", _Rule(AccessDenied, Reason.AUTH, network=True)),
     ("InvalidPathError", _INVALID),
 )
+# GCS operations on which a 404 can only be the bucket's: an upload creates the object, a listing names none.
+_BUCKET_OPERATIONS = frozenset({"put", "list"})
+# GCS's message for a bucket that does not exist, on any call (an object's says "No such object").
+_NO_BUCKET_TEXT = "bucket does not exist"
+
 # The packages whose exceptions are translated (with the network stack's, see `from_packages`).
 _TRANSLATED_MODULES = ("google", "grpc", "requests", "urllib3", "proto")
 
@@ -115,8 +124,10 @@ def _by_status(status: int) -> _Rule:
         return _NOT_FOUND
     if status == 412:
         return _PRECONDITION
-    if status in (401, 403):
+    if status == 401:
         return _DENIED
+    if status == 403:
+        return _FORBIDDEN
     if status == 429:
         return _THROTTLED
     if status == 409:
@@ -171,6 +182,8 @@ def translate(
         rule = rule.unanswered or rule
     if rule.ambiguous:
         return network_error(rule.reason, exc, write=write, **where)
+    if rule is _NOT_FOUND and (operation in _BUCKET_OPERATIONS or _NO_BUCKET_TEXT in str(exc)):
+        rule = _NO_BUCKET  # the bucket is missing on GCS: GCS's fault, the other stores may hold the key
     message = f"{type(exc).__name__}: {exc}"
     if issubclass(rule.error, InvalidRequest):
         return InvalidRequest(message, rule=f"gcp.{type(exc).__name__}", imposed_by="GCP", **where)

@@ -20,6 +20,7 @@ import functools
 from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from failover.adapters._buckets import BucketCheck
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters._sdk import require
 from failover.adapters.gcp._errors import PROVIDER, translate, translate_errors
@@ -87,6 +88,7 @@ class GcsStore:
         self._name = config.name or f"{PROVIDER}:gcs:{config.bucket}"
         self._client = _make_client(config)
         self._bucket = self._client.bucket(config.bucket)
+        self._buckets = BucketCheck(config.bucket, self._bucket_exists)
         self._chunk_size = max(_UPLOAD_ALIGN, config.chunk_size // _UPLOAD_ALIGN * _UPLOAD_ALIGN)
         self._capabilities = Capabilities(max_object_size=MAX_OBJECT_SIZE)
         if config.ensure:
@@ -188,9 +190,21 @@ class GcsStore:
 
     def _reload(self, key: str, operation: str, timeout: float | None) -> Any:
         blob = self._bucket.blob(key)
-        with translate_errors(operation=operation, key=key):
-            blob.reload(timeout=self._timeout(timeout), retry=None)
+        try:
+            with translate_errors(operation=operation, key=key):
+                blob.reload(timeout=self._timeout(timeout), retry=None)
+        except NotFound as error:
+            # The object's 404 and its bucket's may read alike: a missing bucket is GCS's fault.
+            raise self._buckets.check(error, timeout) from error.__cause__
         return blob
+
+    def _bucket_exists(self, timeout: float | None) -> bool:
+        try:
+            with translate_errors(operation="head_bucket"):
+                self._bucket.reload(timeout=self._timeout(timeout), retry=None)
+        except NotFound:
+            return False
+        return True
 
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
         validate_key(key)
@@ -268,10 +282,14 @@ class GcsStore:
 
     def delete(self, key: str, *, timeout: float | None = None) -> None:
         validate_key(key)
-        exceptions = _sdk("google.api_core.exceptions")
-        # Already gone: deleting is idempotent. (GCS answers a missing bucket with a 404 too.)
-        with translate_errors(operation="delete", key=key, write=True), contextlib.suppress(exceptions.NotFound):
-            self._bucket.blob(key).delete(timeout=self._timeout(timeout), retry=None)
+        try:
+            with translate_errors(operation="delete", key=key, write=True):
+                self._bucket.blob(key).delete(timeout=self._timeout(timeout), retry=None)
+        except NotFound as error:
+            # Already gone: deleting is idempotent; unless the 404 was the bucket's (GCS's fault).
+            checked = self._buckets.check(error, timeout)
+            if checked is not error:
+                raise checked from error.__cause__
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
