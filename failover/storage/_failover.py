@@ -18,7 +18,14 @@ from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, InvalidRequest
 from failover.health import FailoverListener, HealthRegistry, StateChangeListener
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
-from failover.keys import validate_byte_range, validate_content_type, validate_key, validate_metadata
+from failover.keys import (
+    validate_body,
+    validate_byte_range,
+    validate_content_type,
+    validate_key,
+    validate_metadata,
+    validate_timeout,
+)
 from failover.replication import (
     HybridClock,
     Journal,
@@ -245,6 +252,8 @@ class FailoverStorage:
         user = validate_metadata(metadata)  # failover_* names are reserved for this layer
         validate_content_type(content_type)
         _check_conditions(key, if_none_match, if_match)
+        validate_timeout(timeout)
+        validate_body(data)
         body = ReplayableBody(data, max_size=self._capabilities.max_object_size, provider=self._size_limited_by)
         try:
             info = self._writes.put(
@@ -270,6 +279,7 @@ class FailoverStorage:
     ) -> ObjectReader:
         validate_key(key)
         span = validate_byte_range(byte_range)
+        validate_timeout(timeout)
         reader = self._reads.get(key, span, timeout=timeout, allow_stale=allow_stale)
         reader.info = replace(reader.info, provider=PROVIDER)
         return reader
@@ -284,6 +294,7 @@ class FailoverStorage:
     ) -> bytes:
         validate_key(key)
         span = validate_byte_range(byte_range)
+        validate_timeout(timeout)
 
         def read(store: ObjectStore, attempt_timeout: float) -> bytes:
             return store.get_bytes(key, byte_range=span, timeout=attempt_timeout)
@@ -292,6 +303,7 @@ class FailoverStorage:
 
     def head(self, key: str, *, timeout: float | None = None, allow_stale: bool = False) -> ObjectInfo:
         validate_key(key)
+        validate_timeout(timeout)
 
         def head(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
             return store.head(key, timeout=attempt_timeout)
@@ -301,6 +313,7 @@ class FailoverStorage:
 
     def delete(self, key: str, *, timeout: float | None = None) -> None:
         validate_key(key)
+        validate_timeout(timeout)
         self._writes.delete(key, timeout=timeout)
 
     def list(
@@ -310,12 +323,14 @@ class FailoverStorage:
             raise InvalidRequest(f"a prefix is a str, not {type(prefix).__name__}", rule="prefix.type")
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise InvalidRequest(f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter")
+        validate_timeout(timeout)
         entries = self._reads.list(prefix, delimiter, timeout=timeout)
         return (replace(entry, provider=PROVIDER) if isinstance(entry, ObjectInfo) else entry for entry in entries)
 
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
         validate_key(src)
         validate_key(dst)
+        validate_timeout(timeout)
         with self.get(src, timeout=timeout) as reader:
             source = reader.info
             # A non-seekable binary stream (read(n) is all a body needs): spooled once, then sent.
@@ -329,6 +344,7 @@ class FailoverStorage:
 
         The background replicator pauses meanwhile, so that the two never copy the same item.
         """
+        validate_timeout(timeout)
         with self._drain_lock:
             running = self.replicator.running
             if running:
