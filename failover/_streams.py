@@ -94,8 +94,11 @@ class _Window(io.RawIOBase):
         return self._inner.read(left if size < 0 else min(size, left))
 
 
-def prepare_body(data: Data, *, max_size: int, provider: str) -> PreparedBody:
-    """Hash and size ``data``; raise `InvalidRequest` if it is not a body or larger than ``max_size``."""
+def prepare_body(data: Data, *, max_size: int, provider: str, in_place: bool = True) -> PreparedBody:
+    """Hash and size ``data``; raise `InvalidRequest` if it is not a body or larger than ``max_size``.
+
+    ``in_place=False`` spools a seekable file too, so that the caller's file is not read after return.
+    """
     validate_body(data)
     if isinstance(data, HashedStream):
         validate_size(data.size, max_size, provider)
@@ -107,7 +110,7 @@ def prepare_body(data: Data, *, max_size: int, provider: str) -> PreparedBody:
         return PreparedBody(io.BytesIO(raw), len(raw), hashlib.sha256(raw).hexdigest(), _owned=True)
     stream = cast(IO[bytes], data)
     digest = hashlib.sha256()
-    if _seekable(stream):
+    if in_place and _seekable(stream):
         start = stream.tell()
         size = 0
         for chunk in iter_chunks(stream):

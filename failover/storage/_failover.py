@@ -37,12 +37,13 @@ from failover.replication import (
 )
 from failover.storage._body import ReplayableBody
 from failover.storage._build import build_stores, common_capabilities
+from failover.storage._inflight import InFlight
 from failover.storage._locks import KeyLocks
 from failover.storage._measured import MeasuredStore
 from failover.storage._reads import Reads
 from failover.storage._writes import Mode, Writes
 
-__all__ = ["PROBE_KEY", "PROVIDER", "FailoverStorage"]
+__all__ = ["PROBE_KEY", "PROVIDER", "FailoverStorage", "default_quorum"]
 
 PROVIDER: Final = "failover"
 PROBE_KEY: Final = "failover-probe/canary"
@@ -71,10 +72,13 @@ class FailoverStorage:
     - ``"primary"``: the first store that acknowledges the write takes it; success is returned once
       the journal durably records every other store as pending. The replicator copies it there in
       the background.
-    - ``"mirror"``: every available store is written in parallel; success needs ``write_quorum``
-      acknowledgements (default 2 with two or more stores). With fewer, `AllProvidersFailed` is
-      raised, but the copies that were made stay and are journaled, so replication completes them:
-      a write reported as failed may still appear.
+    - ``"mirror"``: every available store is written in parallel, inside the call's one deadline;
+      success is returned as soon as ``write_quorum`` stores acknowledged it and the journal
+      records the others as pending (the slower writes finish in the background, and mark their
+      store done when they succeed). The default quorum is ``min(2, stores - 1)`` (at least 1): 1
+      of 2, 2 of 3 or more, so one store down never stops the writes (`default_quorum`). With fewer
+      acknowledgements, `AllProvidersFailed` is raised, but the copies that were made stay and are
+      journaled, so replication completes them: a write reported as failed may still appear.
 
     Each object carries a version stamp (``failover_version``, a hybrid logical clock of
     ``writer_id``) and its sha256; replication never puts an older version over a newer one. A put
@@ -147,14 +151,16 @@ class FailoverStorage:
             self._remove_journal_dir()
             raise
         # Writers of a key and the replicator's copies of it take turns (see `KeyLocks`); reads take no lock.
+        # The replicator also waits for a mirror write of the key still running in the background.
         locks = KeyLocks()
+        inflight = InFlight()
         self.replicator = Replicator(
             {name: MeasuredStore(store, self._engine) for name, store in self._stores.items()},
             self._journal,
             clock=self._engine.clock,
             on_progress=on_progress,
             is_available=partial(self._engine.is_available, background=True),
-            key_lock=locks,
+            key_lock=inflight.guard(locks),
         )
         self._writes = Writes(
             self._engine,
@@ -164,6 +170,7 @@ class FailoverStorage:
             quorum=quorum,
             journaled=self.replicator.wake,
             locks=locks,
+            inflight=inflight,
         )
         self._reads = Reads(self._engine, self._journal, self._hlc)
         self._drain_lock = threading.Lock()
@@ -176,6 +183,10 @@ class FailoverStorage:
         """A `FailoverStorage` over the adapters ``config.storage`` names (s3, gcs, azure_blob), in order.
 
         ``options`` are the constructor's keywords (``mode``, ``journal``, ``settings``, ...).
+        With ``mode="mirror"`` and no ``write_quorum``, a write is acknowledged once
+        ``min(2, stores - 1)`` stores hold it (at least 1; see `default_quorum`): a two-store
+        mirror acknowledges at one copy plus the journal entry for the other, so that either store
+        being down does not stop the writes; pass ``write_quorum=2`` to require both copies.
         """
         stores = build_stores(config)
         try:
@@ -254,7 +265,12 @@ class FailoverStorage:
         _check_conditions(key, if_none_match, if_match)
         validate_timeout(timeout)
         validate_body(data)
-        body = ReplayableBody(data, max_size=self._capabilities.max_object_size, provider=self._size_limited_by)
+        body = ReplayableBody(
+            data,
+            max_size=self._capabilities.max_object_size,
+            provider=self._size_limited_by,
+            in_place=self.mode == "primary",  # mirror writes may outlive the call: never read the caller's file then
+        )
         try:
             info = self._writes.put(
                 key,
@@ -360,6 +376,8 @@ class FailoverStorage:
         if self._closed:
             return
         self._closed = True
+        # Mirror writes still running in the background end within their calls' deadlines.
+        self._writes.wait(timeout=self._engine.settings.deadline)
         self.replicator.stop()
         self._engine.close()
         for store in self._stores.values():
@@ -398,9 +416,21 @@ def _is_journal(journal: object) -> bool:
     return journal is not None and not isinstance(journal, str | os.PathLike)
 
 
+def default_quorum(stores: int) -> int:
+    """A mirror's default write quorum: two copies where three or more stores can give them, else one.
+
+    ``min(2, stores - 1)``, at least 1: one store down never stops the writes (a two-store mirror
+    with a quorum of 2 rejected every write while either store was down). A write acknowledged by
+    one store is as durable as a primary-mode write: the journal holds it for the other store
+    before the ack. Pass ``write_quorum=2`` to a two-store mirror for two copies before every ack,
+    at the price of refusing writes while either store is down.
+    """
+    return max(1, min(2, stores - 1))
+
+
 def _quorum(mode: Mode, write_quorum: int | None, stores: int) -> int:
     if write_quorum is None:
-        return min(2, stores) if mode == "mirror" else 1
+        return default_quorum(stores) if mode == "mirror" else 1
     if mode != "mirror":
         raise ConfigError("write_quorum applies to mode='mirror' only", field="write_quorum")
     if not 1 <= write_quorum <= stores:

@@ -2,9 +2,12 @@
 
 Primary mode: one store takes the write (the first that acknowledges it, in routing order); the
 journal then records every other store as pending, durably, before the caller hears success.
-Mirror mode: every available store takes it in parallel; success needs ``quorum`` acknowledgements,
-and the stores that missed it are journaled. A delete is a tombstone: stamped and journaled the
-same way, so that the replicator applies it to the stores that still hold the object.
+Mirror mode: every available store takes it in parallel, all inside the call's one deadline;
+success comes as soon as ``quorum`` stores acknowledged it and the journal records the others as
+pending. The slower stores' writes go on in the background (`InFlight`): one that succeeds marks
+its store done in the journal, one that fails leaves it pending for the replicator. A delete is a
+tombstone: stamped and journaled the same way, so that the replicator applies it to the stores that
+still hold the object.
 
 A store that timed out after the write was sent (`OutcomeUnknown`) may or may not hold it: the
 same stamped write goes on to the next store, and the uncertain one stays pending in the journal;
@@ -21,15 +24,17 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, TypeVar
 
 from failover.adapters._common import VERSION_KEY
 from failover.engine import Engine
 from failover.errors import AllProvidersFailed, Disposition, FailoverError, ProviderUnavailable, Reason
 from failover.interfaces import ObjectInfo, ObjectStore
-from failover.policy import classify
+from failover.policy import Deadline, classify
 from failover.replication import HybridClock, Journal, Op
 from failover.storage._body import ReplayableBody
+from failover.storage._inflight import InFlight
 from failover.storage._locks import KeyLocks
 
 __all__ = ["Mode", "Writes"]
@@ -54,6 +59,7 @@ class Writes:
         quorum: int,
         journaled: Callable[[], None],
         locks: KeyLocks,
+        inflight: InFlight | None = None,
     ) -> None:
         self._engine = engine
         self._journal = journal
@@ -62,6 +68,7 @@ class Writes:
         self.quorum = quorum
         self._journaled = journaled
         self._locks = locks
+        self.inflight = inflight if inflight is not None else InFlight()
 
     def put(
         self,
@@ -98,13 +105,15 @@ class Writes:
                 return outcome.value
             acked: dict[str, ObjectInfo] = {}
             errors: list[FailoverError] = []
+            deadline = self._deadline(timeout)
             if if_none_match is not None or if_match is not None:
                 # A condition is about one store's copy (an etag is one provider's): it is checked on the
                 # store that takes the write first; the others then receive the version that passed it.
-                first = self._engine.call("put", write(stored, True), timeout=timeout)
+                busy = self.inflight.stores(key)
+                first = self._engine.call("put", write(stored, True), timeout=_left(deadline, "put"), skip=busy)
                 acked[first.endpoint] = first.value
                 errors.extend(error for _, error in first.failures)
-            return self._mirror("put", write(stored, False), record, acked, errors, timeout)
+            return self._mirror("put", write(stored, False), record, acked, errors, deadline, body)
 
     def delete(self, key: str, *, timeout: float | None) -> None:
         def attempt(store: ObjectStore, attempt_timeout: float) -> None:
@@ -116,7 +125,15 @@ class Writes:
                 outcome = self._engine.call("delete", attempt, timeout=timeout)
                 self._journal_write(record, outcome.endpoint)
                 return
-            self._mirror("delete", attempt, record, {}, [], timeout)
+            self._mirror("delete", attempt, record, {}, [], self._deadline(timeout))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until no mirror write runs in the background; False if ``timeout`` passed first."""
+        return self.inflight.wait(None, timeout)
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        engine = self._engine
+        return Deadline(timeout if timeout is not None else engine.settings.deadline, engine.clock)
 
     # -- mirror mode ---------------------------------------------------------------------------------
 
@@ -127,32 +144,57 @@ class Writes:
         record: _Record,
         acked: dict[str, T],
         errors: list[FailoverError],
-        timeout: float | None,
+        deadline: Deadline,
+        body: ReplayableBody | None = None,
     ) -> T:
         """``attempt`` on every available store not in ``acked``, in parallel; ack at ``quorum``.
 
-        Every write started is waited for (each within the deadline), so that none of this version
-        is still in flight when the caller writes the key again.
+        Every attempt runs inside ``deadline``, the call's. Once ``quorum`` stores acknowledged, the
+        journal records every other store as pending and the call returns; the attempts still
+        running finish in the background and mark their store done in the journal if they succeed.
+        A store where an earlier write of the key still runs is not written (it is journaled as
+        pending), so that the older version cannot land after this one.
         """
         engine = self._engine
-        targets = [name for name in engine.router.order() if name not in acked]
-        running = {
-            engine.executor.submit(engine.call_on, name, operation, attempt, timeout=timeout): name for name in targets
-        }
+        key = record.key
+        busy = self.inflight.stores(key)
+        targets = [name for name in engine.router.order() if name not in acked and name not in busy]
+
+        def on_store(name: str) -> T:
+            return engine.call_on(name, operation, attempt, timeout=_left(deadline, operation))
+
+        running: dict[futures.Future[T], str] = {}
+        for name in targets:
+            self.inflight.begin(key, name)
+            running[engine.executor.submit(on_store, name)] = name
         fatal: list[FailoverError] = []
-        for done in futures.as_completed(running):
-            name = running[done]
-            try:
-                acked[name] = done.result()
-            except AllProvidersFailed as exc:
-                errors.extend(exc.errors)
-            except FailoverError as exc:
-                errors.append(exc)
-                if classify(exc) is Disposition.FATAL:
-                    fatal.append(exc)
+        left = set(running)
+        try:
+            for done in futures.as_completed(running):
+                left.discard(done)
+                name = running[done]
+                self.inflight.end(key, name)
+                try:
+                    acked[name] = done.result()
+                except AllProvidersFailed as exc:
+                    errors.extend(exc.errors)
+                except FailoverError as exc:
+                    errors.append(exc)
+                    if classify(exc) is Disposition.FATAL:
+                        fatal.append(exc)
+                if len(acked) >= self.quorum:
+                    break
+            if acked:
+                source = next(name for name in engine.names if name in acked)
+                self._journal_write(record, source, done=acked)
+        finally:
+            # The rest go on in the background; each marks its store done once it succeeded (after
+            # the journal entry above, so that the entry cannot reopen what it marked).
+            for future in left:
+                if body is not None:
+                    body.retain()
+                future.add_done_callback(partial(self._settled, record, running[future], body))
         if acked:
-            source = next(name for name in engine.names if name in acked)
-            self._journal_write(record, source, done=acked)
             if len(acked) >= self.quorum:
                 return acked[source]
         elif fatal:
@@ -160,10 +202,22 @@ class Writes:
         raise AllProvidersFailed(
             f"{operation} reached {len(acked)} of the {self.quorum} stores the write quorum needs"
             + (" (the copies made stay, and are journaled so that replication completes them)" if acked else ""),
-            errors=errors + _not_called(engine, acked, targets, operation),
+            errors=errors + _not_called(engine, acked, targets, operation, busy),
             operation=operation,
-            key=record.key,
+            key=key,
         )
+
+    def _settled(self, record: _Record, name: str, body: ReplayableBody | None, future: futures.Future[object]) -> None:
+        """A background write of ``record`` to ``name`` ended: on success, the store is done."""
+        try:
+            if not future.cancelled() and future.exception() is None:
+                self._journal.mark_done(record.key, record.version, name)
+        except Exception:
+            log.exception("could not mark %s of %r done on %s in the journal", record.op.value, record.key, name)
+        finally:
+            if body is not None:
+                body.close()
+            self.inflight.end(record.key, name)
 
     # -- the journal ---------------------------------------------------------------------------------
 
@@ -198,11 +252,28 @@ class _Record:
     op: Op
 
 
+def _left(deadline: Deadline, operation: str) -> float:
+    """The time left of the call's ``deadline`` for one more store; raise if there is none."""
+    left = deadline.remaining()
+    if left <= 0:
+        raise ProviderUnavailable("the call's deadline passed before this store was called", operation=operation)
+    return left
+
+
 def _not_called(
-    engine: Engine[ObjectStore], acked: Mapping[str, object], targets: list[str], operation: str
+    engine: Engine[ObjectStore],
+    acked: Mapping[str, object],
+    targets: list[str],
+    operation: str,
+    busy: frozenset[str],
 ) -> list[FailoverError]:
     return [
-        ProviderUnavailable(f"{name} was not called: its circuit is open", reason=Reason.OTHER, operation=operation)
+        ProviderUnavailable(
+            f"{name} was not called: "
+            + ("an earlier write of the key still runs there" if name in busy else "its circuit is open"),
+            reason=Reason.OTHER,
+            operation=operation,
+        )
         for name in engine.names
         if name not in acked and name not in targets
     ]

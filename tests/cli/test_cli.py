@@ -78,6 +78,18 @@ def test_status_shows_every_configured_provider_reachable(
         assert provider in output
 
 
+def test_status_shows_the_write_quorum_of_each_mode(
+    local_clouds: LocalClouds, unique_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _every_provider(local_clouds, unique_name, tmp_path)
+
+    code, output = _run(capsys, "status", "--config", str(config))
+
+    assert code == 0, output
+    assert "mode=primary acknowledges at 1 store plus the journal" in output, output
+    assert "mode=mirror at 2 of 3 stores" in output, output
+
+
 def test_status_exits_1_naming_the_endpoint_at_a_closed_port(
     local_clouds: LocalClouds, unique_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
