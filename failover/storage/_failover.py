@@ -377,7 +377,7 @@ class FailoverStorage:
             return
         self._closed = True
         # Mirror writes still running in the background end within their calls' deadlines.
-        self._writes.wait(timeout=self._engine.settings.deadline)
+        self._writes.close(timeout=self._engine.settings.deadline)
         self.replicator.stop()
         self._engine.close()
         for store in self._stores.values():

@@ -6,6 +6,9 @@ pending until they succeed. While one runs, nothing else may write that key to t
 older version could land after the newer one: a later write of the key leaves that store out (it
 is journaled as pending, for the replicator), and the replicator waits for the store's background
 write of the key to end before it applies an item of the key (`InFlight.guard`).
+
+A store that falls behind does not pile up threads: once ``limit`` background writes run on it
+(`saturated`), new writes leave it out too, and the journal carries them to it later.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ class InFlight:
         """The stores that a background write of ``key`` is still running on."""
         with self._changed:
             return frozenset(self._running.get(key, ()))
+
+    def saturated(self, limit: int) -> frozenset[str]:
+        """The stores that ``limit`` or more background writes (of any keys) are running on."""
+        with self._changed:
+            totals: dict[str, int] = {}
+            for stores in self._running.values():
+                for store, count in stores.items():
+                    totals[store] = totals.get(store, 0) + count
+        return frozenset(store for store, count in totals.items() if count >= limit)
 
     def count(self) -> int:
         with self._changed:

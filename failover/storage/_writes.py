@@ -42,6 +42,8 @@ __all__ = ["Mode", "Writes"]
 log = logging.getLogger(__name__)
 
 Mode = Literal["primary", "mirror"]
+BACKGROUND_PER_STORE = 4
+"""Mirror writes that may still run on one store after their calls returned; more are journaled."""
 T = TypeVar("T")
 Write = Callable[[ObjectStore, float], T]
 
@@ -69,6 +71,12 @@ class Writes:
         self._journaled = journaled
         self._locks = locks
         self.inflight = inflight if inflight is not None else InFlight()
+        # Mirror writes get threads of their own: slow stores' background writes must not hold the
+        # engine's (hedged reads) nor starve the next put's fast stores.
+        self._pool: futures.ThreadPoolExecutor | None = None
+        if mode == "mirror":
+            workers = len(engine.names) * (BACKGROUND_PER_STORE + 4)
+            self._pool = futures.ThreadPoolExecutor(workers, thread_name_prefix="failover-mirror")
 
     def put(
         self,
@@ -131,6 +139,12 @@ class Writes:
         """Wait until no mirror write runs in the background; False if ``timeout`` passed first."""
         return self.inflight.wait(None, timeout)
 
+    def close(self, timeout: float | None = None) -> None:
+        """Wait for the background writes (up to ``timeout``), then release the threads."""
+        self.wait(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
     def _deadline(self, timeout: float | None) -> Deadline:
         engine = self._engine
         return Deadline(timeout if timeout is not None else engine.settings.deadline, engine.clock)
@@ -157,8 +171,9 @@ class Writes:
         """
         engine = self._engine
         key = record.key
-        busy = self.inflight.stores(key)
+        busy = self.inflight.stores(key) | self.inflight.saturated(BACKGROUND_PER_STORE)
         targets = [name for name in engine.router.order() if name not in acked and name not in busy]
+        pool = self._pool if self._pool is not None else engine.executor
 
         def on_store(name: str) -> T:
             return engine.call_on(name, operation, attempt, timeout=_left(deadline, operation))
@@ -166,7 +181,7 @@ class Writes:
         running: dict[futures.Future[T], str] = {}
         for name in targets:
             self.inflight.begin(key, name)
-            running[engine.executor.submit(on_store, name)] = name
+            running[pool.submit(on_store, name)] = name
         fatal: list[FailoverError] = []
         left = set(running)
         try:
@@ -269,8 +284,7 @@ def _not_called(
 ) -> list[FailoverError]:
     return [
         ProviderUnavailable(
-            f"{name} was not called: "
-            + ("an earlier write of the key still runs there" if name in busy else "its circuit is open"),
+            f"{name} was not called: " + ("earlier writes still run there" if name in busy else "its circuit is open"),
             reason=Reason.OTHER,
             operation=operation,
         )

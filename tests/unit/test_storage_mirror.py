@@ -15,6 +15,7 @@ from failover.clock import ManualClock
 from failover.errors import ProviderUnavailable
 from failover.interfaces import Data, ObjectInfo
 from failover.storage import FailoverStorage, default_quorum
+from failover.storage._writes import BACKGROUND_PER_STORE
 from failover.testing.faulty import refused
 from tests.unit.test_storage_rig import SETTINGS, Rig
 
@@ -189,3 +190,13 @@ def test_every_store_of_a_conditional_mirror_put_shares_the_calls_deadline() -> 
         )
     finally:
         storage.close()
+
+
+def test_a_store_far_behind_is_left_to_the_journal_instead_of_piling_up_writes(three: Three) -> None:
+    for index in range(BACKGROUND_PER_STORE + 3):
+        three.storage.put(f"k{index}", b"v")
+    assert three.azure.puts == BACKGROUND_PER_STORE, "more writes were started on the slow store than the cap"
+    assert three.storage.journal.backlog() == {"azure": BACKGROUND_PER_STORE + 3}
+    three.azure.gate.set()
+    assert three.storage._writes.wait(WAIT)
+    assert three.storage.journal.backlog() == {"azure": 3}
