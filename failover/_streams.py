@@ -2,7 +2,9 @@
 
 The sha256 of an object goes into its user metadata, which every provider takes before the body.
 So the body is hashed first: bytes at once, a seekable file in one read pass (then rewound), any
-other stream copied into a spool file that stays in memory up to `SPOOL_MEMORY` bytes.
+other stream copied into a spool file that stays in memory up to `SPOOL_MEMORY` bytes, hashed as it
+is copied. A `HashedStream` (the view `FailoverStorage` hands each attempt) is not read again: its
+size and sha256 were computed from the caller's body once, for every store.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, cast
 
+from failover.errors import InvalidRequest
 from failover.interfaces import Data
-from failover.keys import validate_size
+from failover.keys import validate_body, validate_size
 
-__all__ = ["CHUNK_SIZE", "SPOOL_MEMORY", "PreparedBody", "iter_chunks", "prepare_body"]
+__all__ = ["CHUNK_SIZE", "SPOOL_MEMORY", "HashedStream", "PreparedBody", "iter_chunks", "prepare_body"]
 
 CHUNK_SIZE = 1024 * 1024
 SPOOL_MEMORY = 8 * 1024 * 1024
@@ -37,8 +40,21 @@ class PreparedBody:
             self.stream.close()
 
 
+class HashedStream(io.RawIOBase):
+    """A seekable body whose ``size`` and ``sha256`` (hex) are known: `prepare_body` trusts them."""
+
+    size: int
+    sha256: str
+
+
 def iter_chunks(stream: IO[bytes], chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     while chunk := stream.read(chunk_size):
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise InvalidRequest(
+                f"a body's read() returns bytes, not {type(chunk).__name__}",
+                rule="body.type",
+                imposed_by="failover",
+            )
         yield chunk
 
 
@@ -78,15 +94,23 @@ class _Window(io.RawIOBase):
         return self._inner.read(left if size < 0 else min(size, left))
 
 
-def prepare_body(data: Data, *, max_size: int, provider: str) -> PreparedBody:
-    """Hash and size ``data``; raise `InvalidRequest` if it is larger than ``max_size``."""
+def prepare_body(data: Data, *, max_size: int, provider: str, in_place: bool = True) -> PreparedBody:
+    """Hash and size ``data``; raise `InvalidRequest` if it is not a body or larger than ``max_size``.
+
+    ``in_place=False`` spools a seekable file too, so that the caller's file is not read after return.
+    """
+    validate_body(data)
+    if isinstance(data, HashedStream):
+        validate_size(data.size, max_size, provider)
+        data.seek(0)
+        return PreparedBody(cast(IO[bytes], data), data.size, data.sha256)
     if isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
         validate_size(len(raw), max_size, provider)
         return PreparedBody(io.BytesIO(raw), len(raw), hashlib.sha256(raw).hexdigest(), _owned=True)
     stream = cast(IO[bytes], data)
     digest = hashlib.sha256()
-    if _seekable(stream):
+    if in_place and _seekable(stream):
         start = stream.tell()
         size = 0
         for chunk in iter_chunks(stream):

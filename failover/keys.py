@@ -7,6 +7,8 @@ the rule and the provider whose limit it keeps, before any network call.
 
 from __future__ import annotations
 
+import io
+import math
 import re
 from collections.abc import Collection, Mapping
 
@@ -15,21 +17,43 @@ from failover.errors import InvalidRequest
 __all__ = [
     "MAX_KEY_BYTES",
     "MAX_METADATA_BYTES",
+    "MAX_USER_METADATA_BYTES",
+    "RESERVED_METADATA",
     "RESERVED_PREFIX",
+    "metadata_size",
+    "validate_body",
     "validate_byte_range",
     "validate_content_type",
     "validate_key",
     "validate_metadata",
     "validate_size",
+    "validate_timeout",
 ]
 
 MAX_KEY_BYTES = 1024
 MAX_METADATA_BYTES = 2048
+"""S3's limit on user metadata as sent: the UTF-8 bytes of every name and value (the strictest provider's)."""
 RESERVED_PREFIX = "failover_"
+RESERVED_METADATA: Mapping[str, int] = {
+    "failover_sha256": 64,  # hex digest
+    "failover_version": 12 + 1 + 6 + 1 + 64,  # a version stamp with the longest writer id
+}
+"""The entries this library adds to every object, with the longest value each can have."""
+MAX_USER_METADATA_BYTES = MAX_METADATA_BYTES - sum(len(name) + size for name, size in RESERVED_METADATA.items())
+"""What a caller's metadata may take: the provider limit less the room the library's own entries need.
+
+Names and values are ASCII (the rules below), and S3, GCS and Azure send and count them as they are,
+so a put that passes validation is never refused by a provider for its metadata size."""
 _MAX_CONTENT_TYPE = 255
 _METADATA_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
 # C0 and C1 control characters and DEL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Unicode noncharacters and lone surrogates: no provider lists them back reliably (Azurite's listing fails).
+_NONCHARACTER = re.compile(
+    "[\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17))
+    + "]"
+)
 
 
 def _reject(rule: str, imposed_by: str, message: str, key: str | None = None) -> InvalidRequest:
@@ -40,10 +64,11 @@ def validate_key(key: object) -> str:
     """Return ``key`` if every provider can store it, else raise `InvalidRequest`."""
     if not isinstance(key, str):
         raise _reject("key.type", "failover", f"a key is a str, not {type(key).__name__}")
-    try:
-        encoded = key.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _reject("key.utf8", "S3, GCS, Azure", "a key must encode to UTF-8", key) from None
+    if _NONCHARACTER.search(key):
+        raise _reject(
+            "key.noncharacter", "S3, GCS, Azure", "a key must not hold Unicode noncharacters or lone surrogates", key
+        )
+    encoded = key.encode("utf-8")
     if not encoded:
         raise _reject("key.empty", "S3, GCS, Azure", "a key must not be empty", key)
     if len(encoded) > MAX_KEY_BYTES:
@@ -73,12 +98,13 @@ def validate_metadata(metadata: Mapping[str, str] | None, *, reserved_allowed: C
     """Return a copy of ``metadata`` if every provider keeps it byte for byte, else raise.
 
     ``reserved_allowed`` names the ``failover_`` names that the caller (the failover layer) may write.
+    The size limit counts the entries given plus the room the library's own entries not given yet
+    will take (`RESERVED_METADATA`), so that what is finally sent fits `MAX_METADATA_BYTES`.
     """
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
         raise _reject("metadata.type", "failover", "metadata is a mapping of str to str")
-    total = 0
     for name, value in metadata.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise _reject("metadata.type", "failover", f"metadata {name!r} must map a str to a str")
@@ -98,14 +124,21 @@ def validate_metadata(metadata: Mapping[str, str] | None, *, reserved_allowed: C
                 "S3, Azure",
                 f"metadata {name!r} must not start or end with a space (HTTP headers trim it)",
             )
-        total += len(name) + len(value)
-    if total > MAX_METADATA_BYTES:
+    total = metadata_size(metadata)
+    room = sum(len(name) + size for name, size in RESERVED_METADATA.items() if name not in metadata)
+    if total + room > MAX_METADATA_BYTES:
         raise _reject(
             "metadata.max_size",
             "S3",
-            f"metadata names and values together are at most {MAX_METADATA_BYTES} bytes, these are {total}",
+            f"metadata names and values together are at most {MAX_METADATA_BYTES - room} bytes "
+            f"({MAX_METADATA_BYTES} less {room} for this library's own entries), these are {total}",
         )
     return dict(metadata)
+
+
+def metadata_size(metadata: Mapping[str, str]) -> int:
+    """The bytes S3 counts against its limit: every name and value in UTF-8."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in metadata.items())
 
 
 def validate_content_type(content_type: str | None) -> str | None:
@@ -141,8 +174,32 @@ def validate_byte_range(byte_range: object) -> tuple[int, int | None] | None:
     if not (isinstance(byte_range, tuple) and len(byte_range) == 2):
         raise _reject("range.type", "failover", f"a byte range is a (start, stop) tuple, not {byte_range!r}")
     start, stop = byte_range
-    if not isinstance(start, int) or start < 0:
+    if not _is_int(start) or start < 0:
         raise _reject("range.start", "failover", f"a range starts at an int >= 0, not {start!r}")
-    if stop is not None and (not isinstance(stop, int) or stop <= start):
+    if stop is not None and (not _is_int(stop) or stop <= start):
         raise _reject("range.stop", "failover", f"a range stops after its start, not at {stop!r}")
     return (start, stop)
+
+
+def validate_timeout(timeout: object) -> float | None:
+    """Return ``timeout`` if it is None or a finite number of seconds above 0, else raise."""
+    if timeout is None:
+        return None
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not math.isfinite(timeout) or timeout <= 0:
+        raise _reject("timeout", "failover", f"a timeout is a finite number of seconds above 0, not {timeout!r}")
+    return float(timeout)
+
+
+def validate_body(data: object) -> None:
+    """Raise unless ``data`` is bytes-like or a binary file object (not a text-mode one)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return
+    mode = getattr(data, "mode", None)
+    if isinstance(data, io.TextIOBase) or (isinstance(mode, str) and "b" not in mode):
+        raise _reject("body.type", "failover", "a body is bytes or a binary file object, not a text-mode file")
+    if not callable(getattr(data, "read", None)):
+        raise _reject("body.type", "failover", f"a body is bytes or a binary file object, not {type(data).__name__}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -5,7 +5,8 @@ A store is probed with a HEAD of the canary key the failover engine's probers us
 with its adapter's `probe` (its attributes). The latency shown is a second probe's: the first also
 builds the SDK's client and opens a connection. Resources are never created here: ``ensure`` is off
 whatever the configuration says. The endpoints are probed in parallel, so a dead one costs its
-timeout once, not once per endpoint after it.
+timeout once, not once per endpoint after it. Below the table: the write quorum each storage mode
+acknowledges at with these stores (the configuration names no mode: the program picks it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from failover.cli._build import PROVIDER_OF, endpoint_label
 from failover.config import QueueConfig, StoreConfig, load_config
 from failover.errors import ConfigError, FailoverError, NotFound, ProviderError
 from failover.queue import SupportsProbe, queue_from_config
-from failover.storage import PROBE_KEY, build_store
+from failover.storage import PROBE_KEY, build_store, default_quorum
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -130,4 +131,14 @@ def run_status(config_path: Path, console: Console, *, timeout: float) -> int:
         f"{reachable} of {len(results)} reachable" + (f"; unreachable: {', '.join(down)}" if down else ""),
         highlight=False,
     )
+    if config.stores:
+        stores, section = len(config.stores), config.storage
+        if section.mode == "primary":
+            how = "acknowledged at 1 store plus the journal entry for the others"
+        else:
+            quorum = section.write_quorum if section.write_quorum is not None else default_quorum(stores)
+            how = f"acknowledged at {quorum} of {stores} stores, the others journaled"
+            if quorum >= stores:
+                how += "; writes fail while any store is down"
+        console.print(f"writes: mode={section.mode}, {how}", highlight=False)
     return 1 if down else 0

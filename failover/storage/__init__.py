@@ -5,6 +5,6 @@ older than an acknowledged write; every call goes through the failover `Engine`.
 """
 
 from failover.storage._build import build_store
-from failover.storage._failover import PROBE_KEY, FailoverStorage
+from failover.storage._failover import PROBE_KEY, FailoverStorage, default_quorum
 
-__all__ = ["PROBE_KEY", "FailoverStorage", "build_store"]
+__all__ = ["PROBE_KEY", "FailoverStorage", "build_store", "default_quorum"]

@@ -1,10 +1,21 @@
 """A put's body that every attempt can send again, in turn or at once (mirrored writes).
 
-Bytes stay bytes (immutable, shared as they are). Any other body goes through
-`failover._streams.prepare_body` once: a seekable file is used in place from the position it was
-handed over at, a non-seekable stream is copied into a spool (in memory up to 8 MiB, then on disk).
+The body is read and hashed once, here: bytes are hashed as they are (and shared, not copied);
+any other body goes through `failover._streams.prepare_body`: a seekable file is hashed in one pass
+and then used in place from the position it was handed over at, a non-seekable stream is copied
+into a spool (in memory up to 8 MiB, then on disk) and hashed while it is copied.
+
+In mirror mode (``in_place=False``) a seekable file is spooled like a stream: writes to the slower
+stores go on after the put returned, when the caller may have closed or changed the file.
+
 Each attempt then gets its own `_Cursor`: a seekable, read-only view with its own position, so that
-parallel attempts read the one underlying file in turns, under a lock, never whole into memory.
+parallel attempts read the one underlying file in turns, under a lock, never whole into memory. A
+cursor is a `HashedStream`: the adapter takes its size and sha256 as they are and reads it once, to
+send it. So a put reads a non-seekable source once, a seekable one in primary mode once to hash it
+and once per store it is sent to, and any source in mirror mode once.
+
+The body lives as long as its last user: `retain` for each write that outlives the put, `close`
+by each user when done; the spool is released by the last `close`.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ import io
 import threading
 from typing import IO, BinaryIO, cast
 
-from failover._streams import PreparedBody, prepare_body
+from failover._streams import HashedStream, PreparedBody, prepare_body
 from failover.interfaces import Data
 from failover.keys import validate_size
 
@@ -24,41 +35,44 @@ __all__ = ["ReplayableBody"]
 class ReplayableBody:
     """The body of one put: ``size`` and ``sha256`` known, `open` once per attempt."""
 
-    def __init__(self, data: Data, *, max_size: int, provider: str) -> None:
-        self._bytes: bytes | None = None
-        self._prepared: PreparedBody | None = None
+    def __init__(self, data: Data, *, max_size: int, provider: str, in_place: bool = True) -> None:
         if isinstance(data, bytes | bytearray | memoryview):
-            raw = bytes(data)
+            raw = bytes(data)  # a bytearray or a view could change under the attempts; bytes are kept as is
             validate_size(len(raw), max_size, provider)
-            self._bytes = raw
-            self.size = len(raw)
-            self.sha256 = hashlib.sha256(raw).hexdigest()
+            self._prepared = PreparedBody(io.BytesIO(raw), len(raw), hashlib.sha256(raw).hexdigest(), _owned=True)
         else:
-            self._prepared = prepare_body(data, max_size=max_size, provider=provider)
-            self.size = self._prepared.size
-            self.sha256 = self._prepared.sha256
+            self._prepared = prepare_body(data, max_size=max_size, provider=provider, in_place=in_place)
+        self.size = self._prepared.size
+        self.sha256 = self._prepared.sha256
         self._lock = threading.Lock()
+        self._users = 1
+
+    def retain(self) -> None:
+        """One more user (a write still running after the put returned); it calls `close` when done."""
+        with self._lock:
+            self._users += 1
 
     def open(self) -> Data:
-        """A fresh copy of the body, positioned at its start, for one attempt."""
-        if self._bytes is not None:
-            return self._bytes
-        assert self._prepared is not None
-        return cast(BinaryIO, _Cursor(self._prepared.stream, self._lock, self.size))
+        """A view of the body, positioned at its start, for one attempt."""
+        return cast(BinaryIO, _Cursor(self._prepared.stream, self._lock, self.size, self.sha256))
 
     def close(self) -> None:
-        """Release the spool (a caller's own file stays open)."""
-        if self._prepared is not None:
+        """One user is done; the last releases the spool (a caller's own file stays open)."""
+        with self._lock:
+            self._users -= 1
+            last = self._users == 0
+        if last:
             self._prepared.close()
 
 
-class _Cursor(io.RawIOBase):
+class _Cursor(HashedStream):
     """A read-only, seekable view of a shared stream, with a position of its own."""
 
-    def __init__(self, shared: IO[bytes], lock: threading.Lock, size: int) -> None:
+    def __init__(self, shared: IO[bytes], lock: threading.Lock, size: int, sha256: str) -> None:
         self._shared = shared
         self._lock = lock
-        self._size = size
+        self.size = self._size = size
+        self.sha256 = sha256
         self._position = 0
 
     def readable(self) -> bool:

@@ -16,7 +16,14 @@ from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, InvalidRequest
 from failover.health import FailoverListener, HealthRegistry, StateChangeListener
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
-from failover.keys import validate_byte_range, validate_content_type, validate_key, validate_metadata
+from failover.keys import (
+    validate_body,
+    validate_byte_range,
+    validate_content_type,
+    validate_key,
+    validate_metadata,
+    validate_timeout,
+)
 from failover.replication import (
     HybridClock,
     Journal,
@@ -29,12 +36,13 @@ from failover.replication import (
 from failover.replication.state import default_journal_path
 from failover.storage._body import ReplayableBody
 from failover.storage._build import build_stores, common_capabilities
+from failover.storage._inflight import InFlight
 from failover.storage._locks import KeyLocks
 from failover.storage._measured import MeasuredStore
 from failover.storage._reads import Reads
 from failover.storage._writes import Mode, Writes
 
-__all__ = ["PROBE_KEY", "PROVIDER", "FailoverStorage"]
+__all__ = ["PROBE_KEY", "PROVIDER", "FailoverStorage", "default_quorum"]
 
 PROVIDER: Final = "failover"
 PROBE_KEY: Final = "failover-probe/canary"
@@ -66,10 +74,13 @@ class FailoverStorage:
     - ``"primary"``: the first store that acknowledges the write takes it; success is returned once
       the journal durably records every other store as pending. The replicator copies it there in
       the background.
-    - ``"mirror"``: every available store is written in parallel; success needs ``write_quorum``
-      acknowledgements (default 2 with two or more stores). With fewer, `AllProvidersFailed` is
-      raised, but the copies that were made stay and are journaled, so replication completes them:
-      a write reported as failed may still appear.
+    - ``"mirror"``: every available store is written in parallel, inside the call's one deadline;
+      success is returned as soon as ``write_quorum`` stores acknowledged it and the journal
+      records the others as pending (the slower writes finish in the background, and mark their
+      store done when they succeed). The default quorum is ``min(2, stores - 1)`` (at least 1): 1
+      of 2, 2 of 3 or more, so one store down never stops the writes (`default_quorum`). With fewer
+      acknowledgements, `AllProvidersFailed` is raised, but the copies that were made stay and are
+      journaled, so replication completes them: a write reported as failed may still appear.
 
     Each object carries a version stamp (``failover_version``, a hybrid logical clock of
     ``writer_id``) and its sha256; replication never puts an older version over a newer one. A put
@@ -142,14 +153,16 @@ class FailoverStorage:
             self._engine.close()
             raise
         # Writers of a key and the replicator's copies of it take turns (see `KeyLocks`); reads take no lock.
+        # The replicator also waits for a mirror write of the key still running in the background.
         locks = KeyLocks()
+        inflight = InFlight()
         self.replicator = Replicator(
             {name: MeasuredStore(store, self._engine) for name, store in self._stores.items()},
             self._journal,
             clock=self._engine.clock,
             on_progress=on_progress,
             is_available=partial(self._engine.is_available, background=True),
-            key_lock=locks,
+            key_lock=inflight.guard(locks),
         )
         self._writes = Writes(
             self._engine,
@@ -159,6 +172,7 @@ class FailoverStorage:
             quorum=quorum,
             journaled=self.replicator.wake,
             locks=locks,
+            inflight=inflight,
         )
         self._reads = Reads(self._engine, self._journal, self._hlc)
         self._drain_lock = threading.Lock()
@@ -181,6 +195,10 @@ class FailoverStorage:
 
         ``journal``, ``replicate`` and ``settings``, when given, replace the configuration's; ``clock``
         and ``on_progress`` are for tests and progress bars. The stores built here are closed by `close`.
+        With ``mode = "mirror"`` and no ``write_quorum``, a write is acknowledged once
+        ``min(2, stores - 1)`` stores hold it (at least 1; see `default_quorum`): a two-store mirror
+        acknowledges at one copy plus the journal entry for the other, so that either store being
+        down does not stop the writes; set ``write_quorum = 2`` to require both copies.
         """
         section = config.storage
         settings = settings if settings is not None else config.storage_engine().build()
@@ -285,7 +303,14 @@ class FailoverStorage:
         user = validate_metadata(metadata)  # failover_* names are reserved for this layer
         validate_content_type(content_type)
         _check_conditions(key, if_none_match, if_match)
-        body = ReplayableBody(data, max_size=self._capabilities.max_object_size, provider=self._size_limited_by)
+        validate_timeout(timeout)
+        validate_body(data)
+        body = ReplayableBody(
+            data,
+            max_size=self._capabilities.max_object_size,
+            provider=self._size_limited_by,
+            in_place=self.mode == "primary",  # mirror writes may outlive the call: never read the caller's file then
+        )
         try:
             info = self._writes.put(
                 key,
@@ -310,6 +335,7 @@ class FailoverStorage:
     ) -> ObjectReader:
         validate_key(key)
         span = validate_byte_range(byte_range)
+        validate_timeout(timeout)
         reader = self._reads.get(key, span, timeout=timeout, allow_stale=allow_stale)
         reader.info = replace(reader.info, provider=PROVIDER)
         return reader
@@ -324,6 +350,7 @@ class FailoverStorage:
     ) -> bytes:
         validate_key(key)
         span = validate_byte_range(byte_range)
+        validate_timeout(timeout)
 
         def read(store: ObjectStore, attempt_timeout: float) -> bytes:
             return store.get_bytes(key, byte_range=span, timeout=attempt_timeout)
@@ -332,6 +359,7 @@ class FailoverStorage:
 
     def head(self, key: str, *, timeout: float | None = None, allow_stale: bool = False) -> ObjectInfo:
         validate_key(key)
+        validate_timeout(timeout)
 
         def head(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
             return store.head(key, timeout=attempt_timeout)
@@ -341,6 +369,7 @@ class FailoverStorage:
 
     def delete(self, key: str, *, timeout: float | None = None) -> None:
         validate_key(key)
+        validate_timeout(timeout)
         self._writes.delete(key, timeout=timeout)
 
     def list(
@@ -350,12 +379,14 @@ class FailoverStorage:
             raise InvalidRequest(f"a prefix is a str, not {type(prefix).__name__}", rule="prefix.type")
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise InvalidRequest(f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter")
+        validate_timeout(timeout)
         entries = self._reads.list(prefix, delimiter, timeout=timeout)
         return (replace(entry, provider=PROVIDER) if isinstance(entry, ObjectInfo) else entry for entry in entries)
 
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
         validate_key(src)
         validate_key(dst)
+        validate_timeout(timeout)
         with self.get(src, timeout=timeout) as reader:
             source = reader.info
             # A non-seekable binary stream (read(n) is all a body needs): spooled once, then sent.
@@ -369,6 +400,7 @@ class FailoverStorage:
 
         The background replicator pauses meanwhile, so that the two never copy the same item.
         """
+        validate_timeout(timeout)
         with self._drain_lock:
             running = self.replicator.running
             if running:
@@ -384,6 +416,8 @@ class FailoverStorage:
         if self._closed:
             return
         self._closed = True
+        # Mirror writes still running in the background end within their calls' deadlines.
+        self._writes.close(timeout=self._engine.settings.deadline)
         self.replicator.stop()
         self._engine.close()
         for store in self._stores.values():
@@ -415,9 +449,21 @@ def _is_journal(journal: object) -> bool:
     return journal is not None and not isinstance(journal, str | os.PathLike)
 
 
+def default_quorum(stores: int) -> int:
+    """A mirror's default write quorum: two copies where three or more stores can give them, else one.
+
+    ``min(2, stores - 1)``, at least 1: one store down never stops the writes (a two-store mirror
+    with a quorum of 2 rejected every write while either store was down). A write acknowledged by
+    one store is as durable as a primary-mode write: the journal holds it for the other store
+    before the ack. Pass ``write_quorum=2`` to a two-store mirror for two copies before every ack,
+    at the price of refusing writes while either store is down.
+    """
+    return max(1, min(2, stores - 1))
+
+
 def _quorum(mode: Mode, write_quorum: int | None, stores: int) -> int:
     if write_quorum is None:
-        return min(2, stores) if mode == "mirror" else 1
+        return default_quorum(stores) if mode == "mirror" else 1
     if mode != "mirror":
         raise ConfigError("write_quorum applies to mode='mirror' only", field="write_quorum")
     if not 1 <= write_quorum <= stores:

@@ -9,9 +9,12 @@ lock, the stores) comes out of the call's one deadline.
 
 Primary mode: one store takes the write (the first that acknowledges it, in routing order); the
 journal then records every other store as pending, durably, before the caller hears success.
-Mirror mode: every available store takes it in parallel; success needs ``quorum`` acknowledgements,
-and the stores that missed it are journaled. A delete is a tombstone: stamped and journaled the
-same way, so that the replicator applies it to the stores that still hold the object.
+Mirror mode: every available store takes it in parallel, all inside the call's one deadline;
+success comes as soon as ``quorum`` stores acknowledged it and the journal records the others as
+pending. The slower stores' writes go on in the background (`InFlight`): one that succeeds marks
+its store done in the journal, one that fails leaves it pending for the replicator. A delete is a
+tombstone: stamped and journaled the same way, so that the replicator applies it to the stores that
+still hold the object.
 
 A store that timed out after the write was sent (`OutcomeUnknown`) may or may not hold it: the
 same stamped write goes on to the next store, and the uncertain one stays pending in the journal;
@@ -29,6 +32,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, TypeVar
 
 from failover.adapters._common import VERSION_KEY
@@ -47,6 +51,7 @@ from failover.policy import classify
 from failover.policy.deadline import Deadline
 from failover.replication import HybridClock, Journal, Op
 from failover.storage._body import ReplayableBody
+from failover.storage._inflight import InFlight
 from failover.storage._locks import KeyLocks
 
 __all__ = ["Mode", "Writes"]
@@ -58,6 +63,8 @@ Mode = Literal["primary", "mirror"]
 INTENT_GRACE = 60.0
 """Seconds after its deadline that a write's intent is left to the writer before replication settles
 it: an SDK call may outlive the deadline a little (its own timeouts bound it)."""
+BACKGROUND_PER_STORE = 4
+"""Mirror writes that may still run on one store after their calls returned; more are journaled."""
 T = TypeVar("T")
 Write = Callable[[ObjectStore, float], T]
 
@@ -75,6 +82,7 @@ class Writes:
         quorum: int,
         journaled: Callable[[], None],
         locks: KeyLocks,
+        inflight: InFlight | None = None,
     ) -> None:
         self._engine = engine
         self._journal = journal
@@ -83,6 +91,13 @@ class Writes:
         self.quorum = quorum
         self._journaled = journaled
         self._locks = locks
+        self.inflight = inflight if inflight is not None else InFlight()
+        # Mirror writes get threads of their own: slow stores' background writes must not hold the
+        # engine's (hedged reads) nor starve the next put's fast stores.
+        self._pool: futures.ThreadPoolExecutor | None = None
+        if mode == "mirror":
+            workers = len(engine.names) * (BACKGROUND_PER_STORE + 4)
+            self._pool = futures.ThreadPoolExecutor(workers, thread_name_prefix="failover-mirror")
 
     def put(
         self,
@@ -125,10 +140,13 @@ class Writes:
                     # A condition is about one store's copy (an etag is one provider's): it is checked on
                     # the store that takes the write first; the others then receive the version that
                     # passed it.
-                    first = self._engine.call("put", write(stored, True), timeout=self._left(deadline, record))
+                    busy = self.inflight.stores(key)
+                    first = self._engine.call(
+                        "put", write(stored, True), timeout=self._left(deadline, record), skip=busy
+                    )
                     acked[first.endpoint] = first.value
                     errors.extend(error for _, error in first.failures)
-                return self._mirror("put", write(stored, False), record, acked, errors, deadline)
+                return self._mirror("put", write(stored, False), record, acked, errors, deadline, body)
 
     def delete(self, key: str, *, timeout: float | None) -> None:
         def attempt(store: ObjectStore, attempt_timeout: float) -> None:
@@ -143,6 +161,16 @@ class Writes:
                     self._journal_write(record, outcome.endpoint, deadline)
                     return
                 self._mirror("delete", attempt, record, {}, [], deadline)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until no mirror write runs in the background; False if ``timeout`` passed first."""
+        return self.inflight.wait(None, timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Wait for the background writes (up to ``timeout``), then release the threads."""
+        self.wait(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- the deadline, the key's turn, the outbox ----------------------------------------------------
 
@@ -207,32 +235,57 @@ class Writes:
         acked: dict[str, T],
         errors: list[FailoverError],
         deadline: Deadline,
+        body: ReplayableBody | None = None,
     ) -> T:
         """``attempt`` on every available store not in ``acked``, in parallel; ack at ``quorum``.
 
-        Every write started is waited for (each within the deadline), so that none of this version
-        is still in flight when the caller writes the key again.
+        Every attempt runs inside ``deadline``, the call's. Once ``quorum`` stores acknowledged, the
+        journal records every other store as pending and the call returns; the attempts still
+        running finish in the background and mark their store done in the journal if they succeed.
+        A store where an earlier write of the key still runs is not written (it is journaled as
+        pending), so that the older version cannot land after this one.
         """
         engine = self._engine
-        targets = [name for name in engine.router.order() if name not in acked]
-        timeout = self._left(deadline, record)
-        running = {
-            engine.executor.submit(engine.call_on, name, operation, attempt, timeout=timeout): name for name in targets
-        }
+        key = record.key
+        busy = self.inflight.stores(key) | self.inflight.saturated(BACKGROUND_PER_STORE)
+        targets = [name for name in engine.router.order() if name not in acked and name not in busy]
+        pool = self._pool if self._pool is not None else engine.executor
+
+        def on_store(name: str) -> T:
+            return engine.call_on(name, operation, attempt, timeout=_time_for(deadline, operation))
+
+        running: dict[futures.Future[T], str] = {}
+        for name in targets:
+            self.inflight.begin(key, name)
+            running[pool.submit(on_store, name)] = name
         fatal: list[FailoverError] = []
-        for done in futures.as_completed(running):
-            name = running[done]
-            try:
-                acked[name] = done.result()
-            except AllProvidersFailed as exc:
-                errors.extend(exc.errors)
-            except FailoverError as exc:
-                errors.append(exc)
-                if classify(exc) is Disposition.FATAL:
-                    fatal.append(exc)
+        left = set(running)
+        try:
+            for done in futures.as_completed(running):
+                left.discard(done)
+                name = running[done]
+                self.inflight.end(key, name)
+                try:
+                    acked[name] = done.result()
+                except AllProvidersFailed as exc:
+                    errors.extend(exc.errors)
+                except FailoverError as exc:
+                    errors.append(exc)
+                    if classify(exc) is Disposition.FATAL:
+                        fatal.append(exc)
+                if len(acked) >= self.quorum:
+                    break
+            if acked:
+                source = next(name for name in engine.names if name in acked)
+                self._journal_write(record, source, deadline, done=acked)
+        finally:
+            # The rest go on in the background; each marks its store done once it succeeded (after
+            # the journal entry above, so that the entry cannot reopen what it marked).
+            for future in left:
+                if body is not None:
+                    body.retain()
+                future.add_done_callback(partial(self._settled, record, running[future], body))
         if acked:
-            source = next(name for name in engine.names if name in acked)
-            self._journal_write(record, source, deadline, done=acked)
             if len(acked) >= self.quorum:
                 return acked[source]
         elif fatal:
@@ -240,10 +293,22 @@ class Writes:
         raise AllProvidersFailed(
             f"{operation} reached {len(acked)} of the {self.quorum} stores the write quorum needs"
             + (" (the copies made stay, and are journaled so that replication completes them)" if acked else ""),
-            errors=errors + _not_called(engine, acked, targets, operation),
+            errors=errors + _not_called(engine, acked, targets, operation, busy),
             operation=operation,
-            key=record.key,
+            key=key,
         )
+
+    def _settled(self, record: _Record, name: str, body: ReplayableBody | None, future: futures.Future[object]) -> None:
+        """A background write of ``record`` to ``name`` ended: on success, the store is done."""
+        try:
+            if not future.cancelled() and future.exception() is None:
+                self._journal.mark_done(record.key, record.version, name)
+        except Exception:
+            log.exception("could not mark %s of %r done on %s in the journal", record.op.value, record.key, name)
+        finally:
+            if body is not None:
+                body.close()
+            self.inflight.end(record.key, name)
 
     # -- the journal ---------------------------------------------------------------------------------
 
@@ -297,11 +362,27 @@ def _maybe_written(error: FailoverError) -> bool:
     return isinstance(error, AllProvidersFailed) and any(_maybe_written(each) for each in error.errors)
 
 
+def _time_for(deadline: Deadline, operation: str) -> float:
+    """The time left of the call's ``deadline`` for one more store; raise if there is none."""
+    left = deadline.remaining()
+    if left <= 0:
+        raise ProviderUnavailable("the call's deadline passed before this store was called", operation=operation)
+    return left
+
+
 def _not_called(
-    engine: Engine[ObjectStore], acked: Mapping[str, object], targets: list[str], operation: str
+    engine: Engine[ObjectStore],
+    acked: Mapping[str, object],
+    targets: list[str],
+    operation: str,
+    busy: frozenset[str],
 ) -> list[FailoverError]:
     return [
-        ProviderUnavailable(f"{name} was not called: its circuit is open", reason=Reason.OTHER, operation=operation)
+        ProviderUnavailable(
+            f"{name} was not called: " + ("earlier writes still run there" if name in busy else "its circuit is open"),
+            reason=Reason.OTHER,
+            operation=operation,
+        )
         for name in engine.names
         if name not in acked and name not in targets
     ]

@@ -33,9 +33,14 @@ def _table(section: str, model: BaseModel) -> list[str]:
     return [*lines, ""]
 
 
-def write_config(path: Path, *, storage: Sequence[BaseModel] = (), queues: Sequence[BaseModel] = ()) -> Path:
-    """A TOML file that `failover.config.load_config` reads back as these stores and queues (secrets included)."""
-    lines: list[str] = []
+def write_config(
+    path: Path, *, storage: Sequence[BaseModel] = (), queues: Sequence[BaseModel] = (), tables: str = ""
+) -> Path:
+    """A TOML file that `failover.config.load_config` reads back as these stores and queues (secrets included).
+
+    ``tables`` is TOML text put first (``[storage]``, ``[engine]``, ...).
+    """
+    lines: list[str] = [tables]
     for number, model in enumerate(storage):
         lines += _table(f"stores.store_{number}", model)
     for number, model in enumerate(queues):

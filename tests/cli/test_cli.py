@@ -78,6 +78,39 @@ def test_status_shows_every_configured_provider_reachable(
         assert provider in output
 
 
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        ("", "mode=primary, acknowledged at 1 store plus the journal entry for the others"),
+        ('[storage]\nmode = "mirror"\n', "mode=mirror, acknowledged at 2 of 3 stores, the others journaled"),
+        (
+            '[storage]\nmode = "mirror"\nwrite_quorum = 3\n',
+            "acknowledged at 3 of 3 stores, the others journaled; writes fail while any store is down",
+        ),
+    ],
+    ids=["primary", "mirror-default", "mirror-all"],
+)
+def test_status_shows_how_writes_are_acknowledged(
+    tables: str,
+    expected: str,
+    local_clouds: LocalClouds,
+    unique_name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    s3 = local_clouds.aws.s3_config(unique_name, **FAST)
+    gcs = local_clouds.gcs.gcs_config(unique_name, **FAST)
+    blob = local_clouds.azure.azure_blob_config(unique_name, **FAST)
+    for store in (S3Store(s3), GcsStore(gcs), AzureBlobStore(blob)):  # ensure=True: the buckets exist
+        store.close()
+    config = write_config(tmp_path / "failover.toml", storage=[s3, gcs, blob], tables=tables)
+
+    code, output = _run(capsys, "status", "--config", str(config))
+
+    assert code == 0, output
+    assert expected in " ".join(output.split()), output
+
+
 def test_status_exits_1_naming_the_endpoint_at_a_closed_port(
     local_clouds: LocalClouds, unique_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

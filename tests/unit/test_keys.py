@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -9,11 +10,16 @@ import pytest
 from failover.errors import InvalidRequest
 from failover.keys import (
     MAX_METADATA_BYTES,
+    MAX_USER_METADATA_BYTES,
+    RESERVED_METADATA,
+    metadata_size,
+    validate_body,
     validate_byte_range,
     validate_content_type,
     validate_key,
     validate_metadata,
     validate_size,
+    validate_timeout,
 )
 
 
@@ -22,7 +28,13 @@ from failover.keys import (
     [
         pytest.param(b"bytes", "key.type", "failover", id="bytes"),
         pytest.param(None, "key.type", "failover", id="none"),
-        pytest.param("\udc80", "key.utf8", "S3, GCS, Azure", id="lone-surrogate"),
+        pytest.param("\udc80", "key.noncharacter", "S3, GCS, Azure", id="lone-surrogate"),
+        pytest.param("a\ud800b", "key.noncharacter", "S3, GCS, Azure", id="lone-high-surrogate"),
+        pytest.param("a\ufffe", "key.noncharacter", "S3, GCS, Azure", id="fffe"),
+        pytest.param("a\uffff", "key.noncharacter", "S3, GCS, Azure", id="ffff"),
+        pytest.param("a\ufdd0", "key.noncharacter", "S3, GCS, Azure", id="fdd0"),
+        pytest.param("a\ufdef", "key.noncharacter", "S3, GCS, Azure", id="fdef"),
+        pytest.param("a\U0010fffe", "key.noncharacter", "S3, GCS, Azure", id="plane-16-fffe"),
         pytest.param("", "key.empty", "S3, GCS, Azure", id="empty"),
         pytest.param("k" * 1025, "key.max_length", "S3, GCS", id="1025-ascii-bytes"),
         pytest.param("é" * 512 + "x", "key.max_length", "S3, GCS", id="1025-utf8-bytes"),
@@ -73,6 +85,7 @@ def test_valid_key_is_returned_unchanged(key: str) -> None:
         pytest.param({"a": " x"}, "metadata.value_whitespace", "S3, Azure", id="leading-space"),
         pytest.param({"a": "x "}, "metadata.value_whitespace", "S3, Azure", id="trailing-space"),
         pytest.param({"a": "x" * MAX_METADATA_BYTES}, "metadata.max_size", "S3", id="2049-bytes"),
+        pytest.param({"a": "x" * MAX_USER_METADATA_BYTES}, "metadata.max_size", "S3", id="one-over-the-user-limit"),
     ],
 )
 def test_invalid_metadata_names_its_rule_and_provider(metadata: Any, rule: str, imposed_by: str) -> None:
@@ -82,10 +95,25 @@ def test_invalid_metadata_names_its_rule_and_provider(metadata: Any, rule: str, 
 
 
 def test_metadata_at_exactly_the_size_limit_is_accepted_and_copied() -> None:
-    metadata = {"a": "x" * (MAX_METADATA_BYTES - 1)}
+    metadata = {"a": "x" * (MAX_USER_METADATA_BYTES - 1)}
     checked = validate_metadata(metadata)
     assert checked == metadata
     assert checked is not metadata, "validate_metadata returned the caller's dict, not a copy"
+
+
+def test_the_user_limit_leaves_room_for_the_librarys_own_entries() -> None:
+    longest_own = {name: "x" * size for name, size in RESERVED_METADATA.items()}
+    at_limit = {"a": "x" * (MAX_USER_METADATA_BYTES - 1)}
+    assert metadata_size({**at_limit, **longest_own}) == MAX_METADATA_BYTES
+
+
+def test_metadata_carrying_the_version_leaves_room_for_the_sha256_only() -> None:
+    version = {"failover_version": "v"}
+    room = MAX_METADATA_BYTES - len("failover_sha256") - 64 - metadata_size(version)
+    fits = {**version, "a": "x" * (room - 1)}
+    assert validate_metadata(fits, reserved_allowed={"failover_version"}) == fits
+    with pytest.raises(InvalidRequest, match=r"metadata\.max_size"):
+        validate_metadata({**version, "a": "x" * room}, reserved_allowed={"failover_version"})
 
 
 def test_no_metadata_is_an_empty_dict() -> None:
@@ -129,6 +157,10 @@ def test_size_over_the_limit_names_the_provider() -> None:
         pytest.param((2, 2), "range.stop", id="empty"),
         pytest.param((3, 2), "range.stop", id="reversed"),
         pytest.param((0, 1.0), "range.stop", id="float-stop"),
+        pytest.param((True, None), "range.start", id="bool-start"),
+        pytest.param((False, 3), "range.start", id="false-start"),
+        pytest.param((0, True), "range.stop", id="bool-stop"),
+        pytest.param((0, -1), "range.stop", id="negative-stop"),
     ],
 )
 def test_invalid_byte_range_names_its_rule(byte_range: Any, rule: str) -> None:
@@ -140,3 +172,37 @@ def test_invalid_byte_range_names_its_rule(byte_range: Any, rule: str) -> None:
 @pytest.mark.parametrize("byte_range", [None, (0, 1), (5, None), (0, 10**12)])
 def test_valid_byte_range_is_returned(byte_range: tuple[int, int | None] | None) -> None:
     assert validate_byte_range(byte_range) == byte_range
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    ["3", float("nan"), float("inf"), -1, 0, 0.0, True, False, [3]],
+    ids=["str", "nan", "inf", "negative", "zero", "zero-float", "true", "false", "list"],
+)
+def test_invalid_timeout_is_refused(timeout: Any) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_timeout(timeout)
+    assert caught.value.rule == "timeout"
+
+
+@pytest.mark.parametrize("timeout", [None, 3, 0.5, 1e-3])
+def test_valid_timeout_is_accepted(timeout: float | None) -> None:
+    assert validate_timeout(timeout) == timeout
+
+
+@pytest.mark.parametrize(
+    "body", ["text", None, 3, [b"x"], io.StringIO("text")], ids=["str", "none", "int", "list", "text-stream"]
+)
+def test_invalid_body_is_refused(body: Any) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_body(body)
+    assert caught.value.rule == "body.type"
+
+
+def test_text_mode_file_is_refused(tmp_path: Any) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text("text")
+    with path.open("r") as text, pytest.raises(InvalidRequest, match=r"body\.type"):
+        validate_body(text)
+    with path.open("rb") as binary:
+        validate_body(binary)

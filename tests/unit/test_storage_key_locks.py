@@ -132,7 +132,11 @@ def test_concurrent_puts_of_one_key_leave_the_newest_stamp_on_every_store(
         storage.drain()
         assert held(stores, "k") == {"aws": newest, "gcp": newest}, "a store kept an older version"
         assert storage.journal.backlog() == {}
-        assert not overtook, "a second put of the key went ahead while the first was still writing it"
+        # A mirror acks at its quorum (1 of 2 here): the second put may go ahead, leaving out the store
+        # the first still writes (journaled for it); the held versions above prove the order kept.
+        assert mode == "mirror" or not overtook, (
+            "a second put of the key went ahead while the first was still writing it"
+        )
 
 
 def test_delete_waits_for_a_put_of_the_same_key_in_flight(stores: dict[str, Paused]) -> None:

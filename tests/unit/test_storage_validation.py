@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from failover.adapters.memory import MemoryStore
 from failover.errors import InvalidRequest
 from failover.interfaces import Capabilities
+from failover.keys import MAX_USER_METADATA_BYTES
 from failover.storage import FailoverStorage
 from failover.testing.faulty import FaultyStore
 from tests.unit.test_storage_rig import SETTINGS
@@ -40,6 +44,34 @@ INVALID: dict[str, Call] = {
     "list delimiter": lambda storage: storage.list("", delimiter=""),
     "copy source": lambda storage: storage.copy("", "dst"),
     "copy destination": lambda storage: storage.copy("src", "dst/"),
+    "noncharacter key": lambda storage: storage.put("a\ufffe", b"v"),
+    "noncharacter fdd0 key": lambda storage: storage.get_bytes("a\ufdd0"),
+    "lone surrogate key": lambda storage: storage.head("a\udc00"),
+    "str body": lambda storage: storage.put("k", "text"),  # type: ignore[arg-type]
+    "None body": lambda storage: storage.put("k", None),  # type: ignore[arg-type]
+    "int body": lambda storage: storage.put("k", 3),  # type: ignore[arg-type]
+    "list body": lambda storage: storage.put("k", [b"v"]),  # type: ignore[arg-type]
+    "text stream body": lambda storage: storage.put("k", io.StringIO("text")),  # type: ignore[arg-type]
+    "bool range": lambda storage: storage.get_bytes("k", byte_range=(True, None)),
+    "bool range stop": lambda storage: storage.get("k", byte_range=(0, True)),
+    "negative range stop": lambda storage: storage.get("k", byte_range=(0, -1)),
+    "metadata over the user limit": lambda storage: storage.put(
+        "k", b"v", metadata={"a": "x" * MAX_USER_METADATA_BYTES}
+    ),
+    **{
+        f"{name} timeout {label}": partial(call, timeout=bad)
+        for name, call in {
+            "put": lambda storage, **kw: storage.put("k", b"v", **kw),
+            "get": lambda storage, **kw: storage.get("k", **kw),
+            "get_bytes": lambda storage, **kw: storage.get_bytes("k", **kw),
+            "head": lambda storage, **kw: storage.head("k", **kw),
+            "delete": lambda storage, **kw: storage.delete("k", **kw),
+            "list": lambda storage, **kw: storage.list("", **kw),
+            "copy": lambda storage, **kw: storage.copy("k", "k2", **kw),
+            "drain": lambda storage, **kw: storage.drain(**kw),
+        }.items()
+        for label, bad in {"str": "3", "nan": float("nan"), "negative": -1.0, "bool": True}.items()
+    },
 }
 
 
@@ -76,3 +108,26 @@ def test_the_size_limit_is_the_smallest_stores(small: Small) -> None:
     assert caught.value.rule == "object.max_size"
     assert small.storage.capabilities.max_object_size == 64
     small.storage.put("k", b"x" * 64)
+
+
+def test_text_mode_file_body_is_refused_before_any_store_is_called(small: Small, tmp_path: Path) -> None:
+    path = tmp_path / "body.txt"
+    path.write_text("text")
+    with path.open("r") as text, pytest.raises(InvalidRequest) as caught:
+        small.storage.put("k", text)  # type: ignore[arg-type]
+    assert caught.value.rule == "body.type"
+    assert {name: store.total_calls for name, store in small.stores.items()} == {"aws": 0, "gcp": 0}
+
+
+def test_a_stream_that_reads_text_is_refused_before_any_store_is_called(small: Small) -> None:
+    class Texty(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> Any:
+            return "text"
+
+    with pytest.raises(InvalidRequest) as caught:
+        small.storage.put("k", Texty())  # type: ignore[arg-type]
+    assert caught.value.rule == "body.type"
+    assert {name: store.total_calls for name, store in small.stores.items()} == {"aws": 0, "gcp": 0}

@@ -22,7 +22,7 @@ def two() -> Iterator[Rig]:
 
 @pytest.fixture
 def mirror() -> Iterator[Rig]:
-    yield from rig(mode="mirror")
+    yield from rig(mode="mirror", write_quorum=2)
 
 
 def test_primary_put_is_acked_by_the_first_store_with_the_others_journaled(two: Rig) -> None:

@@ -21,7 +21,7 @@ from failover.adapters.aws._multipart import check_condition, part_size_for, upl
 from failover.config import S3Config
 from failover.errors import InvalidRequest, NotFound, PreconditionFailed
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
-from failover.keys import validate_byte_range, validate_key
+from failover.keys import validate_byte_range, validate_key, validate_timeout
 from failover.reader import ObjectReader
 
 if TYPE_CHECKING:
@@ -123,6 +123,7 @@ class S3Store:
         if_match: str | None = None,
         timeout: float | None = None,
     ) -> ObjectInfo:
+        validate_timeout(timeout)
         prepared = prepare_put(
             key,
             data,
@@ -188,6 +189,7 @@ class S3Store:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> ObjectReader:
+        validate_timeout(timeout)
         validate_key(key)
         span = validate_byte_range(byte_range)
         options: dict[str, Any] = {}
@@ -220,10 +222,12 @@ class S3Store:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> bytes:
+        validate_timeout(timeout)
         with self.get(key, byte_range=byte_range, timeout=timeout) as reader:
             return reader.read()
 
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(key)
         try:
             with translate_errors(operation="head", key=key):
@@ -242,6 +246,7 @@ class S3Store:
         return True
 
     def delete(self, key: str, *, timeout: float | None = None) -> None:
+        validate_timeout(timeout)
         validate_key(key)
         # S3 answers 204 for a key that does not exist: deleting it succeeds, as the interface wants.
         with translate_errors(operation="delete", key=key, write=True):
@@ -250,6 +255,7 @@ class S3Store:
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
+        validate_timeout(timeout)
         if not isinstance(prefix, str):
             raise InvalidRequest(f"a prefix is a str, not {type(prefix).__name__}", rule="prefix.type")
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
@@ -280,6 +286,7 @@ class S3Store:
                 yield CommonPrefix(common["Prefix"])
 
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(src)
         validate_key(dst)
         if src == dst:

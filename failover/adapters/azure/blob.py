@@ -24,7 +24,7 @@ from failover.adapters.azure._errors import PROVIDER, error_code, translate_erro
 from failover.config import AzureBlobConfig
 from failover.errors import InvalidRequest, OutcomeUnknown, ProviderUnavailable, Reason
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
-from failover.keys import MAX_KEY_BYTES, validate_byte_range, validate_key
+from failover.keys import MAX_KEY_BYTES, validate_byte_range, validate_key, validate_timeout
 from failover.reader import ObjectReader
 
 if TYPE_CHECKING:
@@ -111,6 +111,7 @@ class AzureBlobStore:
         if_match: str | None = None,
         timeout: float | None = None,
     ) -> ObjectInfo:
+        validate_timeout(timeout)
         prepared = prepare_put(
             key,
             data,
@@ -159,6 +160,7 @@ class AzureBlobStore:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> ObjectReader:
+        validate_timeout(timeout)
         validate_key(key)
         byte_range = validate_byte_range(byte_range)
         options = call_timeouts(self._config, timeout)
@@ -193,10 +195,12 @@ class AzureBlobStore:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> bytes:
+        validate_timeout(timeout)
         with self.get(key, byte_range=byte_range, timeout=timeout) as reader:
             return reader.read()
 
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(key)
         options = call_timeouts(self._config, timeout)
         with translate_errors("head", key=key):
@@ -204,6 +208,7 @@ class AzureBlobStore:
         return self._info(key, properties)
 
     def delete(self, key: str, *, timeout: float | None = None) -> None:
+        validate_timeout(timeout)
         validate_key(key)
         options = call_timeouts(self._config, timeout)
         with translate_errors("delete", key=key, write=True):
@@ -217,6 +222,7 @@ class AzureBlobStore:
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
+        validate_timeout(timeout)
         if not isinstance(prefix, str) or len(prefix.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise InvalidRequest(
                 f"a prefix is a str of at most {MAX_KEY_BYTES} bytes", rule="prefix", imposed_by="failover"
@@ -246,6 +252,7 @@ class AzureBlobStore:
                     yield self._info(item.name, item)
 
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(src)
         validate_key(dst)
         options = call_timeouts(self._config, timeout)

@@ -34,7 +34,7 @@ from failover.errors import (
     Reason,
 )
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
-from failover.keys import validate_byte_range, validate_key
+from failover.keys import validate_byte_range, validate_key, validate_timeout
 from failover.reader import ObjectReader
 
 if TYPE_CHECKING:
@@ -152,6 +152,7 @@ class GcsStore:
         if_match: str | None = None,
         timeout: float | None = None,
     ) -> ObjectInfo:
+        validate_timeout(timeout)
         prepared = prepare_put(
             key,
             data,
@@ -207,6 +208,7 @@ class GcsStore:
         return True
 
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(key)
         return self._info(self._reload(key, "head", timeout))
 
@@ -217,6 +219,7 @@ class GcsStore:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> ObjectReader:
+        validate_timeout(timeout)
         validate_key(key)
         checked = validate_byte_range(byte_range)
         blob = self._reload(key, "get", timeout)
@@ -277,10 +280,12 @@ class GcsStore:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> bytes:
+        validate_timeout(timeout)
         with self.get(key, byte_range=byte_range, timeout=timeout) as reader:
             return reader.read()
 
     def delete(self, key: str, *, timeout: float | None = None) -> None:
+        validate_timeout(timeout)
         validate_key(key)
         try:
             with translate_errors(operation="delete", key=key, write=True):
@@ -294,6 +299,7 @@ class GcsStore:
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
+        validate_timeout(timeout)
         if not isinstance(prefix, str):
             raise InvalidRequest(
                 f"a prefix is a str, not {type(prefix).__name__}", rule="prefix", imposed_by="failover"
@@ -325,6 +331,7 @@ class GcsStore:
                 yield CommonPrefix(common)
 
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(src)
         validate_key(dst)
         source, target = self._bucket.blob(src), self._bucket.blob(dst)

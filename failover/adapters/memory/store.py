@@ -13,7 +13,7 @@ from failover._streams import CHUNK_SIZE
 from failover.adapters._common import prepare_put, split_metadata
 from failover.errors import InvalidRequest, NotFound, PreconditionFailed
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo, ObjectReader
-from failover.keys import validate_byte_range, validate_key
+from failover.keys import validate_byte_range, validate_key, validate_timeout
 
 __all__ = ["DEFAULT_CAPABILITIES", "PROVIDER", "MemoryStore"]
 
@@ -95,6 +95,7 @@ class MemoryStore:
         if_match: str | None = None,
         timeout: float | None = None,
     ) -> ObjectInfo:
+        validate_timeout(timeout)
         prepared = prepare_put(
             key,
             data,
@@ -145,6 +146,7 @@ class MemoryStore:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> ObjectReader:
+        validate_timeout(timeout)
         byte_range = validate_byte_range(byte_range)
         obj = self._lookup(key, "get")
         start, stop = byte_range or (0, None)
@@ -157,15 +159,18 @@ class MemoryStore:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> bytes:
+        validate_timeout(timeout)
         byte_range = validate_byte_range(byte_range)
         obj = self._lookup(key, "get")
         start, stop = byte_range or (0, None)
         return bytes(obj.data[start:stop])
 
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         return self._info(key, self._lookup(key, "head"))
 
     def delete(self, key: str, *, timeout: float | None = None) -> None:
+        validate_timeout(timeout)
         validate_key(key)
         with self._lock:
             self._objects.pop(key, None)
@@ -173,6 +178,11 @@ class MemoryStore:
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
+        validate_timeout(timeout)
+        if not isinstance(prefix, str):
+            raise InvalidRequest(f"a prefix is a str, not {type(prefix).__name__}", rule="prefix.type")
+        if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
+            raise InvalidRequest(f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter")
         with self._lock:
             snapshot = sorted((key, obj) for key, obj in self._objects.items() if key.startswith(prefix))
         return self._entries(snapshot, prefix, delimiter)
@@ -193,6 +203,7 @@ class MemoryStore:
             yield self._info(key, obj)
 
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(dst)
         obj = self._lookup(src, "copy")
         with self._lock:

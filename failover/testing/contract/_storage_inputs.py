@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,13 @@ from hypothesis import strategies as st
 
 from failover.errors import InvalidRequest, NotFound
 from failover.interfaces import ObjectInfo, ObjectStore
-from failover.keys import validate_key, validate_metadata
+from failover.keys import (
+    MAX_METADATA_BYTES,
+    MAX_USER_METADATA_BYTES,
+    metadata_size,
+    validate_key,
+    validate_metadata,
+)
 
 __all__ = ["StorageInputsContract"]
 
@@ -29,6 +36,9 @@ BAD_KEYS = [
     pytest.param("back\\slash", id="backslash"),
     pytest.param("x" * 1025, id="1025-bytes"),
     pytest.param("\ud800", id="lone-surrogate"),
+    pytest.param("non\ufffecharacter", id="fffe"),
+    pytest.param("non\uffffcharacter", id="ffff"),
+    pytest.param("non\ufdd0character", id="fdd0"),
     pytest.param(b"bytes-key", id="bytes"),
 ]
 
@@ -43,6 +53,7 @@ BAD_METADATA = [
     pytest.param({"n": "tab\there"}, id="control-in-value"),
     pytest.param({"n": " padded"}, id="leading-space"),
     pytest.param({"n": "x" * 2048}, id="too-large"),
+    pytest.param({"n": "x" * MAX_USER_METADATA_BYTES}, id="no-room-for-the-librarys-own"),
     pytest.param({"n": 1}, id="non-str-value"),
 ]
 
@@ -53,7 +64,28 @@ BAD_RANGES = [
     pytest.param((1.5, 3), id="float"),
     pytest.param([0, 1], id="list"),
     pytest.param((0,), id="one-element"),
+    pytest.param((True, None), id="bool-start"),
+    pytest.param((0, True), id="bool-stop"),
+    pytest.param((0, -1), id="negative-stop"),
 ]
+
+BAD_TIMEOUTS = [
+    pytest.param("3", id="str"),
+    pytest.param(float("nan"), id="nan"),
+    pytest.param(-1.0, id="negative"),
+    pytest.param(0, id="zero"),
+    pytest.param(True, id="bool"),
+]
+
+BAD_BODIES = [
+    pytest.param("text", id="str"),
+    pytest.param(None, id="none"),
+    pytest.param(3, id="int"),
+    pytest.param([b"x"], id="list"),
+    pytest.param(io.StringIO("text"), id="text-stream"),
+]
+# The longest version stamp the failover layer writes (a 64-character writer id).
+_LONGEST_STAMP = "0" * 12 + "-" + "0" * 6 + "-" + "w" * 64
 
 BAD_CONTENT_TYPES = [
     pytest.param("", id="empty"),
@@ -93,6 +125,64 @@ class StorageInputsContract:
                 continue
             accepted.append(operation)
         assert not accepted, f"{accepted} accepted the invalid key {key!r}"
+
+    @pytest.mark.parametrize("timeout", BAD_TIMEOUTS)
+    def test_invalid_timeout_is_refused_by_every_operation(self, store: ObjectStore, timeout: Any) -> None:
+        calls: dict[str, Callable[[], object]] = {
+            "put": lambda: store.put("t", b"x", timeout=timeout),
+            "get": lambda: store.get("ok", timeout=timeout),
+            "get_bytes": lambda: store.get_bytes("ok", timeout=timeout),
+            "head": lambda: store.head("ok", timeout=timeout),
+            "delete": lambda: store.delete("ok", timeout=timeout),
+            "list": lambda: store.list("", timeout=timeout),
+            "copy": lambda: store.copy("ok", "t", timeout=timeout),
+        }
+        store.put("ok", b"x")
+        accepted = []
+        for operation, call in calls.items():
+            try:
+                call()
+            except InvalidRequest:
+                continue
+            accepted.append(operation)
+        assert not accepted, f"{accepted} accepted the timeout {timeout!r}"
+        assert store.get_bytes("ok") == b"x"
+        with pytest.raises(NotFound):
+            store.head("t")
+
+    @pytest.mark.parametrize("body", BAD_BODIES)
+    def test_invalid_body_is_refused_and_nothing_stored(self, store: ObjectStore, body: Any) -> None:
+        with pytest.raises(InvalidRequest):
+            store.put("body", body)
+        with pytest.raises(NotFound):
+            store.head("body")
+
+    def test_metadata_at_the_limit_with_the_longest_stamp_is_stored_within_the_providers_limit(
+        self, store: ObjectStore
+    ) -> None:
+        # What FailoverStorage accepts from a caller, plus the stamp it adds, plus the sha256 the
+        # adapter adds: the store takes it, and all of it fits S3's 2 KB as counted on the wire.
+        @settings(
+            max_examples=max(3, self.property_examples // 5),
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+        @given(cuts=st.lists(st.integers(min_value=1, max_value=MAX_USER_METADATA_BYTES), max_size=6))
+        def check(cuts: list[int]) -> None:
+            user = _metadata_of_size(MAX_USER_METADATA_BYTES, cuts)
+            assert metadata_size(user) == MAX_USER_METADATA_BYTES
+            # The failover layer writes its own stamp (and refuses one from its caller).
+            stamp = {} if store.provider == "failover" else {"failover_version": _LONGEST_STAMP}
+            store.put("meta-limit", b"x", metadata={**user, **stamp})
+            head = store.head("meta-limit")
+            assert dict(head.metadata) == user
+            assert head.version is not None
+            assert head.sha256 is not None
+            sent = {**head.metadata, "failover_version": head.version or "", "failover_sha256": head.sha256 or ""}
+            assert metadata_size(sent) <= MAX_METADATA_BYTES
+
+        check()
 
     @pytest.mark.parametrize("metadata", BAD_METADATA)
     def test_invalid_metadata_is_refused_and_nothing_stored(self, store: ObjectStore, metadata: Any) -> None:
@@ -164,3 +254,21 @@ class StorageInputsContract:
             assert key in listed, f"{key!r} is not listed under its own prefix (listed: {sorted(listed)[:5]})"
 
         check()
+
+
+def _metadata_of_size(total: int, cuts: list[int]) -> dict[str, str]:
+    """Entries ``m0``, ``m1``, ... whose names and values add up to exactly ``total`` bytes."""
+    sizes: list[int] = []
+    left = total
+    for index, drawn in enumerate(cuts):
+        cut = max(drawn, len(f"m{index}") + 1)  # a name and a value of one character at least
+        if left - cut < len(f"m{index + 1}") + 1:
+            break
+        sizes.append(cut)
+        left -= cut
+    sizes.append(left)
+    metadata: dict[str, str] = {}
+    for index, size in enumerate(sizes):
+        name = f"m{index}"
+        metadata[name] = "v" * (size - len(name))
+    return metadata
