@@ -118,7 +118,7 @@ def test_mirror_write_below_quorum_fails_and_its_copy_is_completed_later(
     local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
 ) -> None:
     stores = Stores(local_clouds, unique_name, proxy.endpoint)
-    storage = FailoverStorage(stores.all, mode="mirror", settings=SETTINGS)
+    storage = FailoverStorage(stores.all, mode="mirror", write_quorum=2, settings=SETTINGS)
     try:
         proxy.set(Fault.refuse())
         with pytest.raises(AllProvidersFailed, match="quorum"):
