@@ -14,6 +14,7 @@ from failover.config import (
     SqsConfig,
     load_config,
 )
+from failover.crypto import EncryptedStorage, KeyProvider, Keyring, LocalKey
 from failover.engine import EngineSettings
 from failover.errors import (
     AccessDenied,
@@ -21,6 +22,7 @@ from failover.errors import (
     ConfigError,
     Disposition,
     FailoverError,
+    IntegrityError,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -62,6 +64,7 @@ __all__ = [
     "CommonPrefix",
     "ConfigError",
     "Disposition",
+    "EncryptedStorage",
     "EngineSettings",
     "FailoverConfig",
     "FailoverError",
@@ -71,8 +74,12 @@ __all__ = [
     "GcsStore",
     "HealthState",
     "HedgePolicy",
+    "IntegrityError",
     "InvalidRequest",
+    "KeyProvider",
+    "Keyring",
     "ListEntry",
+    "LocalKey",
     "MemoryQueue",
     "MemoryStore",
     "Message",

@@ -54,6 +54,11 @@ EXPECTED_PUBLIC_NAMES = {
     "SendResult",
     "SqsConfig",
     "StaleReadRisk",
+    "IntegrityError",
+    "EncryptedStorage",
+    "Keyring",
+    "KeyProvider",
+    "LocalKey",
     "__version__",
     "load_config",
 }
