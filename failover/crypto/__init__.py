@@ -7,6 +7,7 @@ each object or message is encrypted once and the same ciphertext is replicated).
 """
 
 from failover.crypto.keys import DataKey, KeyProvider, Keyring, LocalKey
+from failover.crypto.queue import EncryptedQueue
 from failover.crypto.storage import EncryptedStorage
 
-__all__ = ["DataKey", "EncryptedStorage", "KeyProvider", "Keyring", "LocalKey"]
+__all__ = ["DataKey", "EncryptedQueue", "EncryptedStorage", "KeyProvider", "Keyring", "LocalKey"]

@@ -55,6 +55,11 @@ class KeyProvider(Protocol):
         """The name stored in the clear beside each ciphertext, to find this key again on read."""
         ...
 
+    @property
+    def max_wrapped_size(self) -> int:
+        """The most bytes `DataKey.wrapped` takes: what a message or header must leave room for."""
+        ...
+
     def new_data_key(self) -> DataKey:
         """The key for one new object or message."""
         ...
@@ -92,6 +97,10 @@ class LocalKey:
     @property
     def key_id(self) -> str:
         return self._key_id
+
+    @property
+    def max_wrapped_size(self) -> int:
+        return 0
 
     def new_data_key(self) -> DataKey:
         return DataKey(self._secret)

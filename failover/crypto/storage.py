@@ -64,7 +64,7 @@ class EncryptedStorage:
 
     @property
     def name(self) -> str:
-        return f"encrypted:{self._inner.name}"
+        return self._inner.name  # the same bucket, seen in plaintext
 
     @property
     def provider(self) -> str:
