@@ -14,7 +14,7 @@ from failover.config import (
     SqsConfig,
     load_config,
 )
-from failover.crypto import EncryptedStorage, KeyProvider, Keyring, LocalKey
+from failover.crypto import AwsKmsKey, EncryptedQueue, EncryptedStorage, KeyProvider, Keyring, LocalKey
 from failover.engine import EngineSettings
 from failover.errors import (
     AccessDenied,
@@ -56,6 +56,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessDenied",
     "AllProvidersFailed",
+    "AwsKmsKey",
     "AzureBlobConfig",
     "AzureBlobStore",
     "AzureQueue",
@@ -64,6 +65,7 @@ __all__ = [
     "CommonPrefix",
     "ConfigError",
     "Disposition",
+    "EncryptedQueue",
     "EncryptedStorage",
     "EngineSettings",
     "FailoverConfig",

@@ -7,7 +7,8 @@ each object or message is encrypted once and the same ciphertext is replicated).
 """
 
 from failover.crypto.keys import DataKey, KeyProvider, Keyring, LocalKey
+from failover.crypto.kms import AwsKmsKey
 from failover.crypto.queue import EncryptedQueue
 from failover.crypto.storage import EncryptedStorage
 
-__all__ = ["DataKey", "EncryptedQueue", "EncryptedStorage", "KeyProvider", "Keyring", "LocalKey"]
+__all__ = ["AwsKmsKey", "DataKey", "EncryptedQueue", "EncryptedStorage", "KeyProvider", "Keyring", "LocalKey"]

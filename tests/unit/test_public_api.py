@@ -56,6 +56,8 @@ EXPECTED_PUBLIC_NAMES = {
     "StaleReadRisk",
     "IntegrityError",
     "EncryptedStorage",
+    "EncryptedQueue",
+    "AwsKmsKey",
     "Keyring",
     "KeyProvider",
     "LocalKey",
