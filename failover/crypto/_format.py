@@ -183,10 +183,10 @@ class ObjectKeys:
             ) from None
         return Sealed.from_bytes(raw)
 
-    def seal_segment(self, index: int, last: bool, plaintext: bytes) -> bytes:
+    def seal_segment(self, index: int, last: bool, plaintext: bytes | memoryview) -> bytes:
         return self._segments.encrypt(nonce(self._prefix, index, last), plaintext, None)
 
-    def open_segment(self, index: int, count: int, ciphertext: bytes) -> bytes:
+    def open_segment(self, index: int, count: int, ciphertext: bytes | memoryview) -> bytes:
         try:
             return self._segments.decrypt(nonce(self._prefix, index, index == count - 1), ciphertext, None)
         except self._invalid_tag:
@@ -204,22 +204,31 @@ class ObjectKeys:
 
         Each segment is authenticated before any of its bytes is yielded.
         """
-        pending = bytearray()
+        pending, offset = b"", 0  # unread ciphertext is pending[offset:]: one chunk of the store below
         index = first
         while index < count and index * SEGMENT_SIZE < stop:
             want = min(CIPHER_SEGMENT, ciphertext - index * CIPHER_SEGMENT)
-            while len(pending) < want:
-                chunk = next(chunks, None)
-                if chunk is None:
-                    raise IntegrityError(
-                        f"the object ended inside segment {index}: truncated while read",
-                        key_id=self.key_id,
-                        check=f"segment {index} of {count}",
-                        key=self.key,
-                    )
-                pending += chunk
-            plain = self.open_segment(index, count, bytes(pending[:want]))
-            del pending[:want]
+            if len(pending) - offset >= want:
+                segment: bytes | memoryview = memoryview(pending)[offset : offset + want]
+                offset += want
+            else:  # the segment spans chunks: join its pieces (never more than a segment)
+                parts = [pending[offset:]]
+                have = len(parts[0])
+                while have < want:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        raise IntegrityError(
+                            f"the object ended inside segment {index}: truncated while read",
+                            key_id=self.key_id,
+                            check=f"segment {index} of {count}",
+                            key=self.key,
+                        )
+                    take = min(want - have, len(chunk))
+                    parts.append(chunk[:take])
+                    have += take
+                    pending, offset = chunk, take
+                segment = b"".join(parts)
+            plain = self.open_segment(index, count, segment)
             base = index * SEGMENT_SIZE
             piece = plain[max(start - base, 0) : max(stop - base, 0)]
             if piece:

@@ -12,7 +12,17 @@ from typing import IO
 
 from failover.crypto._format import CIPHER_SEGMENT, SEGMENT_SIZE, ObjectKeys, ciphertext_size, segment_count
 
-__all__ = ["EncryptingStream"]
+__all__ = ["EncryptingStream", "seal_bytes"]
+
+
+def seal_bytes(plaintext: bytes, keys: ObjectKeys) -> bytes:
+    """The whole ciphertext of ``plaintext`` at once: one pass, for a body the caller holds in memory."""
+    count = segment_count(len(plaintext))
+    view = memoryview(plaintext)
+    return b"".join(
+        keys.seal_segment(index, index == count - 1, view[index * SEGMENT_SIZE : (index + 1) * SEGMENT_SIZE])
+        for index in range(count)
+    )
 
 
 class EncryptingStream(io.RawIOBase):

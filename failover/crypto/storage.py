@@ -16,11 +16,12 @@ What differs from a plain store, each declared in `capabilities` or documented h
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import BinaryIO, Literal, cast
 
-from failover._streams import prepare_body
+from failover._streams import PreparedBody, prepare_body
 from failover.crypto._format import (
     CIPHER_SEGMENT,
     HEADER_NAME,
@@ -31,7 +32,7 @@ from failover.crypto._format import (
     plaintext_size,
     segment_count,
 )
-from failover.crypto._stream import EncryptingStream
+from failover.crypto._stream import EncryptingStream, seal_bytes
 from failover.crypto.keys import Keyring
 from failover.errors import IntegrityError, InvalidRequest
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
@@ -41,6 +42,7 @@ from failover.keys import (
     validate_content_type,
     validate_key,
     validate_metadata,
+    validate_size,
 )
 
 __all__ = ["EncryptedStorage"]
@@ -97,27 +99,44 @@ class EncryptedStorage:
         validate_key(key)
         user = validate_metadata(metadata)
         validate_content_type(content_type)
-        body = prepare_body(data, max_size=self._capabilities.max_object_size, provider=self.provider)
+        in_memory: bytes | None = None
+        body: PreparedBody | None = None
+        if isinstance(data, bytes | bytearray | memoryview):
+            # The caller holds it whole: seal it whole, once (a stream is sealed segment by segment, on
+            # each of the store's reads, so that memory stays bounded whatever its size).
+            in_memory = bytes(data)
+            size = validate_size(len(in_memory), self._capabilities.max_object_size, self.provider)
+            sha256 = hashlib.sha256(in_memory).hexdigest()
+        else:
+            body = prepare_body(data, max_size=self._capabilities.max_object_size, provider=self.provider)
+            size, sha256 = body.size, body.sha256
         try:
             provider = self._keys.active
             data_key = provider.new_data_key()
             salt, prefix = Header.fresh_salt()
             keys = ObjectKeys(data_key.plaintext, salt=salt, prefix=prefix, key=key, key_id=provider.key_id)
             unsealed = Header(salt, prefix, provider.key_id, data_key.wrapped, b"")
-            sealed = Sealed(body.size, body.sha256, content_type, user)
+            sealed = Sealed(size, sha256, content_type, user)
             header = replace(unsealed, sealed=keys.seal_header(unsealed.clear_part(), sealed))
             stored = {HEADER_NAME: header.encode()}
             _check_header_fits(stored, key)
+            payload: Data
+            if body is None:
+                assert in_memory is not None
+                payload = seal_bytes(in_memory, keys)
+            else:
+                payload = cast(BinaryIO, EncryptingStream(body.stream, size, keys))
             info = self._inner.put(
                 key,
-                cast(BinaryIO, EncryptingStream(body.stream, body.size, keys)),
+                payload,
                 metadata=stored,
                 if_none_match=if_none_match,
                 if_match=if_match,
                 timeout=timeout,
             )
         finally:
-            body.close()
+            if body is not None:
+                body.close()
         return _plain_info(info, sealed)
 
     def _open(self, info: ObjectInfo) -> tuple[ObjectKeys, Sealed, int]:
