@@ -14,6 +14,7 @@ from failover.config import (
     SqsConfig,
     load_config,
 )
+from failover.crypto import AwsKmsKey, EncryptedQueue, EncryptedStorage, KeyProvider, Keyring, LocalKey
 from failover.engine import EngineSettings
 from failover.errors import (
     AccessDenied,
@@ -21,6 +22,7 @@ from failover.errors import (
     ConfigError,
     Disposition,
     FailoverError,
+    IntegrityError,
     InvalidRequest,
     JournalError,
     NotFound,
@@ -55,6 +57,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessDenied",
     "AllProvidersFailed",
+    "AwsKmsKey",
     "AzureBlobConfig",
     "AzureBlobStore",
     "AzureQueue",
@@ -63,6 +66,8 @@ __all__ = [
     "CommonPrefix",
     "ConfigError",
     "Disposition",
+    "EncryptedQueue",
+    "EncryptedStorage",
     "EngineSettings",
     "FailoverConfig",
     "FailoverError",
@@ -72,9 +77,13 @@ __all__ = [
     "GcsStore",
     "HealthState",
     "HedgePolicy",
+    "IntegrityError",
     "InvalidRequest",
     "JournalError",
+    "KeyProvider",
+    "Keyring",
     "ListEntry",
+    "LocalKey",
     "MemoryQueue",
     "MemoryStore",
     "Message",

@@ -15,6 +15,8 @@ exception::
     │                                     or one request refused by policy (reason FORBIDDEN)
     ├── OutcomeUnknown                    a write that may or may not have happened (timed out mid-call)
     ├── StaleReadRisk                     the only reachable copy may be older than an acked write
+    ├── IntegrityError                    ciphertext failed its check: wrong or unknown key, tampered,
+    │                                     truncated or reordered (.key_id .check); never failed over
     ├── AllProvidersFailed                every candidate failed; .errors holds each provider's error
     └── JournalError                      the local journal or dedup window could not be read or
                                           written in time (locked, disk full, corrupt)
@@ -43,6 +45,7 @@ __all__ = [
     "ConfigError",
     "Disposition",
     "FailoverError",
+    "IntegrityError",
     "InvalidRequest",
     "JournalError",
     "NotFound",
@@ -114,7 +117,10 @@ class FailoverError(Exception):
             )
             if value is not None
         )
-        return f"{self.message} ({where})" if where else self.message
+        return f"{self._headline()} ({where})" if where else self._headline()
+
+    def _headline(self) -> str:
+        return self.message
 
 
 def _rebuild(cls: type[FailoverError], message: str, kwargs: dict[str, Any]) -> FailoverError:
@@ -205,6 +211,28 @@ class OutcomeUnknown(FailoverError):
 
 class StaleReadRisk(FailoverError):
     """Every reachable copy of the key may be older than a write that was acknowledged."""
+
+
+class IntegrityError(FailoverError):
+    """Encrypted data failed its authentication: a wrong or unknown key, a tampered byte, a truncated,
+    reordered or spliced object. ``key_id`` names the master key, ``check`` what failed.
+
+    FATAL: every copy was encrypted once and replicated, so another provider holds the same bytes and a
+    retry reads the same bytes again; neither is tried. No plaintext of a failed segment is returned.
+    """
+
+    def __init__(self, message: str, *, key_id: str | None = None, check: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.key_id = key_id
+        self.check = check
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {**super()._kwargs(), "key_id": self.key_id, "check": self.check}
+
+    def _headline(self) -> str:
+        details = [f"key id {self.key_id!r}"] if self.key_id is not None else []
+        details += [self.check] if self.check else []
+        return f"{self.message} [{'; '.join(details)}]" if details else self.message
 
 
 class AllProvidersFailed(FailoverError):

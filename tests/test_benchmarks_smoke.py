@@ -1,6 +1,6 @@
 """The benchmarks run end to end at their quick size and write results with the fields the reports need.
 
-Both scripts start together, each in its own process with its own emulators, and each test waits for
+The scripts start together, each in its own process with its own emulators, and each test waits for
 its own. Nothing here judges speed: the values are checked for shape and sanity, never against a
 wall-clock threshold.
 """
@@ -21,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.emulator
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("overhead", "outage")
+BENCHMARKS = ("overhead", "outage", "encryption")
 WAIT_SECONDS = 170
 
 
@@ -140,3 +140,25 @@ def test_outage_quick_measures_every_contender_in_every_scenario(quick_runs: dic
     assert (run.out / "outage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (run.out / "outage.md").read_text()
     assert all(f"**{scenario}**" in markdown for scenario in parameters["scenarios"])
+
+
+@pytest.mark.timeout(WAIT_SECONDS + 20)
+def test_encryption_quick_measures_cpu_rates_of_every_size_and_memory(quick_runs: dict[str, QuickRun]) -> None:
+    run = quick_runs["encryption"]
+    data = run.results("encryption")
+    _check_environment(data, "encryption")
+    for operation in ("encrypt", "decrypt", "sha256 (reference)"):
+        assert _positive(data["cpu"][operation]["median_mib_per_s"]), data["cpu"]
+    sizes = [str(size) for size, _ in data["parameters"]["objects"]]
+    for operation in ("put", "get"):
+        assert list(data["rates"][operation]) == sizes
+        for size in sizes:
+            entry = data["rates"][operation][size]
+            assert _positive(entry["plain_mib_per_s"]), f"{operation} {size}: {entry}"
+            assert _positive(entry["encrypted_mib_per_s"]), f"{operation} {size}: {entry}"
+            assert _positive(entry["ratio"]), f"{operation} {size}: {entry}"
+    for store, peaks in data["memory"].items():
+        assert _positive(peaks["put_peak_mib"]), f"{store}: {peaks}"
+        assert _positive(peaks["get_peak_mib"]), f"{store}: {peaks}"
+    assert (run.out / "encryption.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## (b) put and get on moto's S3" in (run.out / "encryption.md").read_text()

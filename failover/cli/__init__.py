@@ -1,7 +1,7 @@
-"""The ``failover`` command: ``demo``, ``status``, ``replay`` and ``repair``.
+"""The ``failover`` command: ``demo``, ``status``, ``replay``, ``repair`` and ``rekey``.
 
-``failover demo`` starts local clouds and runs a small application through an AWS outage. The other
-three act on the stores and queues a configuration file names (`failover.config.load_config`: TOML,
+``failover demo`` starts local clouds and runs a small application through an AWS outage. The others
+act on the stores and queues a configuration file names (`failover.config.load_config`: TOML,
 completed by ``FAILOVER__*`` variables). Each command imports what it needs (rich, matplotlib, the
 cloud SDKs) when it runs, so ``failover --help`` stays quick.
 
@@ -54,6 +54,13 @@ def _repair(args: argparse.Namespace) -> int:
     return run_repair(args.config, args.prefix, make_console(), dry_run=args.dry_run, journal=args.journal)
 
 
+def _rekey(args: argparse.Namespace) -> int:
+    from failover.cli._console import make_console
+    from failover.cli.rekey import run_rekey
+
+    return run_rekey(args.config, args.keys, args.prefix, make_console(), dry_run=args.dry_run)
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -93,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     repair.add_argument("--dry-run", action="store_true", help="report what would be copied; copy nothing")
     repair.add_argument("--journal", type=Path, help="keys it has pending are left to the replicator")
     repair.set_defaults(run=_repair)
+
+    rekey = commands.add_parser("rekey", help="re-encrypt the objects under a prefix under the active key")
+    rekey.add_argument("--config", type=Path, required=True, help="the configuration file (TOML)")
+    rekey.add_argument("--keys", type=Path, help="a TOML file with the [encryption] table (default: --config)")
+    rekey.add_argument("--prefix", default="", help="the keys to re-encrypt (default: every key)")
+    rekey.add_argument("--dry-run", action="store_true", help="count what would be re-encrypted; write nothing")
+    rekey.set_defaults(run=_rekey)
     return parser
 
 

@@ -20,6 +20,7 @@ from failover.errors import (
     ConfigError,
     Disposition,
     FailoverError,
+    IntegrityError,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -38,6 +39,8 @@ _FIXED: Final[dict[type[BaseException], Disposition]] = {
     InvalidRequest: Disposition.FATAL,
     ConfigError: Disposition.FATAL,
     StaleReadRisk: Disposition.FATAL,
+    # Every copy holds the same ciphertext (encrypted once, then replicated): no provider answers better.
+    IntegrityError: Disposition.FATAL,
     # A nested failover store (a FailoverStorage inside another) that found every provider down is
     # itself down for the outer one; a FATAL answer from it would have been raised as such.
     AllProvidersFailed: Disposition.FAILOVER,

@@ -10,6 +10,7 @@ from failover.errors import (
     ConfigError,
     Disposition,
     FailoverError,
+    IntegrityError,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -30,6 +31,7 @@ from failover.policy.classify import classify, is_timeout, opens_circuit_at_once
         InvalidRequest("bad key"),
         ConfigError("missing extra"),
         StaleReadRisk("only a stale copy"),
+        IntegrityError("a segment failed authentication"),
     ],
     ids=lambda error: type(error).__name__,
 )
@@ -113,3 +115,9 @@ def test_an_ambiguous_write_is_a_timeout() -> None:
 def test_refusal_and_foreign_timeouts_are_not_timeouts() -> None:
     assert not is_timeout(ProviderUnavailable("refused", reason=Reason.REFUSED))
     assert not is_timeout(TimeoutError("untranslated"))
+
+
+def test_integrity_error_is_fatal_even_when_it_carries_another_disposition() -> None:
+    error = IntegrityError("tampered ciphertext")
+    error.disposition = Disposition.FAILOVER
+    assert classify(error) is Disposition.FATAL

@@ -13,6 +13,7 @@ from failover.errors import (
     ConfigError,
     Disposition,
     FailoverError,
+    IntegrityError,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -37,6 +38,7 @@ EVERY_ERROR = [
     pytest.param(AccessDenied("creds", **WHERE), id="AccessDenied"),
     pytest.param(OutcomeUnknown("timed out", **WHERE), id="OutcomeUnknown"),
     pytest.param(StaleReadRisk("stale", **WHERE), id="StaleReadRisk"),
+    pytest.param(IntegrityError("tag mismatch", key_id="k1", check="segment 3", **WHERE), id="IntegrityError"),
     pytest.param(
         AllProvidersFailed("all down", errors=[ProviderUnavailable("dns", provider="aws"), NotFound("x")], **WHERE),
         id="AllProvidersFailed",
@@ -77,6 +79,7 @@ def test_errors_inherit_the_builtin_callers_already_catch(error_type: type[Failo
         (ProviderUnavailable("x"), Disposition.FAILOVER),
         (AccessDenied("x"), Disposition.FAILOVER),
         (OutcomeUnknown("x"), Disposition.FAILOVER),
+        (IntegrityError("x"), Disposition.FATAL),
         (ProviderUnavailable("throttled", reason=Reason.THROTTLED, disposition=Disposition.RETRY), Disposition.RETRY),
     ],
 )
@@ -105,3 +108,8 @@ def test_all_providers_failed_lists_each_provider_error() -> None:
     )
     assert str(error).splitlines() == ["every store failed", "  aws: refused (provider='aws')", "  ?: gone"]
     assert isinstance(error.errors, tuple)
+
+
+def test_integrity_error_text_names_the_key_and_the_failed_check() -> None:
+    error = IntegrityError("authentication failed", key_id="2026-q4", check="segment 3 of 9", key="a/b")
+    assert str(error) == "authentication failed [key id '2026-q4'; segment 3 of 9] (key='a/b')"

@@ -55,6 +55,13 @@ EXPECTED_PUBLIC_NAMES = {
     "SendResult",
     "SqsConfig",
     "StaleReadRisk",
+    "IntegrityError",
+    "EncryptedStorage",
+    "EncryptedQueue",
+    "AwsKmsKey",
+    "Keyring",
+    "KeyProvider",
+    "LocalKey",
     "__version__",
     "load_config",
 }

@@ -21,6 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=10, help="keys each writer owns (default 10)")
     parser.add_argument("--shared-keys", type=int, default=0, help="keys every writer writes (default 0)")
     parser.add_argument("--log-dir", type=Path, default=None, help="where the emulators log (default: a temp dir)")
+    parser.add_argument("--encrypt", action="store_true", help="through EncryptedStorage and EncryptedQueue")
     parser.add_argument("--verbose", action="store_true", help="show the library's warnings as they happen")
     args = parser.parse_args(argv)
     if args.ops < 1 or args.writers < 1 or args.keys < 1 or args.shared_keys < 0:
@@ -37,7 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("failover").setLevel(logging.ERROR)
     config = ChaosConfig(
-        seed=args.seed, ops=args.ops, writers=args.writers, keys_per_writer=args.keys, shared_keys=args.shared_keys
+        seed=args.seed,
+        ops=args.ops,
+        writers=args.writers,
+        keys_per_writer=args.keys,
+        shared_keys=args.shared_keys,
+        encrypt=args.encrypt,
     )
     console = Console()
     with console.status("starting local clouds (moto, fake-gcs-server, Azurite)"):
@@ -45,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="failover-chaos-") as workdir,
-            console.status(f"chaos run: {args.ops} operations, seed {args.seed}"),
+            console.status(
+                f"chaos run: {args.ops} operations, seed {args.seed}{', encrypted' if args.encrypt else ''}"
+            ),
         ):
             summary = run_chaos(clouds, config, workdir=Path(workdir))
     finally:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from failover.crypto import EncryptedQueue, EncryptedStorage, Keyring, LocalKey
 from failover.engine import Engine, EngineSettings
 from failover.errors import FailoverError, NotFound
 from failover.health import HealthPolicy, HealthState, ProbeBackoff
@@ -61,6 +62,9 @@ class ChaosConfig:
     visibility: float = 2.0  # seconds a received message stays hidden (SQS takes whole seconds)
     drain_rounds: int = 5  # heal-and-drain rounds before giving up on the journal
     queue_drain_empty: int = 20  # empty receives in a row before giving up on missing messages
+    # Writers and the consumer go through EncryptedStorage / EncryptedQueue over the failover wrappers;
+    # the final state is read through EncryptedStorage over each store (plaintext sha256, clear stamps).
+    encrypt: bool = False
 
 
 class _Phases:
@@ -143,7 +147,8 @@ def run_chaos(clouds: LocalClouds, config: ChaosConfig, *, workdir: Path | None 
             storage.replicator.poll_interval = 0.2
             return storage
 
-        handle = StorageHandle(build)
+        keys = _chaos_keyring() if config.encrypt else None
+        handle = StorageHandle(build, None if keys is None else partial(_encrypted_storage, keys=keys))
         claims = FailoverStorage(rig.stores(), journal=workdir / "claims.sqlite", settings=settings)
         claims.replicator.poll_interval = 0.2
         raw: Counter[str] = Counter()
@@ -162,7 +167,7 @@ def run_chaos(clouds: LocalClouds, config: ChaosConfig, *, workdir: Path | None 
         )
         history.broken = partial(_broken, rig, handle, queue)
         try:
-            summary = _run(config, rig, history, trace, handle, claims, queue, raw, phases)
+            summary = _run(config, rig, history, trace, handle, claims, queue, raw, phases, keys)
         finally:
             queue.close()
             claims.close()
@@ -180,8 +185,10 @@ def _run(
     queue: FailoverQueue,
     raw: Counter[str],
     phases: _Phases,
+    keys: Keyring | None = None,
 ) -> ChaosSummary:
     anomalies = Anomalies()
+    clients: MessageQueue = queue if keys is None else EncryptedQueue(queue, keys)
     shared = [f"{rig.name}/shared/k{k:02d}" for k in range(config.shared_keys)]
     owned = [[f"{rig.name}/w{w}/k{k:02d}" for k in range(config.keys_per_writer)] for w in range(config.writers)]
     keys_of = [keys + shared for keys in owned]
@@ -195,13 +202,13 @@ def _run(
             every_key=every_key,
             history=history,
             storage=handle,
-            queue=queue,
+            queue=clients,
             mix=config.mix,
             anomalies=anomalies,
         )
         for number, keys in enumerate(keys_of)
     ]
-    consumer = Consumer(queue, history, anomalies, visibility=config.visibility)
+    consumer = Consumer(clients, history, anomalies, visibility=config.visibility)
     nemesis = Nemesis(plan(config.seed, config.ops), rig, handle, history, anomalies)
     # Daemons: if the run fails half-way, they must not keep the interpreter alive.
     threads = [threading.Thread(target=writer.run, name=writer.name, daemon=True) for writer in writers]
@@ -227,7 +234,7 @@ def _run(
     phases.end("queue drain")
     direct = rig.direct_stores()
     try:
-        final = _final_state(direct, every_key)
+        final = _final_state(direct if keys is None else [EncryptedStorage(store, keys) for store in direct], every_key)
     finally:
         for store in direct:
             store.close()
@@ -252,6 +259,14 @@ def _run(
         journal_backlog=backlog,
         restarts=handle.restarts,
     )
+
+
+def _chaos_keyring() -> Keyring:
+    return Keyring([LocalKey.generate("chaos")], active="chaos")
+
+
+def _encrypted_storage(storage: FailoverStorage, *, keys: Keyring) -> ObjectStore:
+    return EncryptedStorage(storage, keys)
 
 
 def _drain_journals(config: ChaosConfig, handle: StorageHandle, claims: FailoverStorage, queue: FailoverQueue) -> int:

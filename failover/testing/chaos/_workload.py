@@ -17,8 +17,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from failover.errors import FailoverError, NotFound
-from failover.interfaces import Message, MessageId, MessageQueue, OutgoingMessage, QueueCapabilities, SendResult
-from failover.queue import FailoverQueue, probe_queue
+from failover.interfaces import (
+    Message,
+    MessageId,
+    MessageQueue,
+    ObjectStore,
+    OutgoingMessage,
+    QueueCapabilities,
+    SendResult,
+)
+from failover.queue import probe_queue
 from failover.storage import FailoverStorage
 from failover.testing.chaos._history import History, Kind, Outcome, Slot, classify_failure, digest
 
@@ -45,8 +53,11 @@ class StorageHandle:
     one), operations already on it finish there, and then it is closed.
     """
 
-    def __init__(self, build: Callable[[bool], FailoverStorage]) -> None:
+    def __init__(
+        self, build: Callable[[bool], FailoverStorage], view: Callable[[FailoverStorage], ObjectStore] | None = None
+    ) -> None:
         self._build = build
+        self._view = view  # what the writers see of it (an EncryptedStorage over it with --encrypt)
         self._cond = threading.Condition()
         self._current = build(True)
         self._users: dict[int, int] = {}
@@ -58,12 +69,12 @@ class StorageHandle:
             return self._current
 
     @contextlib.contextmanager
-    def use(self) -> Iterator[FailoverStorage]:
+    def use(self) -> Iterator[ObjectStore]:
         with self._cond:
             storage = self._current
             self._users[id(storage)] = self._users.get(id(storage), 0) + 1
         try:
-            yield storage
+            yield storage if self._view is None else self._view(storage)
         finally:
             with self._cond:
                 self._users[id(storage)] -= 1
@@ -166,7 +177,7 @@ class Writer:
         every_key: Sequence[str],
         history: History,
         storage: StorageHandle,
-        queue: FailoverQueue,
+        queue: MessageQueue,
         mix: Mix,
         anomalies: Anomalies,
     ) -> None:
@@ -274,7 +285,7 @@ class Consumer:
     name = "consumer"
 
     def __init__(
-        self, queue: FailoverQueue, history: History, anomalies: Anomalies, *, visibility: float, wait: float = 0.2
+        self, queue: MessageQueue, history: History, anomalies: Anomalies, *, visibility: float, wait: float = 0.2
     ) -> None:
         self._queue = queue
         self._history = history
