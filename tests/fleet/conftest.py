@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from failover.fleet import FleetConfig, FleetDatabase, migrate
 from failover.testing.emulators import PostgresServer
 
 
@@ -36,3 +37,20 @@ def _restore_postgres(request: pytest.FixtureRequest) -> Iterator[None]:
 def schema() -> str:
     """A fresh schema name, so tests sharing the server never see each other's rows."""
     return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def fleet_config(postgres: PostgresServer, schema: str) -> FleetConfig:
+    """The fleet configuration for a fresh schema, with deadlines short enough for outage tests."""
+    return FleetConfig(dsn=postgres.dsn, schema=schema, pool_size=4, call_timeout=1.0, retry_after=0.2)
+
+
+@pytest.fixture
+def db(fleet_config: FleetConfig) -> Iterator[FleetDatabase]:
+    """A migrated database for a fresh schema."""
+    database = FleetDatabase(fleet_config)
+    try:
+        migrate(database)
+        yield database
+    finally:
+        database.close()

@@ -1,0 +1,10 @@
+"""Fleet mode: many processes share one PostgreSQL schema for the journal, the dedup window and health.
+
+Needs ``failover[postgres]`` (psycopg 3 and psycopg-pool), imported only when a fleet is opened.
+"""
+
+from failover.fleet._db import DatabaseUnavailable, FleetDatabase
+from failover.fleet.config import FleetConfig
+from failover.fleet.migrations import LATEST_VERSION, migrate
+
+__all__ = ["LATEST_VERSION", "DatabaseUnavailable", "FleetConfig", "FleetDatabase", "migrate"]
