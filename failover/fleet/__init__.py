@@ -5,6 +5,7 @@ Needs ``failover[postgres]`` (psycopg 3 and psycopg-pool), imported only when a 
 
 from failover.fleet._db import DatabaseUnavailable, FleetDatabase
 from failover.fleet.config import FleetConfig
+from failover.fleet.dedup import PostgresDedupWindow
 from failover.fleet.migrations import LATEST_VERSION, migrate
 
-__all__ = ["LATEST_VERSION", "DatabaseUnavailable", "FleetConfig", "FleetDatabase", "migrate"]
+__all__ = ["LATEST_VERSION", "DatabaseUnavailable", "FleetConfig", "FleetDatabase", "PostgresDedupWindow", "migrate"]
