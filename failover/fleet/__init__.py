@@ -6,6 +6,15 @@ Needs ``failover[postgres]`` (psycopg 3 and psycopg-pool), imported only when a 
 from failover.fleet._db import DatabaseUnavailable, FleetDatabase
 from failover.fleet.config import FleetConfig
 from failover.fleet.dedup import PostgresDedupWindow
+from failover.fleet.journal import PostgresJournal
 from failover.fleet.migrations import LATEST_VERSION, migrate
 
-__all__ = ["LATEST_VERSION", "DatabaseUnavailable", "FleetConfig", "FleetDatabase", "PostgresDedupWindow", "migrate"]
+__all__ = [
+    "LATEST_VERSION",
+    "DatabaseUnavailable",
+    "FleetConfig",
+    "FleetDatabase",
+    "PostgresDedupWindow",
+    "PostgresJournal",
+    "migrate",
+]

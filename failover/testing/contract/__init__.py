@@ -31,7 +31,8 @@ The suites need pytest and hypothesis (the ``dev`` extra).
 
 from failover.testing.contract._wall import ManualWall
 from failover.testing.contract.dedup import DedupWindowContract
+from failover.testing.contract.journal import JournalContract
 from failover.testing.contract.queue import MessageQueueContract
 from failover.testing.contract.storage import ObjectStoreContract
 
-__all__ = ["DedupWindowContract", "ManualWall", "MessageQueueContract", "ObjectStoreContract"]
+__all__ = ["DedupWindowContract", "JournalContract", "ManualWall", "MessageQueueContract", "ObjectStoreContract"]
