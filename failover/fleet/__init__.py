@@ -6,6 +6,7 @@ Needs ``failover[postgres]`` (psycopg 3 and psycopg-pool), imported only when a 
 from failover.fleet._db import DatabaseUnavailable, FleetDatabase
 from failover.fleet.config import FleetConfig
 from failover.fleet.dedup import PostgresDedupWindow
+from failover.fleet.health import PostgresHealthStore, ProbeDeferred, fleet_probe
 from failover.fleet.journal import PostgresJournal
 from failover.fleet.migrations import LATEST_VERSION, migrate
 
@@ -15,6 +16,9 @@ __all__ = [
     "FleetConfig",
     "FleetDatabase",
     "PostgresDedupWindow",
+    "PostgresHealthStore",
     "PostgresJournal",
+    "ProbeDeferred",
+    "fleet_probe",
     "migrate",
 ]

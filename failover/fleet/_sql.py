@@ -142,3 +142,22 @@ ON CONFLICT (id) DO UPDATE SET expires = excluded.expires WHERE seen.expires <= 
 FORGET = "DELETE FROM seen WHERE id = %(id)s"
 PURGE_SEEN = "DELETE FROM seen WHERE expires <= %(now)s"
 COUNT_SEEN = "SELECT COUNT(*) FROM seen"
+
+# -- health ------------------------------------------------------------------------------------------------
+
+UPSERT_HEALTH = """
+INSERT INTO health (endpoint, state, reason, since, opened, writer)
+VALUES (%(endpoint)s, %(state)s, %(reason)s, %(since)s, %(opened)s, %(writer)s)
+ON CONFLICT (endpoint) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since,
+    opened = excluded.opened, writer = excluded.writer
+"""
+NOTIFY = "SELECT pg_notify(%(channel)s, %(payload)s)"
+ALL_HEALTH = "SELECT endpoint, state, reason, opened, writer FROM health"
+# The fleet's prober of a DOWN endpoint: whoever holds the lease (taking it when free or run out).
+TAKE_PROBE_LEASE = """
+INSERT INTO health (endpoint, state, reason, since, opened, writer, probe_owner, probe_until)
+VALUES (%(endpoint)s, 'down', '', %(now)s, 0, %(owner)s, %(owner)s, %(until)s)
+ON CONFLICT (endpoint) DO UPDATE SET probe_owner = excluded.probe_owner, probe_until = excluded.probe_until
+WHERE health.probe_owner IS NULL OR health.probe_owner = excluded.probe_owner OR health.probe_until <= %(now)s
+RETURNING 1
+"""
