@@ -9,6 +9,7 @@ from failover.fleet.dedup import PostgresDedupWindow
 from failover.fleet.health import PostgresHealthStore, ProbeDeferred, fleet_probe
 from failover.fleet.journal import PostgresJournal
 from failover.fleet.migrations import LATEST_VERSION, migrate
+from failover.fleet.spool import SpoolingJournal
 
 __all__ = [
     "LATEST_VERSION",
@@ -19,6 +20,7 @@ __all__ = [
     "PostgresHealthStore",
     "PostgresJournal",
     "ProbeDeferred",
+    "SpoolingJournal",
     "fleet_probe",
     "migrate",
 ]

@@ -14,6 +14,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import select
 import socket
 import threading
 import time
@@ -102,6 +103,15 @@ class _Watchdog:
                 _shut(fd)
 
 
+def _has_input(fd: int) -> bool:
+    """Whether an idle pooled connection has something to read: nothing is due on one that is well."""
+    try:
+        readable, _, _ = select.select([fd], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 def _shut(fd: int) -> None:
     # A duplicate of the descriptor: shutting it down ends the connection the call is blocked on.
     with contextlib.suppress(OSError), socket.socket(fileno=socket.dup(fd)) as sock:
@@ -162,10 +172,10 @@ class FleetDatabase:
         ``call_timeout``) in all; a failure to reach the database raises `DatabaseUnavailable`."""
         if not self.available:
             raise DatabaseUnavailable("the fleet database is resting after a failure", operation="connect")
-        limit = self.config.call_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        started = time.monotonic()
+        deadline = started + (self.config.call_timeout if timeout is None else timeout)
         try:
-            conn = self._checkout(deadline)
+            conn = self._checkout(min(deadline, started + self.config.connect_timeout))
         except Exception as exc:
             raise self._failed(exc, "connect") from exc
         token = _watchdog.arm(conn.pgconn.socket, deadline)
@@ -181,9 +191,10 @@ class FleetDatabase:
         while True:
             conn = self._pool.getconn(timeout=max(0.001, deadline - time.monotonic()))
             born = self._born.setdefault(conn, self._epoch)
-            if born == self._epoch and not conn.closed:
+            if born == self._epoch and not conn.closed and not _has_input(conn.pgconn.socket):
                 return conn
-            # Opened before the last failure: a restarted server has closed it; let the pool replace it.
+            # Opened before the last failure, or the server spoke while it was idle (its goodbye: a
+            # restarted server ends its sessions): let the pool replace it.
             conn.close()
             self._pool.putconn(conn)
 

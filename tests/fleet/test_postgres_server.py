@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 import psycopg
@@ -34,6 +35,16 @@ def test_stop_refuses_connections_and_start_serves_the_same_data_again(postgres:
 
 
 def test_pause_accepts_connections_but_answers_nothing_until_resume(postgres: PostgresServer) -> None:
+    with psycopg.connect(postgres.dsn, autocommit=True) as opened:
+        postgres.pause()
+        answers: list[object] = []
+        session = threading.Thread(target=lambda: answers.append(opened.execute("SELECT 1").fetchone()))
+        session.start()
+        session.join(0.5)
+        assert answers == [], "an open session answered while the server was paused"
+        postgres.resume()
+        session.join(5)
+        assert answers == [(1,)]
     postgres.pause()
     with socket.create_connection(("127.0.0.1", postgres.ports[0]), timeout=1):
         pass  # the kernel still accepts

@@ -155,11 +155,44 @@ class PostgresServer(Emulator):
         self._datadir = root
         return data
 
+    def pause(self) -> None:
+        """Freeze the server and every session: PostgreSQL starts each backend in a session of its own
+        (setsid), so the group's SIGSTOP would leave open connections answering."""
+        with self._lock:
+            super().pause()
+            for child in self._children():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        with self._lock:
+            for child in self._children():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGCONT)
+            super().resume()
+
+    def _children(self) -> list[int]:
+        process = self._process
+        if process is None:
+            return []
+        children = []
+        for entry in os.listdir("/proc") if os.path.isdir("/proc/self") else []:
+            if entry.isdigit():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    stat = Path(f"/proc/{entry}/stat").read_text(encoding="ascii", errors="replace")
+                    if int(stat.rsplit(")", 1)[1].split()[1]) == process.pid:
+                        children.append(int(entry))
+        return children
+
     def stop(self) -> None:
         """A fast shutdown (SIGINT to the postmaster: sessions end, a checkpoint is written), then the
         group as for any emulator; a paused server is killed as it stands, like a crash."""
         with self._lock:
             process = self._process
+            if process is not None and self.paused:
+                for child in self._children():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGKILL)
             if process is not None and process.poll() is None and not self.paused:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGINT)
