@@ -4,6 +4,7 @@ Needs ``failover[postgres]`` (psycopg 3 and psycopg-pool), imported only when a 
 """
 
 from failover.fleet._db import DatabaseUnavailable, FleetDatabase
+from failover.fleet._fleet import Fleet
 from failover.fleet.config import FleetConfig
 from failover.fleet.dedup import PostgresDedupWindow
 from failover.fleet.health import PostgresHealthStore, ProbeDeferred, fleet_probe
@@ -14,6 +15,7 @@ from failover.fleet.spool import SpoolingJournal
 __all__ = [
     "LATEST_VERSION",
     "DatabaseUnavailable",
+    "Fleet",
     "FleetConfig",
     "FleetDatabase",
     "PostgresDedupWindow",
