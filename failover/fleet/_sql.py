@@ -41,6 +41,33 @@ MIGRATIONS: tuple[tuple[int, tuple[LiteralString, ...]], ...] = (
                 expires DOUBLE PRECISION NOT NULL
             )""",
             "CREATE INDEX seen_by_expiry ON seen (expires)",
+            # An append in one round trip: writers of a key take turns on it (an advisory lock held to
+            # the end of the transaction); a newer version journaled refuses it; older ones retire.
+            """CREATE FUNCTION journal_append(
+                p_key TEXT, p_version TEXT, p_sha256 TEXT, p_size BIGINT, p_source TEXT, p_op TEXT,
+                p_stores TEXT[], p_now DOUBLE PRECISION
+            ) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+            DECLARE
+                v_entry BIGINT;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(hashtext('failover.key'), hashtext(p_key));
+                IF EXISTS (SELECT 1 FROM entries WHERE key = p_key AND version > p_version) THEN
+                    RETURN FALSE;
+                END IF;
+                DELETE FROM entries WHERE key = p_key AND version < p_version;
+                IF cardinality(p_stores) = 0 THEN
+                    RETURN TRUE;
+                END IF;
+                INSERT INTO entries (key, version, sha256, size, source, op, created)
+                VALUES (p_key, p_version, p_sha256, p_size, p_source, p_op, p_now)
+                ON CONFLICT (key, version) DO UPDATE SET key = excluded.key
+                RETURNING id INTO v_entry;
+                INSERT INTO pending (entry_id, store, next_attempt)
+                SELECT v_entry, store, p_now FROM unnest(p_stores) AS store
+                ON CONFLICT DO NOTHING;
+                RETURN TRUE;
+            END
+            $$""",
             """CREATE TABLE health (
                 endpoint TEXT PRIMARY KEY,
                 state TEXT NOT NULL,
@@ -66,19 +93,8 @@ RECORD_VERSION = "INSERT INTO schema_version (version) VALUES (%(version)s)"
 
 # -- journal -------------------------------------------------------------------------------------------
 
-# Writers of one key take turns on it (across the fleet) for the length of their transaction.
-LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtext('failover.key'), hashtext(%(key)s))"
-NEWER_EXISTS = "SELECT 1 FROM entries WHERE key = %(key)s AND version > %(version)s LIMIT 1"
-RETIRE_OLDER = "DELETE FROM entries WHERE key = %(key)s AND version < %(version)s"  # pending rows cascade
-INSERT_ENTRY = """
-INSERT INTO entries (key, version, sha256, size, source, op, created)
-VALUES (%(key)s, %(version)s, %(sha256)s, %(size)s, %(source)s, %(op)s, %(now)s)
-ON CONFLICT (key, version) DO UPDATE SET key = excluded.key
-RETURNING id
-"""
-INSERT_PENDING = """
-INSERT INTO pending (entry_id, store, next_attempt) VALUES (%(entry_id)s, %(store)s, %(now)s)
-ON CONFLICT DO NOTHING
+APPEND = """
+SELECT journal_append(%(key)s, %(version)s, %(sha256)s, %(size)s, %(source)s, %(op)s, %(stores)s, %(now)s)
 """
 
 _ITEM_COLUMNS = """e.key, e.version, e.sha256, e.size, e.source, e.op, p.store, p.attempts, p.next_attempt, e.created,
@@ -108,13 +124,16 @@ WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.st
   AND (p.lease_owner IS NULL OR p.lease_owner = %(owner)s OR p.lease_until <= %(now)s)
 RETURNING 1
 """
+# The item, and its entry when no other store is left pending (one statement sees the rows as they
+# were before it, hence the other stores only).
 MARK_DONE = """
-DELETE FROM pending AS p USING entries AS e
-WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s
-RETURNING p.entry_id
-"""
-DROP_FINISHED_ENTRY = """
-DELETE FROM entries WHERE id = %(entry_id)s AND NOT EXISTS (SELECT 1 FROM pending WHERE entry_id = %(entry_id)s)
+WITH done AS (
+    DELETE FROM pending AS p USING entries AS e
+    WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s
+    RETURNING p.entry_id
+)
+DELETE FROM entries WHERE id IN (SELECT entry_id FROM done)
+  AND NOT EXISTS (SELECT 1 FROM pending WHERE entry_id = entries.id AND store <> %(store)s)
 """
 RESCHEDULE = """
 UPDATE pending AS p SET attempts = attempts + 1, next_attempt = %(next_attempt)s, last_error = %(error)s,
@@ -145,6 +164,9 @@ COUNT_SEEN = "SELECT COUNT(*) FROM seen"
 
 # -- health ------------------------------------------------------------------------------------------------
 
+# Health records need no durability (the fleet re-learns a state in one failure): no fsync wait before
+# the NOTIFY goes out.
+NO_SYNC = "SET LOCAL synchronous_commit = off"
 UPSERT_HEALTH = """
 INSERT INTO health (endpoint, state, reason, since, opened, writer)
 VALUES (%(endpoint)s, %(state)s, %(reason)s, %(since)s, %(opened)s, %(writer)s)

@@ -101,6 +101,11 @@ class PostgresHealthStore:
         return self._connected.is_set()
 
     def close(self) -> None:
+        """Publish what is still unpublished (for at most one call timeout), then stop the threads."""
+        deadline = time.monotonic() + self._db.config.call_timeout
+        with self._lock:
+            while self._unpublished and self._threads and self._db.available and time.monotonic() < deadline:
+                self._publish.wait(0.01)
         self._stopping.set()
         with self._lock:
             self._publish.notify_all()
@@ -140,6 +145,7 @@ class PostgresHealthStore:
 
     def _write(self, batch: dict[str, HealthRecord]) -> None:
         with self._db.connection() as conn, conn.transaction():
+            conn.execute(_sql.NO_SYNC)
             for endpoint, record in batch.items():
                 reason = record.reason[:_REASON_LIMIT]
                 row = {"endpoint": endpoint, "state": record.state.value, "reason": reason, "opened": record.opened}

@@ -3,9 +3,9 @@
 The `Journal` contract of `SqliteJournal`, on the fleet's schema, plus leases so that replicators in
 any number of processes share the work:
 
-- `append` runs in one transaction under a transaction-scoped advisory lock on the key, so writers
-  of one key in different processes take turns: the newest version stays the only one pending, and
-  an older one arriving late is refused.
+- `append` is one call of a database function (one round trip, one transaction) that holds an
+  advisory lock on the key, so writers of one key in different processes take turns: the newest
+  version stays the only one pending, and an older one arriving late is refused.
 - `pending` *takes* the due items it returns: in one statement it picks rows no other replicator
   holds (``FOR UPDATE SKIP LOCKED``, so two replicators listing at once never get the same row) and
   stamps them with this journal's owner id and a lease of ``lease`` seconds on the ``wall`` clock.
@@ -93,24 +93,11 @@ class PostgresJournal:
         op = Op(op)
         if op is Op.PUT and not sha256:
             raise ValueError("a put entry needs the object's sha256")
-        now = self._wall()
         stores = sorted(set(pending_stores) - {source})
-        entry = {"key": key, "version": version, "sha256": sha256, "size": size, "source": source}
-        with self._db.connection() as conn, conn.transaction():
-            conn.execute(_sql.LOCK_KEY, {"key": key})
-            if conn.execute(_sql.NEWER_EXISTS, {"key": key, "version": version}).fetchone() is not None:
-                return False
-            # Older versions are superseded on every store: the new one goes wherever they were going.
-            conn.execute(_sql.RETIRE_OLDER, {"key": key, "version": version})
-            if not stores:
-                return True
-            row = conn.execute(_sql.INSERT_ENTRY, {**entry, "op": op.value, "now": now}).fetchone()
-            assert row is not None
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    _sql.INSERT_PENDING, [{"entry_id": row[0], "store": store, "now": now} for store in stores]
-                )
-        return True
+        entry = {"key": key, "version": version, "sha256": sha256, "size": size, "source": source, "op": op.value}
+        with self._db.connection() as conn:
+            row = conn.execute(_sql.APPEND, {**entry, "stores": stores, "now": self._wall()}).fetchone()
+        return bool(row and row[0])
 
     def pending(self, store: str | None = None, *, limit: int = 100, now: float | None = None) -> list[JournalItem]:
         due = self._wall() if now is None else now
@@ -127,10 +114,8 @@ class PostgresJournal:
         return row is not None
 
     def mark_done(self, key: str, version: str, store: str) -> None:
-        with self._db.connection() as conn, conn.transaction():
-            row = conn.execute(_sql.MARK_DONE, {"key": key, "version": version, "store": store}).fetchone()
-            if row is not None:
-                conn.execute(_sql.DROP_FINISHED_ENTRY, {"entry_id": row[0]})
+        with self._db.connection() as conn:
+            conn.execute(_sql.MARK_DONE, {"key": key, "version": version, "store": store})
 
     def reschedule(self, key: str, version: str, store: str, next_attempt: float, error: str | None = None) -> None:
         params = {"key": key, "version": version, "store": store, "next_attempt": next_attempt, "error": error}

@@ -95,3 +95,14 @@ def test_one_process_probes_a_down_endpoint_for_the_fleet_until_its_lease_runs_o
     wall.seconds += 10  # the first prober died
     probe_two(1.0)
     assert probes == ["one", "one", "two"]
+
+
+def test_change_made_right_before_close_still_reaches_the_fleet(
+    open_store: Callable[[], PostgresHealthStore], db: FleetDatabase
+) -> None:
+    watcher = HealthTracker(ENDPOINT, store=open_store())
+    leaving = PostgresHealthStore(db).start()
+    assert leaving.wait_connected(10)
+    HealthTracker(ENDPOINT, store=leaving).open_circuit("connect refused")
+    leaving.close()
+    _until(lambda: watcher.state is HealthState.DOWN, timeout=5)
