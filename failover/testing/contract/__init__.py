@@ -22,10 +22,17 @@ overriding that one test with a strict ``xfail`` that names the gap and calls ``
         def test_that_behaviour(self, store):
             super().test_that_behaviour(store)
 
+`DedupWindowContract` and `JournalContract` do the same for the replication state (SQLite on one host,
+PostgreSQL for a fleet), with an ``open_window`` / ``open_journal`` factory fixture and a manual
+``wall`` clock.
+
 The suites need pytest and hypothesis (the ``dev`` extra).
 """
 
+from failover.testing.contract._wall import ManualWall
+from failover.testing.contract.dedup import DedupWindowContract
+from failover.testing.contract.journal import JournalContract
 from failover.testing.contract.queue import MessageQueueContract
 from failover.testing.contract.storage import ObjectStoreContract
 
-__all__ = ["MessageQueueContract", "ObjectStoreContract"]
+__all__ = ["DedupWindowContract", "JournalContract", "ManualWall", "MessageQueueContract", "ObjectStoreContract"]

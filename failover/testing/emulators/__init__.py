@@ -14,11 +14,13 @@
 Each emulator runs on a free loopback port, in its own process group, logging to a file
 (`Emulator.log_path`); `Emulator.pause` freezes it (a hang). Nothing here imports a cloud SDK.
 Executables can be pointed at with ``FAILOVER_MOTO_SERVER``, ``FAILOVER_FAKE_GCS_SERVER``,
-``FAILOVER_AZURITE`` and ``FAILOVER_PUBSUB_EMULATOR``.
+``FAILOVER_AZURITE`` and ``FAILOVER_PUBSUB_EMULATOR``. `PostgresServer` is the database of a fleet
+(``FAILOVER_POSTGRES_BIN``), started on its own, not by `LocalClouds`.
 """
 
 from failover.testing.emulators._base import Emulator, running_emulators
 from failover.testing.emulators._local import SERVICES, LocalClouds
+from failover.testing.emulators._postgres import PostgresServer
 from failover.testing.emulators._services import (
     AZURITE_ACCOUNT,
     AZURITE_KEY,
@@ -41,6 +43,7 @@ __all__ = [
     "FakeGcsServer",
     "LocalClouds",
     "MotoServer",
+    "PostgresServer",
     "PubSubEmulator",
     "running_emulators",
 ]

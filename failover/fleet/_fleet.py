@@ -1,0 +1,64 @@
+"""`Fleet`: the shared parts of one process of a fleet, opened from one `FleetConfig`.
+
+::
+
+    with Fleet(FleetConfig(dsn="postgresql://failover@db/app", schema="orders")) as fleet:
+        storage = FailoverStorage(stores, journal=fleet.journal)
+        queue = FailoverQueue(queues, dedup=fleet.dedup_window(ttl=3600))
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+
+from failover.fleet.config import FleetConfig
+from failover.fleet.dedup import PostgresDedupWindow
+from failover.fleet.health import PostgresHealthStore
+from failover.fleet.spool import SpoolingJournal
+from failover.replication.dedup import SqliteDedupWindow
+
+__all__ = ["Fleet"]
+
+
+class Fleet:
+    """The journal (spooling to local SQLite while the database is away), dedup windows and the health
+    store of this process, on one connection pool; `close` it at the end (after the storage and
+    queues that use them)."""
+
+    def __init__(
+        self,
+        config: FleetConfig,
+        *,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._local = tempfile.mkdtemp(prefix="failover-fleet-")
+        spool = config.spool or os.path.join(self._local, "spool.sqlite")
+        self.journal = SpoolingJournal.open(config, spool=spool, wall=wall)
+        self.db = self.journal.primary.db
+        self._wall = wall
+        self.health = PostgresHealthStore(self.db, monotonic=monotonic, wall=wall).start()
+        self._windows: list[PostgresDedupWindow] = []
+
+    def dedup_window(self, ttl: float) -> PostgresDedupWindow:
+        """A dedup window shared by the fleet, checked locally while the database is away."""
+        fallback = SqliteDedupWindow(os.path.join(self._local, f"dedup-{len(self._windows)}.sqlite"), ttl)
+        window = PostgresDedupWindow(self.db, ttl, wall=self._wall, fallback=fallback)
+        self._windows.append(window)
+        return window
+
+    def close(self) -> None:
+        self.health.close()
+        for window in self._windows:
+            window.close()
+        self.journal.close()
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

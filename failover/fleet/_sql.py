@@ -1,0 +1,185 @@
+"""Every SQL statement of the fleet, in one place.
+
+Statements are unqualified: each connection's ``search_path`` is the fleet's schema. ``%(name)s``
+placeholders are bound by psycopg (server-side parameters, never string formatting).
+"""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+# -- migrations: (version, statements); append only, never edit a released one ------------------------
+
+MIGRATIONS: tuple[tuple[int, tuple[LiteralString, ...]], ...] = (
+    (
+        1,
+        (
+            """CREATE TABLE entries (
+                id BIGSERIAL PRIMARY KEY,
+                key TEXT NOT NULL,
+                version TEXT NOT NULL,
+                sha256 TEXT,
+                size BIGINT NOT NULL,
+                source TEXT NOT NULL,
+                op TEXT NOT NULL CHECK (op IN ('put', 'delete')),
+                created DOUBLE PRECISION NOT NULL,
+                UNIQUE (key, version)
+            )""",
+            """CREATE TABLE pending (
+                entry_id BIGINT NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+                store TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt DOUBLE PRECISION NOT NULL,
+                last_error TEXT,
+                lease_owner TEXT,
+                lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+                PRIMARY KEY (entry_id, store)
+            )""",
+            "CREATE INDEX pending_by_store ON pending (store, next_attempt)",
+            """CREATE TABLE seen (
+                id TEXT PRIMARY KEY,
+                expires DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX seen_by_expiry ON seen (expires)",
+            # An append in one round trip: writers of a key take turns on it (an advisory lock held to
+            # the end of the transaction); a newer version journaled refuses it; older ones retire.
+            """CREATE FUNCTION journal_append(
+                p_key TEXT, p_version TEXT, p_sha256 TEXT, p_size BIGINT, p_source TEXT, p_op TEXT,
+                p_stores TEXT[], p_now DOUBLE PRECISION
+            ) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+            DECLARE
+                v_entry BIGINT;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(hashtext('failover.key'), hashtext(p_key));
+                IF EXISTS (SELECT 1 FROM entries WHERE key = p_key AND version > p_version) THEN
+                    RETURN FALSE;
+                END IF;
+                DELETE FROM entries WHERE key = p_key AND version < p_version;
+                IF cardinality(p_stores) = 0 THEN
+                    RETURN TRUE;
+                END IF;
+                INSERT INTO entries (key, version, sha256, size, source, op, created)
+                VALUES (p_key, p_version, p_sha256, p_size, p_source, p_op, p_now)
+                ON CONFLICT (key, version) DO UPDATE SET key = excluded.key
+                RETURNING id INTO v_entry;
+                INSERT INTO pending (entry_id, store, next_attempt)
+                SELECT v_entry, store, p_now FROM unnest(p_stores) AS store
+                ON CONFLICT DO NOTHING;
+                RETURN TRUE;
+            END
+            $$""",
+            """CREATE TABLE health (
+                endpoint TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                since DOUBLE PRECISION NOT NULL,
+                opened INTEGER NOT NULL,
+                writer TEXT NOT NULL,
+                probe_owner TEXT,
+                probe_until DOUBLE PRECISION NOT NULL DEFAULT 0
+            )""",
+        ),
+    ),
+)
+
+# The schema's own bookkeeping, before any migration. The lock serializes processes starting at once.
+MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('failover.migrate'), hashtext(%(schema)s))"
+SCHEMA_EXISTS = "SELECT 1 FROM pg_namespace WHERE nspname = %(schema)s"
+CREATE_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())
+"""
+CURRENT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+RECORD_VERSION = "INSERT INTO schema_version (version) VALUES (%(version)s)"
+
+# -- journal -------------------------------------------------------------------------------------------
+
+APPEND = """
+SELECT journal_append(%(key)s, %(version)s, %(sha256)s, %(size)s, %(source)s, %(op)s, %(stores)s, %(now)s)
+"""
+
+_ITEM_COLUMNS = """e.key, e.version, e.sha256, e.size, e.source, e.op, p.store, p.attempts, p.next_attempt, e.created,
+       p.last_error"""
+
+# Due items not leased by another process (or whose lease ran out), taken for ``lease`` seconds.
+CLAIM_DUE = f"""
+WITH due AS (
+    SELECT p.entry_id, p.store FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
+    WHERE p.next_attempt <= %(now)s AND (%(store)s::text IS NULL OR p.store = %(store)s)
+      AND (p.lease_owner IS NULL OR p.lease_owner = %(owner)s OR p.lease_until <= %(now)s)
+    ORDER BY e.version, p.store
+    LIMIT %(limit)s
+    FOR UPDATE OF p SKIP LOCKED
+)
+UPDATE pending AS p SET lease_owner = %(owner)s, lease_until = %(until)s
+FROM due, entries AS e
+WHERE p.entry_id = due.entry_id AND p.store = due.store AND e.id = p.entry_id
+RETURNING {_ITEM_COLUMNS}
+"""
+
+# Still pending, and ours to apply: renews our lease, or takes one that ran out.
+HOLD_ITEM = """
+UPDATE pending AS p SET lease_owner = %(owner)s, lease_until = %(until)s
+FROM entries AS e
+WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s
+  AND (p.lease_owner IS NULL OR p.lease_owner = %(owner)s OR p.lease_until <= %(now)s)
+RETURNING 1
+"""
+# The item, and its entry when no other store is left pending (one statement sees the rows as they
+# were before it, hence the other stores only).
+MARK_DONE = """
+WITH done AS (
+    DELETE FROM pending AS p USING entries AS e
+    WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s
+    RETURNING p.entry_id
+)
+DELETE FROM entries WHERE id IN (SELECT entry_id FROM done)
+  AND NOT EXISTS (SELECT 1 FROM pending WHERE entry_id = entries.id AND store <> %(store)s)
+"""
+RESCHEDULE = """
+UPDATE pending AS p SET attempts = attempts + 1, next_attempt = %(next_attempt)s, last_error = %(error)s,
+       lease_owner = NULL, lease_until = 0
+FROM entries AS e
+WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s
+"""
+NEWEST_PENDING = """
+SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id
+WHERE e.key = %(key)s AND e.version = (SELECT MAX(version) FROM entries WHERE key = %(key)s)
+"""
+ITEMS_OF_KEY = f"""
+SELECT {_ITEM_COLUMNS} FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
+WHERE e.key = %(key)s ORDER BY e.version, p.store
+"""
+BACKLOG = "SELECT store, COUNT(*) FROM pending GROUP BY store ORDER BY store"
+
+# -- dedup window --------------------------------------------------------------------------------------
+
+# One statement checks and records: a row inserted (or an expired one renewed) means a first sighting.
+SEEN = """
+INSERT INTO seen (id, expires) VALUES (%(id)s, %(expires)s)
+ON CONFLICT (id) DO UPDATE SET expires = excluded.expires WHERE seen.expires <= %(now)s
+"""
+FORGET = "DELETE FROM seen WHERE id = %(id)s"
+PURGE_SEEN = "DELETE FROM seen WHERE expires <= %(now)s"
+COUNT_SEEN = "SELECT COUNT(*) FROM seen"
+
+# -- health ------------------------------------------------------------------------------------------------
+
+# Health records need no durability (the fleet re-learns a state in one failure): no fsync wait before
+# the NOTIFY goes out.
+NO_SYNC = "SET LOCAL synchronous_commit = off"
+UPSERT_HEALTH = """
+INSERT INTO health (endpoint, state, reason, since, opened, writer)
+VALUES (%(endpoint)s, %(state)s, %(reason)s, %(since)s, %(opened)s, %(writer)s)
+ON CONFLICT (endpoint) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since,
+    opened = excluded.opened, writer = excluded.writer
+"""
+NOTIFY = "SELECT pg_notify(%(channel)s, %(payload)s)"
+ALL_HEALTH = "SELECT endpoint, state, reason, opened, writer FROM health"
+# The fleet's prober of a DOWN endpoint: whoever holds the lease (taking it when free or run out).
+TAKE_PROBE_LEASE = """
+INSERT INTO health (endpoint, state, reason, since, opened, writer, probe_owner, probe_until)
+VALUES (%(endpoint)s, 'down', '', %(now)s, 0, %(owner)s, %(owner)s, %(until)s)
+ON CONFLICT (endpoint) DO UPDATE SET probe_owner = excluded.probe_owner, probe_until = excluded.probe_until
+WHERE health.probe_owner IS NULL OR health.probe_owner = excluded.probe_owner OR health.probe_until <= %(now)s
+RETURNING 1
+"""

@@ -1,0 +1,157 @@
+"""`PostgresJournal`: one journal for every writer and replicator of a fleet.
+
+The `Journal` contract of `SqliteJournal`, on the fleet's schema, plus leases so that replicators in
+any number of processes share the work:
+
+- `append` is one call of a database function (one round trip, one transaction) that holds an
+  advisory lock on the key, so writers of one key in different processes take turns: the newest
+  version stays the only one pending, and an older one arriving late is refused.
+- `pending` *takes* the due items it returns: in one statement it picks rows no other replicator
+  holds (``FOR UPDATE SKIP LOCKED``, so two replicators listing at once never get the same row) and
+  stamps them with this journal's owner id and a lease of ``lease`` seconds on the ``wall`` clock.
+  Items another process holds are skipped until its lease runs out: a process that died mid-way
+  leaves its items to the others after one lease.
+- `is_pending`, asked right before an item is applied, renews the lease (or takes an expired one) and
+  answers False when another replicator holds it, so an item is copied once unless a lease runs out
+  mid-copy (then twice, which `copy_version` makes harmless: it never puts an older version over a
+  newer one). `mark_done` and `reschedule` end the lease.
+- `newest_pending` reads the shared table: a read in any process skips the stores on which another
+  process's acknowledged newest version is still pending.
+
+The wall clocks of the fleet's machines should agree to well within a lease (NTP does).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Collection
+from typing import Any
+
+from failover.fleet import _sql
+from failover.fleet._db import FleetDatabase
+from failover.fleet.config import FleetConfig
+from failover.fleet.migrations import migrate
+from failover.replication.journal import JournalItem, Op
+
+__all__ = ["PostgresJournal", "owner_id"]
+
+
+def owner_id() -> str:
+    """A name for one journal of one process, unique across the fleet (host, pid, random part)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class PostgresJournal:
+    """A `Journal` in the fleet's database; thread-safe. ``lease`` defaults to the config's.
+
+    The database is shared: `close` closes it only when the journal opened it (`open`).
+    """
+
+    def __init__(
+        self,
+        db: FleetDatabase,
+        *,
+        wall: Callable[[], float] = time.time,
+        lease: float | None = None,
+        owner: str | None = None,
+        owns_db: bool = False,
+    ) -> None:
+        self._db = db
+        self._wall = wall
+        self.lease = db.config.lease if lease is None else lease
+        self.owner = owner or owner_id()
+        self._owns_db = owns_db
+
+    @classmethod
+    def open(cls, config: FleetConfig, *, wall: Callable[[], float] = time.time) -> PostgresJournal:
+        """A journal on a database of its own, its schema migrated."""
+        db = FleetDatabase(config)
+        try:
+            migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, wall=wall, owns_db=True)
+
+    @property
+    def db(self) -> FleetDatabase:
+        return self._db
+
+    def append(
+        self,
+        key: str,
+        version: str,
+        sha256: str | None,
+        size: int,
+        source: str,
+        pending_stores: Collection[str],
+        op: Op = Op.PUT,
+    ) -> bool:
+        op = Op(op)
+        if op is Op.PUT and not sha256:
+            raise ValueError("a put entry needs the object's sha256")
+        stores = sorted(set(pending_stores) - {source})
+        entry = {"key": key, "version": version, "sha256": sha256, "size": size, "source": source, "op": op.value}
+        with self._db.connection() as conn:
+            row = conn.execute(_sql.APPEND, {**entry, "stores": stores, "now": self._wall()}).fetchone()
+        return bool(row and row[0])
+
+    def pending(self, store: str | None = None, *, limit: int = 100, now: float | None = None) -> list[JournalItem]:
+        due = self._wall() if now is None else now
+        params = {"now": due, "store": store, "owner": self.owner, "until": due + self.lease, "limit": limit}
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.CLAIM_DUE, params).fetchall()
+        return sorted((_item(row) for row in rows), key=lambda item: (item.version, item.store))
+
+    def is_pending(self, key: str, version: str, store: str) -> bool:
+        now = self._wall()
+        params = {"key": key, "version": version, "store": store, "owner": self.owner, "now": now}
+        with self._db.connection() as conn:
+            row = conn.execute(_sql.HOLD_ITEM, {**params, "until": now + self.lease}).fetchone()
+        return row is not None
+
+    def mark_done(self, key: str, version: str, store: str) -> None:
+        with self._db.connection() as conn:
+            conn.execute(_sql.MARK_DONE, {"key": key, "version": version, "store": store})
+
+    def reschedule(self, key: str, version: str, store: str, next_attempt: float, error: str | None = None) -> None:
+        params = {"key": key, "version": version, "store": store, "next_attempt": next_attempt, "error": error}
+        with self._db.connection() as conn:
+            conn.execute(_sql.RESCHEDULE, params)
+
+    def newest_pending(self, key: str) -> frozenset[str]:
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.NEWEST_PENDING, {"key": key}).fetchall()
+        return frozenset(row[0] for row in rows)
+
+    def items(self, key: str) -> list[JournalItem]:
+        """Every pending item of ``key``, due or not, held by anyone (for status output and tests)."""
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.ITEMS_OF_KEY, {"key": key}).fetchall()
+        return [_item(row) for row in rows]
+
+    def backlog(self) -> dict[str, int]:
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.BACKLOG).fetchall()
+        return {store: int(count) for store, count in rows}
+
+    def close(self) -> None:
+        if self._owns_db:
+            self._owns_db = False
+            self._db.close()
+
+    def __enter__(self) -> PostgresJournal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _item(row: Any) -> JournalItem:
+    key, version, sha256, size, source, op, store, attempts, next_attempt, created, last_error = row
+    return JournalItem(
+        key, version, sha256, int(size), source, Op(op), store, attempts, next_attempt, created, last_error
+    )

@@ -1,0 +1,219 @@
+"""`SpoolingJournal`: the fleet's journal that keeps accepting entries while PostgreSQL is away.
+
+An append goes to the `PostgresJournal`; when the database does not answer within its call deadline
+(stopped, unreachable, hung), the entry goes to a local `SqliteJournal` instead (the spool, synced
+to disk before `append` returns), so an acknowledged write is never lost to a database outage. A
+mover thread moves spooled entries into PostgreSQL once it answers again: each is appended there
+(an entry older than one the fleet journaled meanwhile is refused, as any late append) and only then
+removed from the spool, so a crash in between appends it twice, which the journal absorbs.
+
+While the database is away this process still replicates its own spooled entries, and its reads
+skip the stores its own spooled writes are pending on; what other processes wrote meanwhile it
+cannot know (read-your-writes across the fleet resumes with the database).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Collection
+
+from failover.fleet._db import DatabaseUnavailable, FleetDatabase
+from failover.fleet.config import FleetConfig
+from failover.fleet.journal import PostgresJournal
+from failover.fleet.migrations import migrate
+from failover.replication.journal import JournalItem, Op, SqliteJournal
+
+__all__ = ["SpoolingJournal"]
+
+log = logging.getLogger("failover.fleet")
+
+_MOVE_BATCH = 500
+
+
+class SpoolingJournal:
+    """A `Journal`: ``primary`` (the fleet's) when it answers, ``spool`` (this host's) when not.
+
+    ``move_interval`` is how often, in seconds, the mover looks for spooled entries to move. Closes
+    both journals on `close`.
+    """
+
+    def __init__(
+        self, primary: PostgresJournal, spool: SqliteJournal, *, move_interval: float = 0.5, migrated: bool = True
+    ) -> None:
+        self.primary = primary
+        self.spool = spool
+        self.move_interval = move_interval
+        # False when the process started while the database was away: the mover migrates it first.
+        self._migrated = migrated
+        self._move_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._mover = threading.Thread(target=self._run_mover, name="failover-spool-mover", daemon=True)
+        self._mover.start()
+
+    @classmethod
+    def open(
+        cls, config: FleetConfig, *, spool: str | os.PathLike[str] | None = None, wall: Callable[[], float] = time.time
+    ) -> SpoolingJournal:
+        """The fleet's journal with its spool (``spool``, else ``config.spool``, else a temporary file).
+
+        Starts even when the database does not answer: entries are spooled until it does.
+        """
+        path = spool or config.spool or os.path.join(tempfile.mkdtemp(prefix="failover-spool-"), "spool.sqlite")
+        db = FleetDatabase(config)
+        try:
+            migrated = True
+            try:
+                migrate(db)
+            except DatabaseUnavailable:
+                migrated = False
+            local = SqliteJournal(path, wall=wall)
+        except BaseException:
+            db.close()
+            raise
+        return cls(PostgresJournal(db, wall=wall, owns_db=True), local, migrated=migrated)
+
+    @property
+    def _reachable(self) -> bool:
+        return self._migrated and self.primary.db.available
+
+    def append(
+        self,
+        key: str,
+        version: str,
+        sha256: str | None,
+        size: int,
+        source: str,
+        pending_stores: Collection[str],
+        op: Op = Op.PUT,
+    ) -> bool:
+        if self._reachable:
+            try:
+                return self.primary.append(key, version, sha256, size, source, pending_stores, op)
+            except DatabaseUnavailable:
+                pass
+        appended = self.spool.append(key, version, sha256, size, source, pending_stores, op)
+        self._wake.set()
+        return appended
+
+    def pending(self, store: str | None = None, *, limit: int = 100, now: float | None = None) -> list[JournalItem]:
+        items = self.spool.pending(store, limit=limit, now=now)
+        if len(items) < limit and self._migrated:
+            with contextlib.suppress(DatabaseUnavailable):
+                items += self.primary.pending(store, limit=limit - len(items), now=now)
+        return items
+
+    def is_pending(self, key: str, version: str, store: str) -> bool:
+        if self.spool.is_pending(key, version, store):
+            return True
+        if not self._migrated:
+            return False
+        try:
+            return self.primary.is_pending(key, version, store)
+        except DatabaseUnavailable:
+            return False  # unknown: left for later, rather than applying what may have been retired
+
+    def mark_done(self, key: str, version: str, store: str) -> None:
+        self.spool.mark_done(key, version, store)
+        if not self._migrated:
+            return
+        # Unreachable: still pending there, so applied again later, which finds the store up to date.
+        with contextlib.suppress(DatabaseUnavailable):
+            self.primary.mark_done(key, version, store)
+
+    def reschedule(self, key: str, version: str, store: str, next_attempt: float, error: str | None = None) -> None:
+        if self.spool.is_pending(key, version, store):
+            self.spool.reschedule(key, version, store, next_attempt, error)
+            return
+        if not self._migrated:
+            return
+        with contextlib.suppress(DatabaseUnavailable):  # unreachable: its lease runs out and it comes back
+            self.primary.reschedule(key, version, store, next_attempt, error)
+
+    def newest_pending(self, key: str) -> frozenset[str]:
+        stale = self.spool.newest_pending(key)
+        if not self._migrated:
+            return stale
+        try:
+            return stale | self.primary.newest_pending(key)
+        except DatabaseUnavailable:
+            return stale
+
+    def backlog(self) -> dict[str, int]:
+        counts = dict(self.spool.backlog())
+        if not self._migrated:
+            return counts
+        try:
+            for store, count in self.primary.backlog().items():
+                counts[store] = counts.get(store, 0) + count
+        except DatabaseUnavailable:
+            pass
+        return counts
+
+    def spooled(self) -> int:
+        """Pending items waiting in the spool for the database."""
+        return sum(self.spool.backlog().values())
+
+    # -- moving the spool into the database ---------------------------------------------------------
+
+    def move_spooled(self) -> int:
+        """Move spooled entries into the database now; the number of items moved."""
+        moved = 0
+        with self._move_lock:
+            if not self._migrated and self.primary.db.available:
+                try:
+                    migrate(self.primary.db)
+                    self._migrated = True
+                except DatabaseUnavailable:
+                    return 0
+            while self._reachable:
+                items = self.spool.pending(limit=_MOVE_BATCH, now=math.inf)
+                if not items:
+                    break
+                entries: dict[tuple[str, str], list[JournalItem]] = {}
+                for item in items:
+                    entries.setdefault((item.key, item.version), []).append(item)
+                try:
+                    for (key, version), group in entries.items():
+                        first = group[0]
+                        stores = [item.store for item in group]
+                        self.primary.append(key, version, first.sha256, first.size, first.source, stores, first.op)
+                        for item in group:
+                            self.spool.mark_done(key, version, item.store)
+                        moved += len(group)
+                except DatabaseUnavailable:
+                    break
+        if moved:
+            log.info("moved %d spooled journal items into the fleet database", moved)
+        return moved
+
+    def _run_mover(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.move_interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                if self.primary.db.available and (self.spooled() or not self._migrated):
+                    self.move_spooled()
+            except Exception:  # the spool itself failed (disk full): keep the thread alive
+                log.exception("moving the journal spool failed")
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._mover.join(timeout=10)
+        self.spool.close()
+        self.primary.close()
+
+    def __enter__(self) -> SpoolingJournal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
