@@ -2,10 +2,13 @@
 
 The shape is botocore's retry quota and Finagle's ``RetryBudget``: every request deposits ``ratio``
 of a token, every extra request withdraws a whole one, so that over time extras are at most ``ratio``
-of the traffic. A small reserve, refilled at ``min_per_second`` from the clock, lets a quiet endpoint
-retry at all. With the retry defaults a provider that fails every call sees about 1.1 times its
-normal request rate (plus the reserve's trickle), never 2 or 3 times: one sick provider cannot start a
-retry storm. Deposits are capped (``capacity``), so a long quiet spell does not bank a burst.
+of the traffic. A small reserve, a `TokenBucket` refilled at ``min_per_second``, lets a quiet
+endpoint retry at all. With the retry defaults (10%, 10 a second) a provider that fails every call
+sees at most 1.1 times its request rate plus 10 retries a second: about 1.1x at high request rates,
+and up to 2x at low ones (below 100 requests a second, the reserve funds a retry of most calls).
+Either way the breaker opens after a few failures in a row and then only probes reach the provider,
+so one sick provider cannot start a retry storm. Deposits are capped (``capacity``), so a long quiet
+spell does not bank a burst.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Final
 
 from failover.clock import Clock, SystemClock
 from failover.errors import ConfigError
+from failover.policy.bucket import TokenBucket
 
 __all__ = ["RequestBudget", "RetryBudget"]
 
@@ -28,7 +32,7 @@ class RequestBudget:
     second's worth of ``min_per_second`` and starts full.
     """
 
-    __slots__ = ("_clock", "_earned", "_lock", "_refilled_at", "_reserve", "capacity", "min_per_second", "ratio")
+    __slots__ = ("_earned", "_lock", "_reserve", "capacity", "min_per_second", "ratio")
 
     def __init__(
         self,
@@ -45,11 +49,9 @@ class RequestBudget:
         self.ratio = ratio
         self.min_per_second = min_per_second
         self.capacity = capacity
-        self._clock = clock
         self._lock = threading.Lock()
         self._earned = 0.0
-        self._reserve = min_per_second
-        self._refilled_at = clock.monotonic() if min_per_second else 0.0
+        self._reserve = TokenBucket(min_per_second, burst=min_per_second, clock=clock) if min_per_second else None
 
     def record_request(self) -> None:
         """One request was made (the first attempt of a call): deposit ``ratio`` tokens."""
@@ -63,21 +65,14 @@ class RequestBudget:
             if self._earned >= 1.0:
                 self._earned -= 1.0
                 return True
-            if self.min_per_second:
-                now = self._clock.monotonic()
-                refill = (now - self._refilled_at) * self.min_per_second
-                self._refilled_at = now
-                self._reserve = min(self.min_per_second, self._reserve + refill)
-                if self._reserve >= 1.0:
-                    self._reserve -= 1.0
-                    return True
-            return False
+        return self._reserve is not None and self._reserve.try_take()
 
     @property
     def available(self) -> float:
         """Tokens that could be spent now (earned plus reserve, the reserve as of its last refill)."""
         with self._lock:
-            return self._earned + self._reserve
+            earned = self._earned
+        return earned + (self._reserve.tokens if self._reserve is not None else 0.0)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ratio={self.ratio}, available={self.available:.2f})"

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 from failover.clock import Clock, SystemClock
 from failover.interfaces import ObjectStore
+from failover.policy.bucket import TokenBucket
 from failover.replication.copy import CopyOutcome, apply_tombstone, copy_version
 from failover.replication.intents import settle_intents
 from failover.replication.journal import Journal, JournalItem, Op
-from failover.replication.ratelimit import TokenBucket
 
 __all__ = ["Backoff", "KeyLock", "ProgressCallback", "ReplicationStats", "Replicator"]
 

@@ -99,3 +99,28 @@ def test_a_ratio_outside_zero_to_one_is_refused(ratio: float) -> None:
 def test_a_negative_capacity_is_refused() -> None:
     with pytest.raises(ConfigError, match="capacity"):
         RequestBudget(capacity=-1.0)
+
+
+def test_budget_reserve_and_replication_pace_share_one_token_bucket() -> None:
+    # One rate limiter in the library: the retry budget's reserve is a TokenBucket on the same clock.
+    from failover.policy.bucket import TokenBucket
+
+    clock = ManualClock()
+    bucket = TokenBucket(2.0, burst=2.0, clock=clock)
+    assert [bucket.try_take() for _ in range(3)] == [True, True, False], "the burst is not the bucket's size"
+    clock.advance(0.5)
+    assert bucket.try_take(), "half a second at 2 a second refilled no token"
+    assert not bucket.try_take()
+
+
+def test_dead_provider_at_a_low_rate_gets_at_most_twice_its_requests() -> None:
+    # What the README says: 1.1x plus 10 a second; at 5 requests a second the reserve funds every retry.
+    clock = ManualClock()
+    budget = RetryBudget(clock=clock)
+    retries = 0
+    for _ in range(50):  # 10 seconds at 5 requests a second
+        budget.record_request()
+        retries += budget.try_spend()
+        clock.advance(0.2)
+    assert retries <= 50, retries
+    assert retries >= 45, f"the reserve funded only {retries} of 50 retries at a low rate"
