@@ -39,14 +39,23 @@ def claim_key(failover_id: str) -> str:
 class ClaimCheck:
     """The claim-check path of one `FailoverQueue`; ``store`` None turns it off."""
 
-    def __init__(self, store: ObjectStore | None, threshold: int) -> None:
+    def __init__(self, store: ObjectStore | None) -> None:
         self.store = store
-        self.threshold = threshold
 
-    def needed(self, body: bytes) -> bool:
-        """Whether ``body`` goes through the store; raises `InvalidRequest` if it must and cannot."""
-        if not body.startswith(MARKER) and len(body) <= self.threshold:
+    def needed(self, body: bytes, room: int) -> bool:
+        """Whether ``body`` goes through the store, when a message has ``room`` bytes for it on every
+        queue; raises `InvalidRequest` if it must and cannot."""
+        if not body.startswith(MARKER) and len(body) <= room:
             return False
+        if self.store is None and not body.startswith(MARKER):
+            raise InvalidRequest(
+                f"this body ({len(body)} bytes) and its attributes do not fit in a message on every queue of the"
+                f" set: {room} bytes of body fit beside these attributes; set a claim_check store, or send less"
+                " [message.max_size; failover]",
+                rule="message.max_size",
+                imposed_by="failover",
+                operation="send",
+            )
         if self.store is None:
             # Larger bodies were refused by the size check already: only the marker is left.
             raise InvalidRequest(
@@ -57,6 +66,10 @@ class ClaimCheck:
                 operation="send",
             )
         return True
+
+    def pointer(self, failover_id: str) -> bytes:
+        """The longest pointer `put` may return for ``failover_id`` (to check that it fits)."""
+        return MARKER + claim_key(failover_id).encode("ascii")
 
     def put(self, failover_id: str, body: bytes, timeout: float) -> tuple[bytes, str]:
         """Store ``body``; return the pointer to send in its place, and the key."""

@@ -10,6 +10,7 @@ from concurrent import futures
 from types import TracebackType
 from typing import Final, Self
 
+from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive, check_timeout
 from failover.adapters._messages import DEDUP_KEY, prepare_send
 from failover.clock import Clock
 from failover.config import FailoverConfig
@@ -101,7 +102,7 @@ class FailoverQueue:
         self._queues = queues
         self._name = "failover:" + "+".join(names)
         self._limits = QueueLimits.of(queues, claim_check)
-        self._claims = ClaimCheck(claim_check, self._limits.claim_threshold)
+        self._claims = ClaimCheck(claim_check)
         self._window: DedupWindow | None = (
             SqliteDedupWindow(dedup, dedup_ttl) if isinstance(dedup, str | os.PathLike) else dedup
         )
@@ -198,6 +199,7 @@ class FailoverQueue:
         delay: float = 0.0,
         timeout: float | None = None,
     ) -> MessageId:
+        check_timeout(timeout, "send")
         deadline = self._deadline(timeout)
         message = self._prepare(0, body, attributes, dedup_id, delay, deadline)
         try:
@@ -210,11 +212,12 @@ class FailoverQueue:
         """One result per message, in order. A bad entry fails alone, before any queue is called; the
         rest go to one queue in batches of ``capabilities.max_batch``, and the entries it failed to the
         next queue."""
+        entries = check_batch(messages, timeout)
         deadline = self._deadline(timeout)
         results: dict[int, SendResult] = {}
         ready: list[Outgoing] = []
         count = 0
-        for index, entry in enumerate(messages):
+        for index, entry in enumerate(entries):
             count += 1
             try:
                 ready.append(self._prepare(index, entry.body, entry.attributes, entry.dedup_id, entry.delay, deadline))
@@ -250,10 +253,20 @@ class FailoverQueue:
             capabilities=self._limits.send,
             provider=self._name,
         )
+        room = self._limits.room(checked)  # on every queue, beside these attributes and the failover_id
         del checked[DEDUP_KEY]  # each adapter adds it from the dedup id
         data = bytes(body)
-        if not self._claims.needed(data):
+        if not self._claims.needed(data, room):
             return Outgoing(index, data, checked, failover_id, delay)
+        pointer = self._claims.pointer(failover_id)
+        if len(pointer) > room:
+            raise InvalidRequest(
+                f"these attributes leave {room} bytes for a body on some queue of the set: not even a"
+                f" claim-check pointer ({len(pointer)} bytes) fits [message.max_size; failover]",
+                rule="message.max_size",
+                imposed_by="failover",
+                operation="send",
+            )
         pointer, key = self._claims.put(failover_id, data, max(deadline.remaining(), 0.05))
         return Outgoing(index, pointer, checked, failover_id, delay, key)
 
@@ -279,28 +292,10 @@ class FailoverQueue:
         call returns within ``wait + timeout``, plus the fetch of claim-checked bodies. ``dedup``:
         drop messages whose failover_id was delivered before (default: when a window is set).
         """
-        caps = self._limits.public
-        if (
-            isinstance(max_messages, bool)
-            or not isinstance(max_messages, int)
-            or not 1 <= max_messages <= caps.max_batch
-        ):
+        check_receive(max_messages, wait, visibility, timeout, capabilities=self._limits.public, imposed_by=self._name)
+        if dedup is not None and not isinstance(dedup, bool):
             raise InvalidRequest(
-                f"max_messages is 1 to {caps.max_batch}, not {max_messages!r}",
-                rule="max_messages",
-                imposed_by=self._name,
-            )
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait < float("inf"):
-            raise InvalidRequest(f"wait is seconds >= 0, not {wait!r}", rule="wait", imposed_by="failover")
-        if visibility is not None and (
-            isinstance(visibility, bool)
-            or not isinstance(visibility, int | float)
-            or not 0 <= visibility <= caps.max_visibility
-        ):
-            raise InvalidRequest(
-                f"visibility is 0 to {caps.max_visibility:g} s, not {visibility!r}",
-                rule="visibility",
-                imposed_by=self._name,
+                f"dedup is None, True or False, not {dedup!r}", rule="dedup", imposed_by="failover", operation="receive"
             )
         if dedup and self._window is None:
             raise ConfigError("receive(dedup=True) needs a dedup window: FailoverQueue(dedup=...)", field="dedup")
@@ -321,6 +316,7 @@ class FailoverQueue:
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
         """Delete the message from the queue that delivered it, then its claim-check body, if any."""
+        check_ack(message, timeout)
         receipt = self._receipt(message, "ack")
         inner = receipt.message
         self.engine.call_on(receipt.queue, "ack", lambda queue, t: queue.ack(inner, timeout=t), timeout=timeout)
@@ -330,6 +326,7 @@ class FailoverQueue:
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
         """Hand the message back to the queue that delivered it. With dedup, its failover_id is
         released first, so that its redelivery (or another copy) is processed."""
+        check_nack(message, delay, timeout, capabilities=self._limits.public, imposed_by=self._name)
         receipt = self._receipt(message, "nack")
         inner = receipt.message
         if receipt.deduplicated and self._receiver.dedup is not None:
@@ -339,6 +336,7 @@ class FailoverQueue:
         )
 
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
+        check_extend(message, visibility, timeout, capabilities=self._limits.public, imposed_by=self._name)
         receipt = self._receipt(message, "extend")
         inner = receipt.message
         self.engine.call_on(

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive
 from failover.adapters._messages import prepare_send, split_attributes
 from failover.adapters.aws._bodies import (
     ENCODING_KEY,
@@ -161,7 +162,12 @@ class SqsQueue:
         return self._url
 
     def _prepare(
-        self, body: object, attributes: Mapping[str, str] | None, dedup_id: str | None, delay: float
+        self,
+        body: object,
+        attributes: Mapping[str, str] | None,
+        dedup_id: str | None,
+        delay: float,
+        timeout: float | None = None,
     ) -> _Prepared:
         checked = prepare_send(
             body,
@@ -170,6 +176,7 @@ class SqsQueue:
             delay=delay,
             capabilities=self._capabilities,
             provider="SQS",
+            timeout=timeout,
         )
         text, encoding = encode_body(bytes(cast("bytes", body)))
         if encoding is not None:
@@ -196,7 +203,7 @@ class SqsQueue:
         delay: float = 0.0,
         timeout: float | None = None,
     ) -> MessageId:
-        prepared = self._prepare(body, attributes, dedup_id, delay)
+        prepared = self._prepare(body, attributes, dedup_id, delay, timeout)
         url = self._queue_url(timeout, "send")
         with translate_errors(operation="send", write=True):
             response = self._client(timeout).send_message(QueueUrl=url, **prepared.entry)
@@ -214,7 +221,7 @@ class SqsQueue:
     def send_batch(self, messages: Iterable[OutgoingMessage], *, timeout: float | None = None) -> Sequence[SendResult]:
         results: list[SendResult | None] = []
         ready: list[tuple[int, _Prepared]] = []
-        for index, message in enumerate(messages):
+        for index, message in enumerate(check_batch(messages, timeout)):
             try:
                 ready.append((index, self._prepare(message.body, message.attributes, message.dedup_id, message.delay)))
                 results.append(None)
@@ -280,10 +287,7 @@ class SqsQueue:
         visibility: float | None = None,
         timeout: float | None = None,
     ) -> list[Message]:
-        if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
-            raise InvalidRequest(f"max_messages is an int >= 1, not {max_messages!r}", rule="max_messages")
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
-            raise InvalidRequest(f"wait is seconds >= 0, not {wait!r}", rule="wait")
+        check_receive(max_messages, wait, visibility, timeout, capabilities=self._capabilities, imposed_by="SQS")
         options: dict[str, Any] = {
             "MaxNumberOfMessages": min(max_messages, MAX_RECEIVE),
             "MessageAttributeNames": ["All"],
@@ -339,15 +343,18 @@ class SqsQueue:
         return receipt
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
+        check_ack(message, timeout)
         receipt = self._receipt(message)
         url = self._queue_url(timeout, "ack")
         with translate_errors(operation="ack", write=True):
             self._client(timeout).delete_message(QueueUrl=url, ReceiptHandle=receipt)
 
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        check_nack(message, delay, timeout, capabilities=self._capabilities, imposed_by="SQS")
         self._change_visibility(message, _whole_seconds(delay, name="delay", upper=MAX_VISIBILITY), "nack", timeout)
 
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
+        check_extend(message, visibility, timeout, capabilities=self._capabilities, imposed_by="SQS")
         seconds = _whole_seconds(visibility, name="visibility", upper=MAX_VISIBILITY)
         self._change_visibility(message, seconds, "extend", timeout)
 
