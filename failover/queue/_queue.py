@@ -15,7 +15,7 @@ from failover.adapters._messages import DEDUP_KEY, prepare_send
 from failover.clock import Clock
 from failover.config import FailoverConfig
 from failover.engine import Engine, EngineSettings
-from failover.errors import ConfigError, FailoverError, InvalidRequest
+from failover.errors import ConfigError, FailoverError, InvalidRequest, NotFound
 from failover.interfaces import (
     Message,
     MessageId,
@@ -26,12 +26,13 @@ from failover.interfaces import (
     SendResult,
 )
 from failover.policy import Deadline
+from failover.queue._acks import DEFAULT_ACK_RETRY_INTERVAL, PendingAcks
 from failover.queue._build import probe_queue, queue_from_config
 from failover.queue._claims import ClaimCheck
 from failover.queue._dedup import ReceiveDedup
 from failover.queue._drain import DrainSet
 from failover.queue._limits import QueueLimits
-from failover.queue._receive import QueueCounters, Receipt, Receiver
+from failover.queue._receive import DEFAULT_CLAIM_GIVE_UP, QueueCounters, Receipt, Receiver
 from failover.queue._send import Outgoing, Sender
 from failover.replication.dedup import DedupWindow, SqliteDedupWindow
 
@@ -90,6 +91,8 @@ class FailoverQueue:
         drain_interval: float | None = DEFAULT_DRAIN_INTERVAL,
         probe: QueueProbe = probe_queue,
         executor: futures.ThreadPoolExecutor | None = None,
+        ack_retry_interval: float | None = DEFAULT_ACK_RETRY_INTERVAL,
+        claim_give_up: int = DEFAULT_CLAIM_GIVE_UP,
     ) -> None:
         queues = tuple(queues)
         if not queues:
@@ -97,6 +100,14 @@ class FailoverQueue:
         names = [queue.name for queue in queues]
         if len(set(names)) != len(names):
             raise ConfigError(f"queue names must be unique, not {names}", field="queues")
+        if isinstance(claim_give_up, bool) or not isinstance(claim_give_up, int) or claim_give_up < 1:
+            raise ConfigError(
+                f"claim_give_up is a number of deliveries >= 1, not {claim_give_up!r}", field="claim_give_up"
+            )
+        if ack_retry_interval is not None and not ack_retry_interval > 0:
+            raise ConfigError(
+                f"ack_retry_interval is seconds > 0 or None, not {ack_retry_interval!r}", field="ack_retry_interval"
+            )
         if drain_interval is not None and not drain_interval > 0:
             raise ConfigError(f"drain_interval is seconds > 0 or None, not {drain_interval!r}", field="drain_interval")
         self._queues = queues
@@ -115,6 +126,7 @@ class FailoverQueue:
                 self._window.close()
             raise
         self._drain = DrainSet(names, self.engine.clock, drain_interval)
+        self._acks = PendingAcks(self.engine, ack_retry_interval)
         self._sender = Sender(self.engine, self._drain)
         self._receiver = Receiver(
             self.engine,
@@ -122,6 +134,7 @@ class FailoverQueue:
             self._claims,
             ReceiveDedup(self._window) if self._window is not None else None,
             names[0],
+            claim_give_up,
         )
         settings = self.engine.settings
         self._attempt_timeout = settings.attempt_timeout if settings.attempt_timeout is not None else settings.deadline
@@ -258,11 +271,11 @@ class FailoverQueue:
         data = bytes(body)
         if not self._claims.needed(data, room):
             return Outgoing(index, data, checked, failover_id, delay)
-        pointer = self._claims.pointer(failover_id)
-        if len(pointer) > room:
+        pointer_size = self._claims.pointer_size(failover_id)
+        if pointer_size > room:
             raise InvalidRequest(
                 f"these attributes leave {room} bytes for a body on some queue of the set: not even a"
-                f" claim-check pointer ({len(pointer)} bytes) fits [message.max_size; failover]",
+                f" claim-check pointer ({pointer_size} bytes) fits [message.max_size; failover]",
                 rule="message.max_size",
                 imposed_by="failover",
                 operation="send",
@@ -300,6 +313,8 @@ class FailoverQueue:
         if dedup and self._window is None:
             raise ConfigError("receive(dedup=True) needs a dedup window: FailoverQueue(dedup=...)", field="dedup")
         deduplicate = self._window is not None if dedup is None else dedup
+        if len(self._acks):
+            self._acks.retry()
         attempt = timeout if timeout is not None else self._attempt_timeout
         return self._receiver.receive(max_messages, wait, visibility, attempt, deduplicate)
 
@@ -315,13 +330,27 @@ class FailoverQueue:
         return receipt
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
-        """Delete the message from the queue that delivered it, then its claim-check body, if any."""
+        """Delete the message from the queue that delivered it, then its claim-check body, if any.
+
+        When that queue cannot take the ack (it is down), the ack is kept and retried in the
+        background (`pending_acks`), and no error is raised; with a dedup window, a redelivery of the
+        message meanwhile is dropped. Raises `NotFound` when the queue no longer knows the receipt."""
         check_ack(message, timeout)
         receipt = self._receipt(message, "ack")
-        inner = receipt.message
-        self.engine.call_on(receipt.queue, "ack", lambda queue, t: queue.ack(inner, timeout=t), timeout=timeout)
-        if receipt.claim is not None:
-            self._claims.discard(receipt.claim, timeout)
+        claim = receipt.claim
+
+        def after_ack() -> None:
+            if claim is not None:
+                self._claims.discard(claim, timeout)
+
+        landed = self._acks.ack(receipt.queue, receipt.message, after_ack, timeout)
+        if not landed and receipt.deduplicated and self._receiver.dedup is not None:
+            self._receiver.dedup.settled(receipt.queue, receipt.message)
+
+    @property
+    def pending_acks(self) -> int:
+        """Acks the delivering queue could not take yet, retried in the background."""
+        return len(self._acks)
 
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
         """Hand the message back to the queue that delivered it. With dedup, its failover_id is
@@ -331,9 +360,17 @@ class FailoverQueue:
         inner = receipt.message
         if receipt.deduplicated and self._receiver.dedup is not None:
             self._receiver.dedup.release(receipt.queue, inner)
-        self.engine.call_on(
-            receipt.queue, "nack", lambda queue, t: queue.nack(inner, delay=delay, timeout=t), timeout=timeout
-        )
+        try:
+            self.engine.call_on(
+                receipt.queue, "nack", lambda queue, t: queue.nack(inner, delay=delay, timeout=t), timeout=timeout
+            )
+        except (InvalidRequest, NotFound):
+            raise
+        except FailoverError as exc:
+            # The message comes back anyway when its visibility ends: later than asked, not lost.
+            logger.info(
+                "nack of %s on %s failed; it returns when its visibility ends: %s", inner.id, receipt.queue, exc
+            )
 
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
         check_extend(message, visibility, timeout, capabilities=self._limits.public, imposed_by=self._name)
@@ -350,6 +387,7 @@ class FailoverQueue:
         if self._closed:
             return
         self._closed = True
+        self._acks.close()
         self.engine.close()
         for queue in self._queues:
             _close_quietly(queue)

@@ -5,8 +5,10 @@ message attributes, the dedup id among them (``failover_dedup_id``). On a FIFO q
 goes in one message group (``"failover"``), so the queue keeps send order, and the dedup id is the
 MessageDeduplicationId (a fresh one when none is given: no content-based dedup surprises).
 
-SQS long-polls in whole seconds, at most 20 a call, and returns at most 10 messages: a fractional
-``wait`` is rounded up, a longer one takes several calls, ``max_messages`` above 10 gets up to 10.
+SQS long-polls in whole seconds, at most 20 a call, and returns at most 10 messages: the whole
+seconds of ``wait`` are long-polled, its fraction is spent on short polls a moment apart (so a
+receive never waits longer than asked: a hung SQS then leaves the caller time to ask another
+queue), a longer one takes several calls.
 A receipt that names no message in flight (``ReceiptHandleIsInvalid``: already acked, expired, or
 never issued) raises `NotFound`; a receipt that is not an SQS receipt handle at all raises
 `InvalidRequest` before the network.
@@ -69,6 +71,7 @@ MAX_LONG_POLL = 20  # seconds: SQS's limit on one ReceiveMessage's WaitTimeSecon
 MAX_VISIBILITY = 12 * 3600
 MAX_RECEIVE = 10
 MAX_BATCH = 10
+_SHORT_POLL_PAUSE = 0.1  # seconds between the short polls that spend the fraction of a wait
 
 
 @dataclass(slots=True)
@@ -299,13 +302,16 @@ class SqsQueue:
         attempt = self._config.read_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
         while True:
-            poll = min(MAX_LONG_POLL, math.ceil(max(0.0, deadline - time.monotonic())))
+            poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - time.monotonic())))
             # The answer of a long poll comes after the poll: the read timeout must outlast it.
             with translate_errors(operation="receive"):
                 response = self._client(attempt + poll).receive_message(QueueUrl=url, WaitTimeSeconds=poll, **options)
             messages = response.get("Messages", [])
-            if messages or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if messages or left <= 0:
                 return [self._message(message) for message in messages]
+            if poll == 0:
+                time.sleep(min(_SHORT_POLL_PAUSE, left))
 
     def _message(self, raw: MessageTypeDef) -> Message:
         attributes: dict[str, str] = {}
