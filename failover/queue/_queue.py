@@ -27,6 +27,7 @@ from failover.interfaces import (
 )
 from failover.policy import Deadline
 from failover.queue._acks import DEFAULT_ACK_RETRY_INTERVAL, PendingAcks
+from failover.queue._brownout import PeerSampler
 from failover.queue._build import probe_queue, queue_from_config
 from failover.queue._claims import ClaimCheck
 from failover.queue._dedup import ReceiveDedup
@@ -127,7 +128,8 @@ class FailoverQueue:
             raise
         self._drain = DrainSet(names, self.engine.clock, drain_interval)
         self._acks = PendingAcks(self.engine, ack_retry_interval)
-        self._sender = Sender(self.engine, self._drain)
+        self._sampler = PeerSampler(self.engine, probe)
+        self._sender = Sender(self.engine, self._drain, self._sampler.after_call)
         self._receiver = Receiver(
             self.engine,
             self._drain,
@@ -388,6 +390,7 @@ class FailoverQueue:
             return
         self._closed = True
         self._acks.close()
+        self._sampler.close()
         self.engine.close()
         for queue in self._queues:
             _close_quietly(queue)
