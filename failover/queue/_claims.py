@@ -106,6 +106,23 @@ class ClaimCheck:
             )
         return True
 
+    def payload(self, failover_id: str, body: bytes, room: int, timeout: float) -> tuple[bytes, str | None]:
+        """What to send for ``body`` when the message has ``room`` bytes for it on every queue: the
+        body itself, or (stored first) its pointer and key. Raises `InvalidRequest` if neither fits."""
+        if not self.needed(body, room):
+            return body, None
+        pointer_size = self.pointer_size(failover_id)
+        if pointer_size > room:
+            raise InvalidRequest(
+                f"these attributes leave {room} bytes for a body on some queue of the set: not even a"
+                f" claim-check pointer ({pointer_size} bytes) fits [message.max_size; failover]",
+                rule="message.max_size",
+                imposed_by="failover",
+                operation="send",
+            )
+        pointer, key = self.put(failover_id, body, timeout)
+        return pointer, key
+
     def pointer_size(self, failover_id: str) -> int:
         """The most bytes `put`'s pointer for ``failover_id`` takes (to check that it fits)."""
         return len(ClaimRef(claim_key(failover_id)).encode()) + _LONGEST_POINTER_EXTRA

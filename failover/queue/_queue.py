@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
@@ -28,14 +27,13 @@ from failover.interfaces import (
 from failover.policy import Deadline
 from failover.queue._acks import DEFAULT_ACK_RETRY_INTERVAL, PendingAcks
 from failover.queue._brownout import PeerSampler
-from failover.queue._build import probe_queue, queue_from_config
+from failover.queue._build import DedupSpec, dedup_window, probe_queue, queue_from_config
 from failover.queue._claims import ClaimCheck
 from failover.queue._dedup import ReceiveDedup
 from failover.queue._drain import DrainSet
 from failover.queue._limits import QueueLimits
 from failover.queue._receive import DEFAULT_CLAIM_GIVE_UP, QueueCounters, Receipt, Receiver
 from failover.queue._send import Outgoing, Sender
-from failover.replication.dedup import DedupWindow, SqliteDedupWindow
 
 __all__ = ["DEFAULT_DEDUP_TTL", "DEFAULT_DRAIN_INTERVAL", "FailoverQueue"]
 
@@ -86,7 +84,7 @@ class FailoverQueue:
         *,
         settings: EngineSettings | None = None,
         clock: Clock | None = None,
-        dedup: DedupWindow | str | os.PathLike[str] | None = None,
+        dedup: DedupSpec = None,
         dedup_ttl: float = DEFAULT_DEDUP_TTL,
         claim_check: ObjectStore | None = None,
         drain_interval: float | None = DEFAULT_DRAIN_INTERVAL,
@@ -115,9 +113,7 @@ class FailoverQueue:
         self._name = "failover:" + "+".join(names)
         self._limits = QueueLimits.of(queues, claim_check)
         self._claims = ClaimCheck(claim_check)
-        self._window: DedupWindow | None = (
-            SqliteDedupWindow(dedup, dedup_ttl) if isinstance(dedup, str | os.PathLike) else dedup
-        )
+        self._window = dedup_window(dedup, dedup_ttl)
         try:
             self.engine: Engine[MessageQueue] = Engine(
                 queues, name_of=_name_of, probe=probe, settings=settings, clock=clock, executor=executor
@@ -149,12 +145,17 @@ class FailoverQueue:
         *,
         settings: EngineSettings | None = None,
         clock: Clock | None = None,
-        dedup: DedupWindow | str | os.PathLike[str] | None = None,
+        dedup: DedupSpec = None,
         dedup_ttl: float = DEFAULT_DEDUP_TTL,
         claim_check: ObjectStore | None = None,
         drain_interval: float | None = DEFAULT_DRAIN_INTERVAL,
+        ack_retry_interval: float | None = DEFAULT_ACK_RETRY_INTERVAL,
+        claim_give_up: int = DEFAULT_CLAIM_GIVE_UP,
     ) -> FailoverQueue:
-        """A `FailoverQueue` over the adapters ``config.queues`` describes, in that order."""
+        """A `FailoverQueue` over the adapters ``config.queues`` describes, in that order.
+
+        ``dedup`` turns the dedup window on: a path (one SQLite file shared by the application's
+        processes; wire the configuration's dedup path here) or a `DedupWindow`."""
         if not config.queues:
             raise ConfigError("the configuration lists no queues", field="queues")
         queues: list[MessageQueue] = []
@@ -169,6 +170,8 @@ class FailoverQueue:
                 dedup_ttl=dedup_ttl,
                 claim_check=claim_check,
                 drain_interval=drain_interval,
+                ack_retry_interval=ack_retry_interval,
+                claim_give_up=claim_give_up,
             )
         except BaseException:
             for queue in queues:
@@ -270,20 +273,8 @@ class FailoverQueue:
         )
         room = self._limits.room(checked)  # on every queue, beside these attributes and the failover_id
         del checked[DEDUP_KEY]  # each adapter adds it from the dedup id
-        data = bytes(body)
-        if not self._claims.needed(data, room):
-            return Outgoing(index, data, checked, failover_id, delay)
-        pointer_size = self._claims.pointer_size(failover_id)
-        if pointer_size > room:
-            raise InvalidRequest(
-                f"these attributes leave {room} bytes for a body on some queue of the set: not even a"
-                f" claim-check pointer ({pointer_size} bytes) fits [message.max_size; failover]",
-                rule="message.max_size",
-                imposed_by="failover",
-                operation="send",
-            )
-        pointer, key = self._claims.put(failover_id, data, max(deadline.remaining(), 0.05))
-        return Outgoing(index, pointer, checked, failover_id, delay, key)
+        payload, key = self._claims.payload(failover_id, bytes(body), room, max(deadline.remaining(), 0.05))
+        return Outgoing(index, payload, checked, failover_id, delay, key)
 
     def _abandon(self, message: Outgoing) -> None:
         """A send failed: its claim-check body goes, unless some queue may hold the message."""
