@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
+from failover.adapters._arguments import check_attributes_type, check_timeout, seconds
 from failover.errors import InvalidRequest
-from failover.interfaces import QueueCapabilities
+from failover.interfaces import MessageQueue, QueueCapabilities
 from failover.keys import RESERVED_PREFIX
 
-__all__ = ["DEDUP_KEY", "prepare_send", "split_attributes", "validate_dedup_id"]
+__all__ = ["DEDUP_KEY", "SupportsBodyRoom", "body_room", "prepare_send", "split_attributes", "validate_dedup_id"]
 
 DEDUP_KEY = "failover_dedup_id"
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,256}\Z")
@@ -21,6 +23,24 @@ _DEDUP_ID = re.compile(r"[!-~]{1,128}\Z")  # printable ASCII without space: SQS'
 # Characters SQS accepts in strings (XML 1.0); Pub/Sub and Azure accept them all.
 _SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _MAX_VALUE_BYTES = 1024  # Pub/Sub's limit on an attribute value
+
+
+@runtime_checkable
+class SupportsBodyRoom(Protocol):
+    """A queue whose encoding makes attributes and body share one limit (Azure Queue's envelope)."""
+
+    def body_room(self, attributes: Mapping[str, str]) -> int:
+        """The largest body of any bytes that fits beside ``attributes`` (the dedup id among them,
+        under `DEDUP_KEY`); never more than ``capabilities.max_message_size``."""
+        ...
+
+
+def body_room(queue: MessageQueue, attributes: Mapping[str, str]) -> int:
+    """How large a body of any bytes ``queue`` takes beside ``attributes``: its `SupportsBodyRoom`
+    answer, else ``capabilities.max_message_size`` (a queue whose body limit holds with any attributes)."""
+    if isinstance(queue, SupportsBodyRoom):
+        return queue.body_room(attributes)
+    return queue.capabilities.max_message_size
 
 
 def _reject(rule: str, imposed_by: str, message: str) -> InvalidRequest:
@@ -42,12 +62,15 @@ def prepare_send(
     capabilities: QueueCapabilities,
     provider: str,
     reserved_allowed: frozenset[str] = frozenset(),
+    timeout: object = None,
 ) -> dict[str, str]:
     """Check one outgoing message; return the attributes to send (the dedup id included).
 
     Raises `InvalidRequest` naming the limit and the provider, before any network call.
-    ``reserved_allowed`` names the ``failover_`` attributes the failover layer may set.
+    ``reserved_allowed`` names the ``failover_`` attributes the failover layer may set; ``timeout``
+    is the send's (a batch's is checked once, by `check_batch`).
     """
+    check_timeout(timeout, "send")
     if not isinstance(body, bytes | bytearray | memoryview):
         raise _reject("body.type", "failover", f"a message body is bytes, not {type(body).__name__}")
     if len(body) > capabilities.max_message_size:
@@ -57,7 +80,7 @@ def prepare_send(
             f"{provider} takes bodies of at most {capabilities.max_message_size} bytes, not {len(body)}",
         )
     out: dict[str, str] = {}
-    for name, value in (attributes or {}).items():
+    for name, value in check_attributes_type(attributes, "send").items():
         if not isinstance(name, str) or not _ATTRIBUTE_NAME.match(name):
             raise _reject("attribute.name", "SQS", f"attribute name {name!r} must match [A-Za-z0-9_.-]{{1,256}}")
         if name.startswith(RESERVED_PREFIX) and name not in reserved_allowed:
@@ -85,10 +108,7 @@ def prepare_send(
             provider,
             f"{provider} takes at most {capabilities.max_attributes} attributes (failover's included), not {len(out)}",
         )
-    if not isinstance(delay, int | float) or delay < 0 or delay > capabilities.max_delay:
-        raise _reject(
-            "delay", provider, f"{provider} delays a message 0 to {capabilities.max_delay:g} s, not {delay!r}"
-        )
+    seconds(delay, rule="delay", upper=capabilities.max_delay, operation="send", imposed_by=provider)
     return out
 
 

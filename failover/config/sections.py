@@ -9,10 +9,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from failover.config.engine import EngineConfig
 
-__all__ = ["QueueSection", "StorageSection"]
+__all__ = [
+    "DEFAULT_ACK_RETRY_INTERVAL",
+    "DEFAULT_CLAIM_GIVE_UP",
+    "DEFAULT_DEDUP_TTL",
+    "DEFAULT_DRAIN_INTERVAL",
+    "QueueSection",
+    "StorageSection",
+]
 
 DEFAULT_DEDUP_TTL = 86_400.0
+"""Seconds a dedup window remembers a failover_id."""
 DEFAULT_DRAIN_INTERVAL = 10.0
+"""Seconds between sweeps that drain every queue once (messages other processes sent there)."""
+DEFAULT_ACK_RETRY_INTERVAL = 1.0
+"""Seconds between background retries of acks the delivering queue could not take."""
+DEFAULT_CLAIM_GIVE_UP = 10
+"""Deliveries of a message whose claim-check body no store holds before it is acked (with an error log)."""
 
 
 class _Section(BaseModel):
@@ -53,5 +66,15 @@ class QueueSection(_Section):
     )
     drain_interval: float | None = Field(
         DEFAULT_DRAIN_INTERVAL, gt=0, description="Seconds between receives from every queue (what others sent)."
+    )
+    ack_retry_interval: float | None = Field(
+        DEFAULT_ACK_RETRY_INTERVAL,
+        gt=0,
+        description="Seconds between background retries of acks a down queue could not take.",
+    )
+    claim_give_up: int = Field(
+        DEFAULT_CLAIM_GIVE_UP,
+        ge=1,
+        description="Deliveries of a message whose claim-check body no store has before it is dropped.",
     )
     engine: EngineConfig | None = Field(None, description="Engine settings for queues only, over [engine].")

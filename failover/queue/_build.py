@@ -1,14 +1,19 @@
-"""Queue adapters from configuration, and the probe that asks a DOWN queue whether it is back."""
+"""Queue adapters and the dedup window from configuration, and the probe that asks a DOWN queue whether it is back."""
 
 from __future__ import annotations
 
+import os
 from typing import Protocol, runtime_checkable
 
 from failover.config import AzureQueueConfig, PubSubConfig, QueueConfig, SqsConfig
 from failover.errors import ConfigError
 from failover.interfaces import MessageQueue
+from failover.replication.dedup import DedupWindow, SqliteDedupWindow
 
-__all__ = ["SupportsProbe", "probe_queue", "queue_from_config"]
+__all__ = ["DedupSpec", "SupportsProbe", "dedup_window", "probe_queue", "queue_from_config"]
+
+DedupSpec = DedupWindow | str | os.PathLike[str] | None
+"""What turns a `FailoverQueue`'s dedup window on: a `DedupWindow`, or the path of its SQLite file."""
 
 PROBE_VISIBILITY = 1.0
 """Seconds a message taken by a probe stays hidden if the probe cannot hand it back (its nack fails)."""
@@ -33,6 +38,18 @@ def probe_queue(queue: MessageQueue, timeout: float) -> None:
         return
     for message in queue.receive(1, wait=0.0, visibility=PROBE_VISIBILITY, timeout=timeout):
         queue.nack(message, timeout=timeout)
+
+
+def dedup_window(spec: DedupSpec, ttl: float) -> DedupWindow | None:
+    """The dedup window ``spec`` names: itself, a `SqliteDedupWindow` at a path (one file every
+    process of the application shares), or None (no window: duplicates reach the application)."""
+    if spec is None or isinstance(spec, str | os.PathLike):
+        if spec is None or not os.fspath(spec):
+            return None
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
+            raise ConfigError(f"dedup_ttl is seconds > 0, not {ttl!r}", field="dedup_ttl")
+        return SqliteDedupWindow(spec, ttl)
+    return spec
 
 
 def queue_from_config(config: QueueConfig) -> MessageQueue:

@@ -40,6 +40,12 @@ class ReceiveDedup:
         self.window.forget(copy)  # so that this duplicate, if it comes back, is dropped again
         return False
 
+    def settled(self, queue: str, message: Message) -> None:
+        """``message`` was processed, and its ack may not have landed: a redelivery of it is a duplicate."""
+        failover_id = message.dedup_id
+        if failover_id:
+            self.window.forget(_copy_key(queue, message, failover_id))
+
     def release(self, queue: str, message: Message) -> None:
         """``message`` was not processed (nacked): let the next copy of its id through."""
         failover_id = message.dedup_id

@@ -5,13 +5,18 @@ The failover layer spends one attribute of its own on every message (the ``failo
 the adapters' dedup id), so the caller gets one fewer than the strictest queue allows. With a
 claim-check store, a body too large for the smallest queue goes to the store instead, and the limit
 on bodies becomes the store's.
+
+Some queues count attributes and body against one limit (Azure Queue's envelope: base64 body, JSON,
+escaped characters): `room` asks every queue how large a body fits beside one message's attributes,
+so a message checked against it is taken by whichever queue it fails over to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+from failover.adapters._messages import body_room
 from failover.interfaces import MessageQueue, ObjectStore, QueueCapabilities
 
 __all__ = ["FAILOVER_ATTRIBUTES", "QueueLimits"]
@@ -24,11 +29,16 @@ FAILOVER_ATTRIBUTES = 1
 class QueueLimits:
     """``public``: what callers see as the capabilities; ``send``: what `prepare_send` checks
     (the failover_id counted among the attributes); ``claim_threshold``: the largest body that
-    travels inside a message, larger ones go to the claim-check store."""
+    travels inside a message beside failover's own attribute alone (see `room` for a given message's)."""
 
     public: QueueCapabilities
     send: QueueCapabilities
     claim_threshold: int
+    queues: tuple[MessageQueue, ...] = field(default=(), repr=False, compare=False)
+
+    def room(self, attributes: Mapping[str, str]) -> int:
+        """The largest body of any bytes every queue takes beside ``attributes`` (the dedup id among them)."""
+        return min([self.claim_threshold, *(body_room(queue, attributes) for queue in self.queues)])
 
     @classmethod
     def of(cls, queues: Sequence[MessageQueue], claim_store: ObjectStore | None) -> QueueLimits:
@@ -55,4 +65,4 @@ class QueueLimits:
             max_batch=send.max_batch,
             max_visibility=send.max_visibility,
         )
-        return cls(public, send, smallest_message)
+        return cls(public, send, smallest_message, tuple(queues))

@@ -9,13 +9,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Protocol, Self
+from typing import Protocol, Self
 
+from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive, check_timeout
 from failover.adapters._messages import DEDUP_KEY, prepare_send
 from failover.clock import Clock
 from failover.config import FailoverConfig, load_config
+from failover.config.sections import DEFAULT_DEDUP_TTL, DEFAULT_DRAIN_INTERVAL
 from failover.engine import Engine, EngineSettings
-from failover.errors import ConfigError, FailoverError, InvalidRequest
+from failover.errors import ConfigError, FailoverError, InvalidRequest, NotFound
 from failover.interfaces import (
     Message,
     MessageId,
@@ -26,25 +28,22 @@ from failover.interfaces import (
     SendResult,
 )
 from failover.policy import Deadline
-from failover.queue._build import probe_queue, queue_from_config
+from failover.queue._acks import DEFAULT_ACK_RETRY_INTERVAL, PendingAcks
+from failover.queue._brownout import PeerSampler
+from failover.queue._build import DedupSpec, dedup_window, probe_queue, queue_from_config
 from failover.queue._claims import ClaimCheck
 from failover.queue._dedup import ReceiveDedup
 from failover.queue._drain import DrainSet
 from failover.queue._limits import QueueLimits
-from failover.queue._receive import QueueCounters, Receipt, Receiver
+from failover.queue._receive import DEFAULT_CLAIM_GIVE_UP, QueueCounters, Receipt, Receiver
 from failover.queue._send import Outgoing, Sender
-from failover.replication.dedup import DedupWindow, SqliteDedupWindow
+from failover.replication.dedup import DedupWindow
 from failover.replication.state import default_state_file
 
 __all__ = ["DEFAULT_DEDUP_TTL", "DEFAULT_DRAIN_INTERVAL", "FailoverQueue"]
 
 logger = logging.getLogger("failover.queue")
 
-DEFAULT_DRAIN_INTERVAL: Final = 10.0
-"""Seconds between sweeps that drain every queue once (messages other processes sent there)."""
-
-DEFAULT_DEDUP_TTL: Final = 24 * 3600.0
-"""Seconds a dedup window opened from a path remembers a failover_id."""
 
 QueueProbe = Callable[[MessageQueue, float], object]
 
@@ -85,12 +84,14 @@ class FailoverQueue:
         *,
         settings: EngineSettings | None = None,
         clock: Clock | None = None,
-        dedup: DedupWindow | str | os.PathLike[str] | None = None,
+        dedup: DedupSpec = None,
         dedup_ttl: float = DEFAULT_DEDUP_TTL,
         claim_check: ObjectStore | None = None,
         drain_interval: float | None = DEFAULT_DRAIN_INTERVAL,
         probe: QueueProbe = probe_queue,
         executor: futures.ThreadPoolExecutor | None = None,
+        ack_retry_interval: float | None = DEFAULT_ACK_RETRY_INTERVAL,
+        claim_give_up: int = DEFAULT_CLAIM_GIVE_UP,
     ) -> None:
         queues = tuple(queues)
         if not queues:
@@ -98,16 +99,22 @@ class FailoverQueue:
         names = [queue.name for queue in queues]
         if len(set(names)) != len(names):
             raise ConfigError(f"queue names must be unique, not {names}", field="queues")
+        if isinstance(claim_give_up, bool) or not isinstance(claim_give_up, int) or claim_give_up < 1:
+            raise ConfigError(
+                f"claim_give_up is a number of deliveries >= 1, not {claim_give_up!r}", field="claim_give_up"
+            )
+        if ack_retry_interval is not None and not ack_retry_interval > 0:
+            raise ConfigError(
+                f"ack_retry_interval is seconds > 0 or None, not {ack_retry_interval!r}", field="ack_retry_interval"
+            )
         if drain_interval is not None and not drain_interval > 0:
             raise ConfigError(f"drain_interval is seconds > 0 or None, not {drain_interval!r}", field="drain_interval")
         self._queues = queues
         self._name = "failover:" + "+".join(names)
         self._limits = QueueLimits.of(queues, claim_check)
-        self._claims = ClaimCheck(claim_check, self._limits.claim_threshold)
+        self._claims = ClaimCheck(claim_check)
         self._owns_window = isinstance(dedup, str | os.PathLike)  # a window passed in stays the caller's
-        self._window: DedupWindow | None = (
-            SqliteDedupWindow(dedup, dedup_ttl) if isinstance(dedup, str | os.PathLike) else dedup
-        )
+        self._window = dedup_window(dedup, dedup_ttl)
         try:
             self.engine: Engine[MessageQueue] = Engine(
                 queues, name_of=_name_of, probe=probe, settings=settings, clock=clock, executor=executor
@@ -117,13 +124,16 @@ class FailoverQueue:
                 self._window.close()
             raise
         self._drain = DrainSet(names, self.engine.clock, drain_interval)
-        self._sender = Sender(self.engine, self._drain)
+        self._acks = PendingAcks(self.engine, ack_retry_interval)
+        self._sampler = PeerSampler(self.engine, probe)
+        self._sender = Sender(self.engine, self._drain, self._sampler.after_call)
         self._receiver = Receiver(
             self.engine,
             self._drain,
             self._claims,
             ReceiveDedup(self._window) if self._window is not None else None,
             names[0],
+            claim_give_up,
         )
         settings = self.engine.settings
         self._attempt_timeout = settings.attempt_timeout if settings.attempt_timeout is not None else settings.deadline
@@ -174,6 +184,8 @@ class FailoverQueue:
                 dedup_ttl=section.dedup_ttl,
                 claim_check=claim_check,
                 drain_interval=section.drain_interval,
+                ack_retry_interval=section.ack_retry_interval,
+                claim_give_up=section.claim_give_up,
             )
         except BaseException:
             for resource in [*queues, *owned]:
@@ -237,6 +249,7 @@ class FailoverQueue:
         delay: float = 0.0,
         timeout: float | None = None,
     ) -> MessageId:
+        check_timeout(timeout, "send")
         deadline = self._deadline(timeout)
         message = self._prepare(0, body, attributes, dedup_id, delay, deadline)
         try:
@@ -249,11 +262,12 @@ class FailoverQueue:
         """One result per message, in order. A bad entry fails alone, before any queue is called; the
         rest go to one queue in batches of ``capabilities.max_batch``, and the entries it failed to the
         next queue."""
+        entries = check_batch(messages, timeout)
         deadline = self._deadline(timeout)
         results: dict[int, SendResult] = {}
         ready: list[Outgoing] = []
         count = 0
-        for index, entry in enumerate(messages):
+        for index, entry in enumerate(entries):
             count += 1
             try:
                 ready.append(self._prepare(index, entry.body, entry.attributes, entry.dedup_id, entry.delay, deadline))
@@ -289,12 +303,10 @@ class FailoverQueue:
             capabilities=self._limits.send,
             provider=self._name,
         )
+        room = self._limits.room(checked)  # on every queue, beside these attributes and the failover_id
         del checked[DEDUP_KEY]  # each adapter adds it from the dedup id
-        data = bytes(body)
-        if not self._claims.needed(data):
-            return Outgoing(index, data, checked, failover_id, delay)
-        pointer, key = self._claims.put(failover_id, data, max(deadline.remaining(), 0.05))
-        return Outgoing(index, pointer, checked, failover_id, delay, key)
+        payload, key = self._claims.payload(failover_id, bytes(body), room, max(deadline.remaining(), 0.05))
+        return Outgoing(index, payload, checked, failover_id, delay, key)
 
     def _abandon(self, message: Outgoing) -> None:
         """A send failed: its claim-check body goes, unless some queue may hold the message."""
@@ -318,32 +330,16 @@ class FailoverQueue:
         call returns within ``wait + timeout``, plus the fetch of claim-checked bodies. ``dedup``:
         drop messages whose failover_id was delivered before (default: when a window is set).
         """
-        caps = self._limits.public
-        if (
-            isinstance(max_messages, bool)
-            or not isinstance(max_messages, int)
-            or not 1 <= max_messages <= caps.max_batch
-        ):
+        check_receive(max_messages, wait, visibility, timeout, capabilities=self._limits.public, imposed_by=self._name)
+        if dedup is not None and not isinstance(dedup, bool):
             raise InvalidRequest(
-                f"max_messages is 1 to {caps.max_batch}, not {max_messages!r}",
-                rule="max_messages",
-                imposed_by=self._name,
-            )
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait < float("inf"):
-            raise InvalidRequest(f"wait is seconds >= 0, not {wait!r}", rule="wait", imposed_by="failover")
-        if visibility is not None and (
-            isinstance(visibility, bool)
-            or not isinstance(visibility, int | float)
-            or not 0 <= visibility <= caps.max_visibility
-        ):
-            raise InvalidRequest(
-                f"visibility is 0 to {caps.max_visibility:g} s, not {visibility!r}",
-                rule="visibility",
-                imposed_by=self._name,
+                f"dedup is None, True or False, not {dedup!r}", rule="dedup", imposed_by="failover", operation="receive"
             )
         if dedup and self._window is None:
             raise ConfigError("receive(dedup=True) needs a dedup window: FailoverQueue(dedup=...)", field="dedup")
         deduplicate = self._window is not None if dedup is None else dedup
+        if len(self._acks):
+            self._acks.retry()
         attempt = timeout if timeout is not None else self._attempt_timeout
         return self._receiver.receive(max_messages, wait, visibility, attempt, deduplicate)
 
@@ -359,25 +355,50 @@ class FailoverQueue:
         return receipt
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
-        """Delete the message from the queue that delivered it, then its claim-check body, if any."""
+        """Delete the message from the queue that delivered it, then its claim-check body, if any.
+
+        When that queue cannot take the ack (it is down), the ack is kept and retried in the
+        background (`pending_acks`), and no error is raised; with a dedup window, a redelivery of the
+        message meanwhile is dropped. Raises `NotFound` when the queue no longer knows the receipt."""
+        check_ack(message, timeout)
         receipt = self._receipt(message, "ack")
-        inner = receipt.message
-        self.engine.call_on(receipt.queue, "ack", lambda queue, t: queue.ack(inner, timeout=t), timeout=timeout)
-        if receipt.claim is not None:
-            self._claims.discard(receipt.claim, timeout)
+        claim = receipt.claim
+
+        def after_ack() -> None:
+            if claim is not None:
+                self._claims.discard(claim, timeout)
+
+        landed = self._acks.ack(receipt.queue, receipt.message, after_ack, timeout)
+        if not landed and receipt.deduplicated and self._receiver.dedup is not None:
+            self._receiver.dedup.settled(receipt.queue, receipt.message)
+
+    @property
+    def pending_acks(self) -> int:
+        """Acks the delivering queue could not take yet, retried in the background."""
+        return len(self._acks)
 
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
         """Hand the message back to the queue that delivered it. With dedup, its failover_id is
         released first, so that its redelivery (or another copy) is processed."""
+        check_nack(message, delay, timeout, capabilities=self._limits.public, imposed_by=self._name)
         receipt = self._receipt(message, "nack")
         inner = receipt.message
         if receipt.deduplicated and self._receiver.dedup is not None:
             self._receiver.dedup.release(receipt.queue, inner)
-        self.engine.call_on(
-            receipt.queue, "nack", lambda queue, t: queue.nack(inner, delay=delay, timeout=t), timeout=timeout
-        )
+        try:
+            self.engine.call_on(
+                receipt.queue, "nack", lambda queue, t: queue.nack(inner, delay=delay, timeout=t), timeout=timeout
+            )
+        except (InvalidRequest, NotFound):
+            raise
+        except FailoverError as exc:
+            # The message comes back anyway when its visibility ends: later than asked, not lost.
+            logger.info(
+                "nack of %s on %s failed; it returns when its visibility ends: %s", inner.id, receipt.queue, exc
+            )
 
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
+        check_extend(message, visibility, timeout, capabilities=self._limits.public, imposed_by=self._name)
         receipt = self._receipt(message, "extend")
         inner = receipt.message
         self.engine.call_on(
@@ -391,6 +412,8 @@ class FailoverQueue:
         if self._closed:
             return
         self._closed = True
+        self._acks.close()
+        self._sampler.close()
         self.engine.close()
         for queue in self._queues:
             _close_quietly(queue)

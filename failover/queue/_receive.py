@@ -5,6 +5,11 @@ the preferred one is DOWN, and every queue once per sweep interval), then long-p
 for what is left of ``wait``. Every call shares one hold deadline, ``wait`` plus one attempt timeout
 from the start, so a hung queue costs the caller at most that. The delivered messages are wrapped:
 the receipt names the queue that delivered them, so that ack, nack and extend go back to it.
+
+A receive does not fail while some queue answers: the long poll on the best queue keeps half an
+attempt of the hold for the next queue when others are available (a hung queue's timeout then
+leaves time to fail over), and if it fails anyway, the other available queues are polled once. The
+call raises only when no queue answered at all.
 """
 
 from __future__ import annotations
@@ -16,15 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from failover.clock import Clock
+from failover.config.sections import DEFAULT_CLAIM_GIVE_UP
 from failover.engine import Engine
-from failover.errors import FailoverError, NotFound
+from failover.errors import FailoverError
 from failover.interfaces import Message, MessageQueue
 from failover.policy import DEFAULT_FLOOR
-from failover.queue._claims import ClaimCheck
+from failover.queue._claims import ClaimCheck, ClaimMissing, ClaimRef
 from failover.queue._dedup import ReceiveDedup
 from failover.queue._drain import DrainSet
 
-__all__ = ["QueueCounters", "Receipt", "Receiver"]
+__all__ = ["DEFAULT_CLAIM_GIVE_UP", "QueueCounters", "Receipt", "Receiver"]
 
 logger = logging.getLogger("failover.queue")
 
@@ -44,8 +50,9 @@ class QueueCounters:
     """What a `FailoverQueue`'s receives did besides handing messages out (since it was made)."""
 
     duplicates_dropped: int = 0  # copies of a failover_id already handed out: acked, not returned
-    claims_gone: int = 0  # pointers whose claim-check body was deleted (a copy was processed): acked
+    claims_missing: int = 0  # pointers whose body no store holds: left for a later delivery
     claims_unavailable: int = 0  # pointers whose body the store could not serve: left for a later receive
+    claims_abandoned: int = 0  # pointers whose body was missing at the give-up delivery: acked, logged as errors
 
 
 @dataclass(slots=True)
@@ -59,6 +66,7 @@ class _Poll:
     hold_until: float
     deduplicate: bool
     found: list[Message] = field(default_factory=list)
+    answered: set[str] = field(default_factory=set)  # queues that answered this receive
 
     @property
     def room(self) -> int:
@@ -75,8 +83,10 @@ class Receiver:
         claims: ClaimCheck,
         dedup: ReceiveDedup | None,
         primary: str,
+        claim_give_up: int = DEFAULT_CLAIM_GIVE_UP,
     ) -> None:
         self.engine = engine
+        self.claim_give_up = claim_give_up
         self.drain = drain
         self.claims = claims
         self.dedup = dedup
@@ -109,9 +119,12 @@ class Receiver:
             try:
                 self._long_poll(poll)
             except FailoverError:
-                if not poll.found:
+                for name in self.engine.names:
+                    if name not in poll.answered and self.engine.is_available(name) and self._time_for_one_more(poll):
+                        self._drain_one(name, poll)
+                if not poll.answered:
                     raise
-                logger.debug("receive from the preferred queue failed; returning what the others gave", exc_info=True)
+                logger.debug("the long poll failed; returning what the queues that answered gave", exc_info=True)
         return poll.found
 
     def _time_for_one_more(self, poll: _Poll) -> bool:
@@ -145,6 +158,7 @@ class Receiver:
             # It stays marked; the next receive tries again. Its health tracker has counted the failure.
             logger.debug("draining %s failed: %s", name, exc)
             return
+        poll.answered.add(name)
         if not raw:
             self.drain.came_back_empty(name, before)
         self._deliver(name, raw, poll)
@@ -153,12 +167,19 @@ class Receiver:
         room, visibility = poll.room, poll.visibility
         # With messages in hand already, take what is there and do not keep the caller waiting.
         wait_until = self._clock.monotonic() if poll.found else poll.wait_until
+        others = sum(1 for name in self.engine.names if self.engine.is_available(name)) > 1
+        # Kept for the next queue when the first one hangs: half an attempt, if another may answer.
+        reserve = poll.attempt / 2 if others else 0.0
 
         def attempt(queue: MessageQueue, timeout: float) -> tuple[int, list[Message]]:
             now = self._clock.monotonic()
             wait = max(0.0, wait_until - now)
-            # The adapter's timeout is on top of its wait: the whole stays inside the hold deadline.
-            read_timeout = min(timeout, max(poll.hold_until - now - wait, DEFAULT_FLOOR))
+            # The adapter's timeout is on top of its wait: the whole stays inside the hold deadline,
+            # less the reserve unless the hold is nearly over (the last queue tried takes what is left).
+            left = poll.hold_until - now - wait
+            read_timeout = min(
+                timeout, max(left - reserve if left - reserve >= poll.attempt / 4 else left, DEFAULT_FLOOR)
+            )
             before = self.drain.writes(queue.name)
             return before, queue.receive(room, wait=wait, visibility=visibility, timeout=read_timeout)
 
@@ -169,6 +190,7 @@ class Receiver:
             timed=wait_until <= self._clock.monotonic(),  # a long poll's wait is not slowness
         )
         before, raw = outcome.value
+        poll.answered.add(outcome.endpoint)
         if not raw:
             self.drain.came_back_empty(outcome.endpoint, before)
         self._deliver(outcome.endpoint, raw, poll)
@@ -182,18 +204,18 @@ class Receiver:
                     self._settle(name, message, "a duplicate of a message already delivered")
                     continue
                 admitted = True
-            body, claim = message.body, self.claims.key_in(message.body)
-            if claim is not None:
+            body, ref = message.body, self.claims.ref_in(message.body)
+            claim = ref.key if ref is not None else None
+            if ref is not None:
                 try:
-                    body = self.claims.fetch(claim, None)
-                except NotFound:
-                    self._count("claims_gone")
-                    self._settle(name, message, "its claim-check body is gone: a copy was processed and acked")
+                    body = self.claims.fetch(ref, None)
+                except ClaimMissing as exc:
+                    self._missing(name, message, ref, exc)
                     continue
                 except FailoverError as exc:
                     self._count("claims_unavailable")
                     # Left hidden: it comes back when its visibility ends, and the store may be back too.
-                    logger.warning("claim-check body %s of a message from %s unavailable: %s", claim, name, exc)
+                    logger.warning("claim-check body %s of a message from %s unavailable: %s", ref.key, name, exc)
                     continue
             poll.found.append(
                 Message(
@@ -207,6 +229,36 @@ class Receiver:
                     queue=name,
                 )
             )
+
+    def _missing(self, name: str, message: Message, ref: ClaimRef, exc: ClaimMissing) -> None:
+        """No store holds the body. That is no proof the message was processed (a copy that was is
+        dropped by the dedup window before its body is read): it is left hidden, to come back when its
+        visibility ends, until its delivery count reaches ``claim_give_up``; then it is acked, loudly."""
+        if message.delivery_count < self.claim_give_up:
+            self._count("claims_missing")
+            logger.warning(
+                "claim-check body of message %s from %s not found in any store (delivery %d of %d before"
+                " giving up): %s",
+                message.id,
+                name,
+                message.delivery_count,
+                self.claim_give_up,
+                exc,
+            )
+            return
+        self._count("claims_abandoned")
+        logger.error(
+            "giving up on message %s from %s (failover_id %s) after %d deliveries: its claim-check body %s"
+            " (written to %s, version %s) is in no store; the message is acked and its body lost",
+            message.id,
+            name,
+            message.dedup_id,
+            message.delivery_count,
+            ref.key,
+            ref.where or "?",
+            ref.version or "?",
+        )
+        self._settle(name, message, "its claim-check body stayed missing")
 
     def _settle(self, name: str, message: Message, why: str) -> None:
         """Ack a message that is not handed on; a failure is logged (it comes back and is dropped again)."""

@@ -8,7 +8,7 @@ took a message, or may have, joins the `DrainSet`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -44,13 +44,18 @@ def _time_left(deadline: Deadline) -> float:
 class Sender:
     """Sends `Outgoing` messages through ``engine``, recording in ``drain`` which queues took them."""
 
-    def __init__(self, engine: Engine[MessageQueue], drain: DrainSet) -> None:
+    def __init__(
+        self, engine: Engine[MessageQueue], drain: DrainSet, on_sent: Callable[[str], None] | None = None
+    ) -> None:
         self.engine = engine
         self.drain = drain
+        self.on_sent = on_sent  # told which queue took a send (the brownout watch)
 
     def send(self, message: Outgoing, deadline: Deadline) -> MessageId:
         outcome = self.engine.call("send", partial(self._send_one, message), timeout=_time_left(deadline))
         self.drain.wrote(outcome.endpoint)
+        if self.on_sent is not None:
+            self.on_sent(outcome.endpoint)
         return outcome.value
 
     def _send_one(self, message: Outgoing, queue: MessageQueue, timeout: float) -> MessageId:
@@ -93,6 +98,8 @@ class Sender:
                 break
             tried.add(outcome.endpoint)
             tried.update(name for name, _ in outcome.failures)
+            if self.on_sent is not None:
+                self.on_sent(outcome.endpoint)
             retry: list[Outgoing] = []
             for message, result in zip(pending, outcome.value, strict=True):
                 results[message.index] = result

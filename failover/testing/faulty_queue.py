@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from failover.adapters._messages import body_room
 from failover.errors import FailoverError
 from failover.interfaces import Message, MessageId, MessageQueue, OutgoingMessage, QueueCapabilities, SendResult
 from failover.testing._script import EntryFilter, ErrorFactory, Rule, ScriptedWrapper, error_factory
@@ -67,6 +68,10 @@ class FaultyQueue(ScriptedWrapper[MessageQueue]):
     @property
     def capabilities(self) -> QueueCapabilities:
         return self.inner.capabilities
+
+    def body_room(self, attributes: Mapping[str, str]) -> int:
+        """The wrapped queue's room for a body beside ``attributes`` (see `SupportsBodyRoom`)."""
+        return body_room(self.inner, attributes)
 
     def send(
         self,

@@ -172,9 +172,17 @@ def test_envelope_round_trips_any_body_and_attributes_as_xml_safe_ascii(
     assert decode_envelope(text) == (body, attributes)
 
 
-def test_largest_body_fills_the_envelope_to_the_service_limit() -> None:
-    assert len(encode_envelope(bytes(MAX_BODY), {})) <= MESSAGE_LIMIT
-    assert len(encode_envelope(bytes(MAX_BODY + 3), {})) > MESSAGE_LIMIT
+def test_largest_body_fills_the_envelope_to_the_service_limit_beside_the_longest_dedup_id() -> None:
+    longest = {"failover_dedup_id": "<" * 128}  # every character escaped: 6 characters each
+    assert len(encode_envelope(bytes(MAX_BODY), longest)) <= MESSAGE_LIMIT
+    assert len(encode_envelope(bytes(MAX_BODY + 3), longest)) > MESSAGE_LIMIT
+
+
+def test_body_room_shrinks_with_the_escaped_size_of_the_attributes(queue: AzureQueue) -> None:
+    attributes = {"failover_dedup_id": "a" * 32, **{f"a{i}": "<" * 1024 for i in range(8)}}
+    room = queue.body_room(attributes)
+    assert len(encode_envelope(bytes(room), attributes)) <= MESSAGE_LIMIT
+    assert len(encode_envelope(bytes(room + 3), attributes)) > MESSAGE_LIMIT
 
 
 def test_binary_bodies_attributes_and_dedup_id_round_trip(queue: AzureQueue) -> None:
@@ -206,7 +214,7 @@ def test_attributes_pushing_the_envelope_over_64_kib_are_refused_before_any_call
 ) -> None:
     offline = AzureQueue(_unreachable_queue_config(azurite, unique_name))
     with pytest.raises(InvalidRequest) as caught:
-        offline.send(bytes(MAX_BODY), attributes={"k": "v"})
+        offline.send(bytes(MAX_BODY), attributes={"k": "<" * 1024})
     assert caught.value.rule == "message.max_size", f"refused by rule {caught.value.rule!r}"
     assert caught.value.__cause__ is None, "the refusal came from the network"
 

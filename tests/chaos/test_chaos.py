@@ -68,3 +68,7 @@ def test_every_acknowledged_message_is_delivered(summary: ChaosSummary) -> None:
 
 def test_every_message_is_processed_exactly_once_after_dedup(summary: ChaosSummary) -> None:
     assert summary.exactly_once, render_text(summary)
+
+
+def test_no_receive_or_ack_fails_while_a_queue_is_healthy(summary: ChaosSummary) -> None:
+    assert summary.failed_while_healthy == 0, render_text(summary)

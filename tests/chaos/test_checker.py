@@ -6,6 +6,8 @@ processed twice, and what it forgives (writes and sends whose outcome is unknown
 
 from __future__ import annotations
 
+import dataclasses
+
 from failover.errors import AllProvidersFailed, OutcomeUnknown, ProviderUnavailable
 from failover.testing.chaos import Event, Kind, Outcome, check_queue, check_storage
 from failover.testing.chaos._history import classify_failure
@@ -154,3 +156,11 @@ def test_an_error_with_an_unknown_outcome_anywhere_makes_the_call_indeterminate(
     assert classify_failure(AllProvidersFailed("all", errors=[refused, refused])) is FAILED
     assert classify_failure(AllProvidersFailed("all", errors=[refused, OutcomeUnknown("lost")])) is UNKNOWN
     assert classify_failure(RuntimeError("a bug")) is UNKNOWN
+
+
+def test_a_receive_or_ack_that_failed_while_one_queue_provider_was_up_is_counted() -> None:
+    failed_ack = dataclasses.replace(ack("m1", 5, FAILED), broken="aws:hang")
+    failed_receive = dataclasses.replace(event(Kind.RECEIVE, "", 6, 7, FAILED), broken="aws:dns+gcp:503")
+    both_down = dataclasses.replace(event(Kind.RECEIVE, "", 8, 9, FAILED), broken="aws:hang+azure:refused")
+    verdict = check_queue([send("m1"), handed("m1", 3), failed_ack, failed_receive, both_down], {"m1": 1})
+    assert verdict.failed_while_healthy == 2, verdict.details

@@ -12,7 +12,7 @@ import pytest
 
 from failover.adapters.memory import MemoryQueue
 from failover.interfaces import MessageQueue, QueueCapabilities
-from failover.testing.contract import MessageQueueContract
+from failover.testing.contract import MessageQueueContract, QueueArgumentsContract
 from failover.testing.emulators import LocalClouds
 
 
@@ -73,5 +73,20 @@ class TestSqsFifoQueue(MessageQueueContract):
         from failover.adapters.aws.sqs import SqsQueue
 
         queue = SqsQueue(local_clouds.aws.sqs_config(unique_name + ".fifo", fifo=True))
+        yield queue
+        queue.close()
+
+
+class TestFailoverQueueArguments(QueueArgumentsContract):
+    """FailoverQueue refuses every bad argument itself, as its adapters do."""
+
+    @pytest.fixture
+    def queue(self) -> Iterator[MessageQueue]:
+        from failover.engine import EngineSettings
+        from failover.queue import FailoverQueue
+
+        queue = FailoverQueue(
+            [MemoryQueue("first"), MemoryQueue("second")], settings=EngineSettings(start_probers=False)
+        )
         yield queue
         queue.close()

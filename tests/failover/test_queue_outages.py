@@ -228,3 +228,45 @@ def test_an_sqs_outage_costs_no_send_loses_no_message_and_spares_sqs(rig: Rig, o
     rig.consume()  # a last receive finds the secondary empty
     assert rig.secondary.name not in rig.queue.draining
     assert rig.secondary.inner.receive(10) == [], "messages were left on the secondary"
+
+
+BROWNOUT_DELAY = 0.4  # seconds added to every SQS answer: slow, well inside the attempt timeout
+
+
+def test_an_sqs_brownout_demotes_it_and_sends_move_to_the_secondary(
+    local_clouds: LocalClouds, unique_name: str, tmp_path: Path
+) -> None:
+    SqsQueue(local_clouds.aws.sqs_config(unique_name)).close()  # made without the short timeouts
+    with FaultProxy.in_front_of(local_clouds.aws.endpoint) as proxy:
+        config = local_clouds.aws.sqs_config(
+            unique_name, endpoint_url=f"http://127.0.0.1:{proxy.port}", ensure=False, **FAST
+        )
+        sqs = FaultyQueue(SqsQueue(config))
+        secondary = FaultyQueue(_secondary(local_clouds, "azure", unique_name))
+        queue = FailoverQueue([sqs, secondary], settings=SETTINGS, dedup=tmp_path / "dedup.sqlite")
+        rig = Rig(queue, sqs, secondary, proxy, DnsFaults())
+        try:
+            for n in range(BREAK_AT):  # enough fast sends for SQS's latency estimate
+                rig.send(n)
+            proxy.set(Fault.delay(BROWNOUT_DELAY))
+            n = BREAK_AT
+            while rig.sqs_state is not HealthState.DEGRADED and n < BREAK_AT + 40:
+                rig.send(n)
+                n += 1
+                time.sleep(0.02)  # the peer's measurement runs in the background
+            assert rig.sqs_state is HealthState.DEGRADED, (
+                f"SQS never marked DEGRADED after {n - BREAK_AT} slow sends: {queue.engine.health[sqs.name]!r}"
+            )
+            slow_sends = n - BREAK_AT
+            on_secondary = secondary.calls.get("send", 0)
+            for after in range(n, n + 20):
+                rig.send(after)
+            assert secondary.calls.get("send", 0) - on_secondary == 20, "sends did not move off the slow SQS"
+            proxy.clear()
+            _drain_everything(rig)
+        finally:
+            queue.close()
+    missing = sorted(set(rig.sent) - set(rig.received))
+    assert not missing, f"{len(missing)} messages never received, e.g. {missing[:5]}"
+    # Measured here: 14 slow sends (the peer's 20 measurements run beside them, on a loaded machine).
+    assert slow_sends <= 25, f"{slow_sends} slow sends before SQS was demoted"

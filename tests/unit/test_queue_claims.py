@@ -89,12 +89,36 @@ def test_a_send_no_queue_took_deletes_its_body_again(rig: Rig, store: MemoryStor
     assert _keys(store) == []
 
 
-def test_a_pointer_whose_body_is_gone_is_a_processed_copy_and_is_dropped(rig: Rig, store: MemoryStore) -> None:
+def test_a_pointer_whose_body_no_store_holds_is_left_for_redelivery_not_acked(rig: Rig, store: MemoryStore) -> None:
     rig.queue.send(LARGE_BODY, dedup_id="order-5")
-    store.delete(CLAIM_PREFIX + "order-5")  # another copy was processed and acked
+    body = store.get_bytes(CLAIM_PREFIX + "order-5")
+    store.delete(CLAIM_PREFIX + "order-5")  # not readable yet (or deleted): no proof it was processed
     assert rig.queue.receive() == []
-    assert rig.held(rig.primary) == [], "the orphan pointer was left on the queue"
-    assert rig.queue.counters().claims_gone == 1
+    assert "ack" not in rig.primary.calls, "a message whose body was missing was acked"
+    assert rig.queue.counters().claims_missing == 1
+    store.put(CLAIM_PREFIX + "order-5", body)  # the body becomes readable
+    rig.clock.advance(30)  # the message's visibility ends
+    assert [message.body for message in rig.queue.receive()] == [LARGE_BODY]
+
+
+def test_a_body_missing_at_every_delivery_is_given_up_loudly_after_the_bound(
+    store: MemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = Rig(capabilities=SMALL, options={"claim_check": store, "claim_give_up": 3})
+    try:
+        rig.queue.send(LARGE_BODY, dedup_id="order-6")
+        store.delete(CLAIM_PREFIX + "order-6")
+        for _ in range(3):
+            assert rig.queue.receive() == []
+            rig.clock.advance(30)
+        counters = rig.queue.counters()
+        assert (counters.claims_missing, counters.claims_abandoned) == (2, 1)
+        assert rig.held(rig.primary) == [], "the message was not settled at the give-up delivery"
+        assert any(r.levelname == "ERROR" and "giving up" in r.getMessage() for r in caplog.records), (
+            "the give-up was not logged as an error"
+        )
+    finally:
+        rig.close()
 
 
 def test_without_a_store_a_body_over_the_smallest_queue_is_refused_before_any_call() -> None:

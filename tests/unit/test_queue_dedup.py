@@ -9,6 +9,7 @@ import pytest
 
 from failover.errors import ConfigError, OutcomeUnknown
 from failover.replication.dedup import SqliteDedupWindow
+from failover.testing.faulty import timed_out
 from tests.unit.test_queue_rig import Rig, bodies
 
 VISIBILITY = 30.0  # MemoryQueue's default
@@ -94,3 +95,30 @@ def test_dedup_true_without_a_window_is_a_config_error() -> None:
             rig.queue.receive(dedup=True)
     finally:
         rig.close()
+
+
+def test_a_dedup_path_from_the_configuration_opens_a_shared_window(tmp_path: Path) -> None:
+    from failover.queue._build import dedup_window
+
+    window = dedup_window(str(tmp_path / "dedup.sqlite"), 60.0)
+    assert isinstance(window, SqliteDedupWindow)
+    window.close()
+    assert dedup_window(None, 60.0) is None, "no path: no window"
+    assert dedup_window("", 60.0) is None, "an empty path (an unset setting): no window"
+    with pytest.raises(ConfigError):
+        dedup_window(str(tmp_path / "x.sqlite"), 0)
+
+
+def test_the_redelivery_of_a_message_whose_ack_was_deferred_is_dropped(rig: Rig) -> None:
+    rig.queue.send(b"paid", dedup_id="order-9")
+    [message] = rig.queue.receive()
+    rig.primary.fail(timed_out(), "ack")  # acks on the queue that delivered it time out; receives work
+    rig.queue.ack(message)  # kept pending, no error
+    assert rig.queue.pending_acks == 1
+    rig.clock.advance(VISIBILITY)  # its visibility ends before the pending ack lands
+    assert rig.queue.receive() == [], "the redelivery of an acked message was handed out again"
+    assert rig.queue.counters().duplicates_dropped == 1
+    rig.primary.heal()
+    rig.clock.advance(VISIBILITY)
+    assert rig.queue.receive() == []
+    assert rig.held(rig.primary) == [], "the message is still on the queue once acks work again"

@@ -5,8 +5,10 @@ message attributes, the dedup id among them (``failover_dedup_id``). On a FIFO q
 goes in one message group (``"failover"``), so the queue keeps send order, and the dedup id is the
 MessageDeduplicationId (a fresh one when none is given: no content-based dedup surprises).
 
-SQS long-polls in whole seconds, at most 20 a call, and returns at most 10 messages: a fractional
-``wait`` is rounded up, a longer one takes several calls, ``max_messages`` above 10 gets up to 10.
+SQS long-polls in whole seconds, at most 20 a call, and returns at most 10 messages: the whole
+seconds of ``wait`` are long-polled, its fraction is spent on short polls a moment apart (so a
+receive never waits longer than asked: a hung SQS then leaves the caller time to ask another
+queue), a longer one takes several calls.
 A receipt that names no message in flight (``ReceiptHandleIsInvalid``: already acked, expired, or
 never issued) raises `NotFound`; a receipt that is not an SQS receipt handle at all raises
 `InvalidRequest` before the network.
@@ -30,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive
 from failover.adapters._messages import prepare_send, split_attributes
 from failover.adapters.aws._bodies import (
     ENCODING_KEY,
@@ -68,6 +71,7 @@ MAX_LONG_POLL = 20  # seconds: SQS's limit on one ReceiveMessage's WaitTimeSecon
 MAX_VISIBILITY = 12 * 3600
 MAX_RECEIVE = 10
 MAX_BATCH = 10
+_SHORT_POLL_PAUSE = 0.1  # seconds between the short polls that spend the fraction of a wait
 
 
 @dataclass(slots=True)
@@ -161,7 +165,12 @@ class SqsQueue:
         return self._url
 
     def _prepare(
-        self, body: object, attributes: Mapping[str, str] | None, dedup_id: str | None, delay: float
+        self,
+        body: object,
+        attributes: Mapping[str, str] | None,
+        dedup_id: str | None,
+        delay: float,
+        timeout: float | None = None,
     ) -> _Prepared:
         checked = prepare_send(
             body,
@@ -170,6 +179,7 @@ class SqsQueue:
             delay=delay,
             capabilities=self._capabilities,
             provider="SQS",
+            timeout=timeout,
         )
         text, encoding = encode_body(bytes(cast("bytes", body)))
         if encoding is not None:
@@ -196,7 +206,7 @@ class SqsQueue:
         delay: float = 0.0,
         timeout: float | None = None,
     ) -> MessageId:
-        prepared = self._prepare(body, attributes, dedup_id, delay)
+        prepared = self._prepare(body, attributes, dedup_id, delay, timeout)
         url = self._queue_url(timeout, "send")
         with translate_errors(operation="send", write=True):
             response = self._client(timeout).send_message(QueueUrl=url, **prepared.entry)
@@ -214,7 +224,7 @@ class SqsQueue:
     def send_batch(self, messages: Iterable[OutgoingMessage], *, timeout: float | None = None) -> Sequence[SendResult]:
         results: list[SendResult | None] = []
         ready: list[tuple[int, _Prepared]] = []
-        for index, message in enumerate(messages):
+        for index, message in enumerate(check_batch(messages, timeout)):
             try:
                 ready.append((index, self._prepare(message.body, message.attributes, message.dedup_id, message.delay)))
                 results.append(None)
@@ -280,10 +290,7 @@ class SqsQueue:
         visibility: float | None = None,
         timeout: float | None = None,
     ) -> list[Message]:
-        if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
-            raise InvalidRequest(f"max_messages is an int >= 1, not {max_messages!r}", rule="max_messages")
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
-            raise InvalidRequest(f"wait is seconds >= 0, not {wait!r}", rule="wait")
+        check_receive(max_messages, wait, visibility, timeout, capabilities=self._capabilities, imposed_by="SQS")
         options: dict[str, Any] = {
             "MaxNumberOfMessages": min(max_messages, MAX_RECEIVE),
             "MessageAttributeNames": ["All"],
@@ -295,13 +302,16 @@ class SqsQueue:
         attempt = self._config.read_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
         while True:
-            poll = min(MAX_LONG_POLL, math.ceil(max(0.0, deadline - time.monotonic())))
+            poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - time.monotonic())))
             # The answer of a long poll comes after the poll: the read timeout must outlast it.
             with translate_errors(operation="receive"):
                 response = self._client(attempt + poll).receive_message(QueueUrl=url, WaitTimeSeconds=poll, **options)
             messages = response.get("Messages", [])
-            if messages or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if messages or left <= 0:
                 return [self._message(message) for message in messages]
+            if poll == 0:
+                time.sleep(min(_SHORT_POLL_PAUSE, left))
 
     def _message(self, raw: MessageTypeDef) -> Message:
         attributes: dict[str, str] = {}
@@ -339,15 +349,18 @@ class SqsQueue:
         return receipt
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
+        check_ack(message, timeout)
         receipt = self._receipt(message)
         url = self._queue_url(timeout, "ack")
         with translate_errors(operation="ack", write=True):
             self._client(timeout).delete_message(QueueUrl=url, ReceiptHandle=receipt)
 
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        check_nack(message, delay, timeout, capabilities=self._capabilities, imposed_by="SQS")
         self._change_visibility(message, _whole_seconds(delay, name="delay", upper=MAX_VISIBILITY), "nack", timeout)
 
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
+        check_extend(message, visibility, timeout, capabilities=self._capabilities, imposed_by="SQS")
         seconds = _whole_seconds(visibility, name="visibility", upper=MAX_VISIBILITY)
         self._change_visibility(message, seconds, "extend", timeout)
 

@@ -4,8 +4,11 @@ Azure Queue messages are text with no attributes, and the service has no dedup. 
 an envelope as the message text: compact JSON ``{"v":1,"b":"<base64 body>","a":{attributes}}``,
 the dedup id among the attributes (``failover_dedup_id``). The envelope is pure ASCII with ``<``,
 ``>`` and ``&`` escaped as JSON ``\\u`` sequences, so the text the service stores and measures
-against its 64 KiB limit is exactly the text sent. A message some other producer wrote (not an
-envelope) is delivered with its text, UTF-8 encoded, as the body and no attributes.
+against its 64 KiB limit is exactly the text sent. Every byte of a body costs 4/3 characters, and
+every character of an attribute up to 6 (``<`` is ``\\u003c``): `body_room` says how large a body
+fits beside given attributes, and ``capabilities.max_message_size`` is the room left beside the
+longest dedup id (128 characters, all escaped), so a body of that size always fits. A message some
+other producer wrote (not an envelope) is delivered with its text, UTF-8 encoded, as the body and no attributes.
 
 The service has no long poll: a receive with ``wait`` polls, pausing ``config.poll_interval`` at
 first and longer after each empty answer, and returns as soon as messages arrive.
@@ -28,7 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from failover.adapters._messages import prepare_send, split_attributes
+from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive
+from failover.adapters._messages import DEDUP_KEY, prepare_send, split_attributes
 from failover.adapters._sdk import require
 from failover.adapters.azure._client import call_timeouts, client_options, resolve_connection
 from failover.adapters.azure._errors import PROVIDER, error_code, translate_errors
@@ -43,9 +47,6 @@ __all__ = ["AzureQueue", "AzureReceipt"]
 
 MESSAGE_LIMIT = 64 * 1024  # characters of message text the service stores
 _ENVELOPE_VERSION = 1
-_EMPTY_ENVELOPE = '{"v":1,"b":""}'
-# The largest body of any bytes, with no attributes: base64 turns 3 bytes into 4 characters.
-MAX_BODY = (MESSAGE_LIMIT - len(_EMPTY_ENVELOPE)) // 4 * 3
 MAX_ATTRIBUTES = 10  # failover's own (the dedup id) included
 MAX_RECEIVE = 32  # messages one Get Messages call returns
 MAX_VISIBILITY = 7 * 24 * 3600  # the service's limit on visibility and on a send's initial delay
@@ -70,6 +71,15 @@ def encode_envelope(body: bytes, attributes: Mapping[str, str]) -> str:
     if attributes:
         envelope["a"] = dict(attributes)
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=True).translate(_XML_UNSAFE)
+
+
+def _room(attributes: Mapping[str, str]) -> int:
+    """The largest body of any bytes whose envelope, with ``attributes``, fits: base64 is 4 characters per 3 bytes."""
+    return max(0, (MESSAGE_LIMIT - len(encode_envelope(b"", attributes))) // 4 * 3)
+
+
+# The largest body of any bytes beside the longest dedup id, every character of it escaped.
+MAX_BODY = _room({DEDUP_KEY: "<" * 128})
 
 
 def decode_envelope(text: str | None) -> tuple[bytes, dict[str, str]]:
@@ -137,6 +147,11 @@ class AzureQueue:
     def capabilities(self) -> QueueCapabilities:
         return self._capabilities
 
+    def body_room(self, attributes: Mapping[str, str]) -> int:
+        """The largest body of any bytes that fits in one message beside ``attributes`` (the dedup id
+        under ``failover_dedup_id``, as `prepare_send` returns them)."""
+        return min(MAX_BODY, _room(attributes))
+
     def _ensure_queue(self) -> None:
         with translate_errors("ensure"):
             try:
@@ -145,7 +160,14 @@ class AzureQueue:
                 if error_code(exc) != "QueueAlreadyExists":
                     raise
 
-    def _prepare(self, body: object, attributes: Mapping[str, str] | None, dedup_id: str | None, delay: float) -> str:
+    def _prepare(
+        self,
+        body: object,
+        attributes: Mapping[str, str] | None,
+        dedup_id: str | None,
+        delay: float,
+        timeout: float | None = None,
+    ) -> str:
         checked = prepare_send(
             body,
             attributes=attributes,
@@ -153,6 +175,7 @@ class AzureQueue:
             delay=delay,
             capabilities=self._capabilities,
             provider="Azure Queue",
+            timeout=timeout,
         )
         text = encode_envelope(bytes(cast("bytes", body)), checked)
         if len(text) > MESSAGE_LIMIT:
@@ -175,7 +198,7 @@ class AzureQueue:
         delay: float = 0.0,
         timeout: float | None = None,
     ) -> MessageId:
-        text = self._prepare(body, attributes, dedup_id, delay)
+        text = self._prepare(body, attributes, dedup_id, delay, timeout)
         return self._send_text(text, delay, call_timeouts(self._config, timeout))
 
     def _send_text(self, text: str, delay: float, options: dict[str, Any]) -> MessageId:
@@ -194,11 +217,12 @@ class AzureQueue:
         After a provider failure the remaining entries are not tried: they fail with that error, or
         with `ProviderUnavailable` when the failure was an `OutcomeUnknown` (they were not sent).
         """
+        batch = check_batch(messages, timeout)
         options = call_timeouts(self._config, timeout)
         deadline = time.monotonic() + options["read_timeout"]
         results: list[SendResult] = []
         failed: FailoverError | None = None
-        for message in messages:
+        for message in batch:
             try:
                 text = self._prepare(message.body, message.attributes, message.dedup_id, message.delay)
             except InvalidRequest as error:
@@ -237,12 +261,9 @@ class AzureQueue:
         visibility: float | None = None,
         timeout: float | None = None,
     ) -> list[Message]:
-        if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
-            raise InvalidRequest(
-                f"max_messages is an int >= 1, not {max_messages!r}", rule="max_messages", imposed_by="failover"
-            )
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait < math.inf:
-            raise InvalidRequest(f"wait is seconds >= 0, not {wait!r}", rule="wait", imposed_by="failover")
+        check_receive(
+            max_messages, wait, visibility, timeout, capabilities=self._capabilities, imposed_by="Azure Queue"
+        )
         options = call_timeouts(self._config, timeout)
         if visibility is not None:
             options["visibility_timeout"] = _whole_seconds(visibility, "visibility", minimum=1)
@@ -288,15 +309,18 @@ class AzureQueue:
         return receipt
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
+        check_ack(message, timeout)
         receipt = self._receipt(message, "ack")
         options = call_timeouts(self._config, timeout)
         with receipt.lock, translate_errors("ack", key=receipt.message_id, write=True):
             self._client.delete_message(receipt.message_id, receipt.pop_receipt, **options)
 
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        check_nack(message, delay, timeout, capabilities=self._capabilities, imposed_by="Azure Queue")
         self._update(message, _whole_seconds(delay, "delay", minimum=0), "nack", timeout)
 
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
+        check_extend(message, visibility, timeout, capabilities=self._capabilities, imposed_by="Azure Queue")
         self._update(message, _whole_seconds(visibility, "visibility", minimum=0), "extend", timeout)
 
     def _update(self, message: Message, seconds: int, operation: str, timeout: float | None) -> None:

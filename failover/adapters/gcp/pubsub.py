@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive
 from failover.adapters._messages import prepare_send, split_attributes
 from failover.adapters._sdk import require
 from failover.adapters.gcp._errors import PROVIDER, translate_errors
@@ -240,13 +241,14 @@ class PubSubQueue:
             delay=delay,
             capabilities=self._capabilities,
             provider=PROVIDER,
+            timeout=timeout,
         )
         seconds = self._timeout(timeout)
         with translate_errors(operation="send", write=True):
             return self._start(bytes(body), checked, seconds)(seconds)
 
     def send_batch(self, messages: Iterable[OutgoingMessage], *, timeout: float | None = None) -> Sequence[SendResult]:
-        batch = list(messages)
+        batch = check_batch(messages, timeout)
         if len(batch) > _MAX_BATCH:
             raise InvalidRequest(
                 f"Pub/Sub sends at most {_MAX_BATCH} messages a batch here, not {len(batch)}",
@@ -291,12 +293,7 @@ class PubSubQueue:
         visibility: float | None = None,
         timeout: float | None = None,
     ) -> list[Message]:
-        if isinstance(max_messages, bool) or not isinstance(max_messages, int) or not 1 <= max_messages <= _MAX_BATCH:
-            raise InvalidRequest(
-                f"max_messages is 1 to {_MAX_BATCH}, not {max_messages!r}", rule="max_messages", imposed_by=PROVIDER
-            )
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
-            raise InvalidRequest(f"wait is a number of seconds >= 0, not {wait!r}", rule="wait", imposed_by="failover")
+        check_receive(max_messages, wait, visibility, timeout, capabilities=self._capabilities, imposed_by="Pub/Sub")
         hide_for = None if visibility is None else _seconds(visibility, "visibility")
         attempt = self._timeout(timeout)
         deadline = self._clock.monotonic() + wait
@@ -387,6 +384,7 @@ class PubSubQueue:
             )
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
+        check_ack(message, timeout)
         ack_id = _receipt(message)
         with translate_errors(operation="ack", key=message.id, write=True, overrides=_RECEIPT_OVERRIDES):
             self._subscriber.acknowledge(
@@ -396,9 +394,11 @@ class PubSubQueue:
             )
 
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
+        check_nack(message, delay, timeout, capabilities=self._capabilities, imposed_by="Pub/Sub")
         self._modify(message, _seconds(delay, "delay"), "nack", timeout)
 
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
+        check_extend(message, visibility, timeout, capabilities=self._capabilities, imposed_by="Pub/Sub")
         self._modify(message, _seconds(visibility, "visibility"), "extend", timeout)
 
     def probe(self, *, timeout: float | None = None) -> None:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive
 from failover.adapters._messages import prepare_send, split_attributes
 from failover.adapters.memory.store import PROVIDER
 from failover.clock import Clock, SystemClock
@@ -94,6 +95,7 @@ class MemoryQueue:
             delay=delay,
             capabilities=self._capabilities,
             provider=PROVIDER,
+            timeout=timeout,
         )
         with self._changed:
             now = self._clock.monotonic()
@@ -118,7 +120,7 @@ class MemoryQueue:
             del self._dedup[oldest]
 
     def send_batch(self, messages: Iterable[OutgoingMessage], *, timeout: float | None = None) -> Sequence[SendResult]:
-        batch = list(messages)
+        batch = check_batch(messages, timeout)
         if len(batch) > self._capabilities.max_batch:
             raise InvalidRequest(
                 f"{PROVIDER} sends at most {self._capabilities.max_batch} messages a batch, not {len(batch)}",
@@ -138,13 +140,6 @@ class MemoryQueue:
                 results.append(SendResult(id=sent))
         return results
 
-    def _check_seconds(self, value: object, rule: str) -> float:
-        if not isinstance(value, int | float) or not 0 <= value <= self._capabilities.max_visibility:
-            raise InvalidRequest(
-                f"{rule} is 0 to {self._capabilities.max_visibility:g} s, not {value!r}", rule=rule, imposed_by="SQS"
-            )
-        return float(value)
-
     def receive(
         self,
         max_messages: int = 1,
@@ -153,15 +148,8 @@ class MemoryQueue:
         visibility: float | None = None,
         timeout: float | None = None,
     ) -> list[Message]:
-        if not isinstance(max_messages, int) or not 1 <= max_messages <= self._capabilities.max_batch:
-            raise InvalidRequest(
-                f"max_messages is 1 to {self._capabilities.max_batch}, not {max_messages!r}",
-                rule="max_messages",
-                imposed_by="SQS",
-            )
-        if not isinstance(wait, int | float) or wait < 0:
-            raise InvalidRequest(f"wait is a number of seconds >= 0, not {wait!r}", rule="wait", imposed_by="failover")
-        hidden_for = DEFAULT_VISIBILITY if visibility is None else self._check_seconds(visibility, "visibility")
+        check_receive(max_messages, wait, visibility, timeout, capabilities=self._capabilities, imposed_by="SQS")
+        hidden_for = DEFAULT_VISIBILITY if visibility is None else float(visibility)
         with self._changed:
             deadline = self._clock.monotonic() + wait
             while True:
@@ -224,6 +212,7 @@ class MemoryQueue:
         return entry
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
+        check_ack(message, timeout)
         with self._changed:
             if message.id in self._entries:
                 self._holder(message, "ack")
@@ -231,13 +220,13 @@ class MemoryQueue:
                 self._changed.notify_all()  # on a FIFO queue, the messages behind it are free now
 
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
-        seconds = self._check_seconds(delay, "delay")
+        seconds = check_nack(message, delay, timeout, capabilities=self._capabilities, imposed_by="SQS")
         with self._changed:
             self._holder(message, "nack").visible_at = self._clock.monotonic() + seconds
             self._changed.notify_all()
 
     def extend(self, message: Message, visibility: float, *, timeout: float | None = None) -> None:
-        seconds = self._check_seconds(visibility, "visibility")
+        seconds = check_extend(message, visibility, timeout, capabilities=self._capabilities, imposed_by="SQS")
         with self._changed:
             self._holder(message, "extend").visible_at = self._clock.monotonic() + seconds
 

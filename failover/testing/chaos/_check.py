@@ -63,6 +63,7 @@ class QueueVerdict:
     indeterminate_delivered: int = 0
     unknown: int = 0  # delivered ids nobody sent
     corrupt: int = 0  # delivered bodies whose sha256 is not the one sent
+    failed_while_healthy: int = 0  # receives and acks that failed while some queue's provider was not broken
     details: list[str] = field(default_factory=list)
 
 
@@ -181,9 +182,27 @@ def _check_reads(events: Sequence[Event], writes: Mapping[str, list[Event]], ver
             )
 
 
-def check_queue(events: Sequence[Event], delivered_raw: Mapping[str, int]) -> QueueVerdict:
-    """``delivered_raw`` counts, per failover id, what the adapters delivered before any dedup."""
+def broken_providers(event: Event) -> frozenset[str]:
+    """The providers the nemesis had broken when ``event`` ended (``"aws:dns+azure:503 (...)"``)."""
+    named = event.broken.split(" (", 1)[0]
+    return frozenset(part.split(":", 1)[0] for part in named.split("+") if part and part != "nothing")
+
+
+def check_queue(
+    events: Sequence[Event],
+    delivered_raw: Mapping[str, int],
+    queue_providers: frozenset[str] = frozenset({"aws", "azure"}),
+) -> QueueVerdict:
+    """``delivered_raw`` counts, per failover id, what the adapters delivered before any dedup;
+    ``queue_providers`` are those of the run's queues (a receive or ack may fail only when all are broken)."""
     verdict = QueueVerdict()
+    for event in events:
+        failed = event.kind in (Kind.RECEIVE, Kind.ACK) and event.outcome is not Outcome.OK
+        if failed and queue_providers - broken_providers(event):
+            verdict.failed_while_healthy += 1
+            if len(verdict.details) < _DETAILS:
+                while_ = event.broken or "nothing broken"
+                verdict.details.append(f"{event.kind} failed while a queue was healthy ({while_}): {event.error}")
     sends = {event.key: event for event in events if event.kind is Kind.SEND}
     verdict.sent_ok = sum(event.outcome is Outcome.OK for event in sends.values())
     handed: Counter[str] = Counter()

@@ -63,6 +63,7 @@ class ChaosSummary:
     duplicated: int  # message ids the queues delivered more than once (before dedup)
     dropped_by_dedup: int
     processed_twice: int  # handed to the consumer again after a successful ack
+    failed_while_healthy: int  # receives and acks that failed while some queue's provider was not broken
     redelivered: int  # handed out again after a failed ack (expected)
     phantom_sends: int
     corrupt: int
@@ -145,6 +146,7 @@ def summarize(
         duplicated=queue.duplicated,
         dropped_by_dedup=dropped_by_dedup,
         processed_twice=queue.processed_twice,
+        failed_while_healthy=queue.failed_while_healthy,
         redelivered=queue.redelivered,
         phantom_sends=queue.phantoms,
         corrupt=corrupt + queue.corrupt,
@@ -166,7 +168,8 @@ def _verdict_lines(summary: ChaosSummary) -> list[str]:
         f"phantom writes {summary.phantom_writes}, journal left {summary.journal_backlog}; per store: {stores}",
         f"queue: {summary.queue_sent} sends acknowledged, lost {summary.queue_lost}, duplicated before dedup "
         f"{summary.duplicated} (dedup dropped {summary.dropped_by_dedup}), processed twice after dedup "
-        f"{summary.processed_twice}, redelivered after a failed ack {summary.redelivered}, "
+        f"{summary.processed_twice}, redelivered after a failed ack {summary.redelivered}, receives and acks "
+        f"failed while a queue was healthy {summary.failed_while_healthy}, "
         f"exactly once: {'yes' if summary.exactly_once else 'NO'}",
         f"replicator killed {len(summary.restarts)}x with journal backlog {list(summary.restarts)}; "
         f"unexpected errors {summary.unexpected}, corrupt {summary.corrupt}",

@@ -13,7 +13,9 @@ and overriding one fixture::
                 yield store
 
 `MessageQueueContract` works the same way with a `queue` fixture (and `fifo_queue`, when the
-adapter has a FIFO flavour). Provider differences are read from ``capabilities``, never from
+adapter has a FIFO flavour). `QueueArgumentsContract` (part of it) checks only that every bad
+argument is refused with `InvalidRequest`: bind it alone to a wrapper that is not a full queue.
+Provider differences are read from ``capabilities``, never from
 provider names: a store without ``conditional_create`` must refuse ``if_none_match`` with
 `InvalidRequest` rather than overwrite. A known gap of one backend is declared on the binding by
 overriding that one test with a strict ``xfail`` that names the gap and calls ``super()``::
@@ -29,10 +31,18 @@ PostgreSQL for a fleet), with an ``open_window`` / ``open_journal`` factory fixt
 The suites need pytest and hypothesis (the ``dev`` extra).
 """
 
+from failover.testing.contract._queue_arguments import QueueArgumentsContract
 from failover.testing.contract._wall import ManualWall
 from failover.testing.contract.dedup import DedupWindowContract
 from failover.testing.contract.journal import JournalContract
 from failover.testing.contract.queue import MessageQueueContract
 from failover.testing.contract.storage import ObjectStoreContract
 
-__all__ = ["DedupWindowContract", "JournalContract", "ManualWall", "MessageQueueContract", "ObjectStoreContract"]
+__all__ = [
+    "DedupWindowContract",
+    "JournalContract",
+    "ManualWall",
+    "MessageQueueContract",
+    "ObjectStoreContract",
+    "QueueArgumentsContract",
+]

@@ -17,6 +17,7 @@ import pytest
 
 from failover.errors import InvalidRequest
 from failover.interfaces import Message, MessageQueue, OutgoingMessage
+from failover.testing.contract._queue_arguments import QueueArgumentsContract
 from failover.testing.contract._support import receive_until
 
 __all__ = ["MessageQueueContract"]
@@ -32,7 +33,7 @@ def _any(received: list[Message]) -> bool:
     return bool(received)
 
 
-class MessageQueueContract:
+class MessageQueueContract(QueueArgumentsContract):
     """Subclass it as ``Test...`` and override the `queue` fixture with a fresh, empty queue.
 
     Override `fifo_queue` too when the adapter offers a FIFO flavour (an SQS ``.fifo`` queue); by
