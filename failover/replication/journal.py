@@ -93,6 +93,11 @@ class Journal(Protocol):
         """The number of pending items per store (stores with none are absent)."""
         ...
 
+    def newest_under(self, prefix: str) -> list[JournalItem]:
+        """The pending items of the newest journaled version of each key starting with ``prefix``,
+        due or not, in key order (a listing's overlay: what each store still lacks or still holds)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -247,6 +252,17 @@ class SqliteJournal:
         """Every pending item of ``key``, due or not (for status output and tests)."""
         with self._db.read() as conn:
             rows = conn.execute(f"{_SELECT_ITEMS} WHERE e.key = ? ORDER BY e.version, p.store", (key,)).fetchall()
+        return [_item(row) for row in rows]
+
+    def newest_under(self, prefix: str) -> list[JournalItem]:
+        # Keys are valid UTF-8 without noncharacters, so every key under the prefix sorts below
+        # prefix + U+10FFFF (SQLite compares text as UTF-8 bytes).
+        query = (
+            f"{_SELECT_ITEMS} WHERE e.key >= ? AND e.key < ?"
+            " AND e.version = (SELECT MAX(version) FROM entries WHERE key = e.key) ORDER BY e.key, p.store"
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query, (prefix, prefix + "\U0010ffff")).fetchall()
         return [_item(row) for row in rows]
 
     def backlog(self) -> dict[str, int]:
