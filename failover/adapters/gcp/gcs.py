@@ -20,6 +20,7 @@ import functools
 from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from failover._logging import install
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters._sdk import require
 from failover.adapters.gcp._errors import PROVIDER, translate, translate_errors
@@ -76,6 +77,7 @@ def _make_client(config: GcsConfig) -> Any:
     # retries and timeouts; a dead endpoint would keep them busy long after our call failed.
     if getattr(client, "_bucket_metadata_cache", None) is not None:
         client._bucket_metadata_cache = None
+    install()  # the google and urllib3 loggers exist now: their records are redacted (bearer tokens)
     return client
 
 
