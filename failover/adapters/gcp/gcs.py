@@ -6,7 +6,10 @@ engine, not the SDK, decides what happens after a failure. The object's GCS *gen
 etag: ``if_match`` becomes ``ifGenerationMatch``, ``if_none_match="*"`` becomes ``ifGenerationMatch=0``.
 
 Uploads stream from the prepared body: up to 8 MiB in one multipart request, larger ones through a
-resumable upload in ``chunk_size`` pieces. Downloads are ranged requests of `READ_CHUNK` bytes,
+resumable upload in ``chunk_size`` pieces. A resumable upload that fails part-way leaves its session
+open: the SDK's upload_from_file keeps the session URL to itself, so it is not cancelled; no object
+is created until the last chunk is accepted, and GCS expires the session (not tested on the
+emulator). Downloads are ranged requests of `READ_CHUNK` bytes,
 each pinned to the generation `get` found, so a reader never mixes two versions of an object.
 A range of a generation that was replaced (or deleted) since `get` found it is a 404: that is "the
 object changed while it was read", retryable like Azure's 412 mid-read, never NotFound, because the
