@@ -162,6 +162,11 @@ class Journal(Protocol):
         """The number of pending items per store (stores with none are absent; dead letters excluded)."""
         ...
 
+    def newest_under(self, prefix: str) -> list[JournalItem]:
+        """The pending items of the newest journaled version of each key starting with ``prefix``,
+        due or not, in key order (a listing's overlay: what each store still lacks or still holds)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -265,6 +265,18 @@ class SqliteJournal:
             rows = conn.execute(f"{_SELECT_ITEMS} WHERE e.key = ? ORDER BY e.version, p.store", (key,)).fetchall()
         return [_item(row) for row in rows]
 
+    def newest_under(self, prefix: str) -> list[JournalItem]:
+        # Keys are valid UTF-8 without noncharacters, so every key under the prefix sorts below
+        # prefix + U+10FFFF (SQLite compares text as UTF-8 bytes). Dead letters count: their store
+        # still lacks the version.
+        query = (
+            f"{_SELECT_ITEMS} WHERE e.key >= ? AND e.key < ?"
+            " AND e.version = (SELECT MAX(version) FROM entries WHERE key = e.key) ORDER BY e.key, p.store"
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query, (prefix, prefix + "\U0010ffff")).fetchall()
+        return [_item(row) for row in rows]
+
     def backlog(self) -> dict[str, int]:
         with self._db.read() as conn:
             rows = conn.execute(

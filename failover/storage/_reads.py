@@ -34,6 +34,7 @@ from failover.interfaces import ListEntry, ObjectInfo, ObjectStore
 from failover.policy import Deadline, classify
 from failover.reader import ObjectReader
 from failover.replication import HybridClock, Journal
+from failover.storage._listing import overlay
 
 __all__ = ["Reads"]
 
@@ -69,7 +70,8 @@ class Reads:
         return ObjectReader(reader.info, iter(resuming), close=resuming.close)
 
     def list(self, prefix: str, delimiter: str | None, *, timeout: float | None) -> Iterator[ListEntry]:
-        """The listing of one store: one with nothing pending if any is up, else the best one.
+        """The listing of one store, corrected by the journal (`overlay`): one with nothing pending
+        under ``prefix`` if any is up, else the best one.
 
         The first page is fetched inside the failover loop; a failure on a later page is raised.
         """
@@ -78,14 +80,18 @@ class Reads:
             entries = store.list(prefix, delimiter=delimiter, timeout=attempt_timeout)
             return next(entries, None), entries
 
-        behind = frozenset(name for name, count in self._journal.backlog().items() if count)
+        engine = self._engine
+        deadline = Deadline(timeout if timeout is not None else engine.settings.deadline, engine.clock)
+        items = self._journal.newest_under(prefix)  # before the listing: see `overlay`
+        behind = frozenset(item.store for item in items)
         try:
-            first, rest = self._engine.call("list", first_page, timeout=timeout, skip=behind).value
+            outcome = engine.call("list", first_page, timeout=deadline.remaining(), skip=behind)
         except AllProvidersFailed:
-            if not behind:
+            if not behind or not deadline.can_start_attempt():
                 raise
-            first, rest = self._engine.call("list", first_page, timeout=timeout, only=tuple(behind)).value
-        return _chain(first, rest)
+            outcome = engine.call("list", first_page, timeout=deadline.remaining(), only=tuple(behind))
+        first, rest = outcome.value
+        return overlay(_chain(first, rest), items, outcome.endpoint, prefix, delimiter)
 
     # -- the routing ---------------------------------------------------------------------------------
 

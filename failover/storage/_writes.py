@@ -247,8 +247,7 @@ class Writes:
         """
         engine = self._engine
         key = record.key
-        busy = self.inflight.stores(key) | self.inflight.saturated(BACKGROUND_PER_STORE)
-        targets = [name for name in engine.router.order() if name not in acked and name not in busy]
+        targets, busy = self._targets(key, acked, deadline)
         pool = self._pool if self._pool is not None else engine.executor
 
         def on_store(name: str) -> T:
@@ -297,6 +296,29 @@ class Writes:
             operation=operation,
             key=key,
         )
+
+    def _targets(self, key: str, acked: Mapping[str, object], deadline: Deadline) -> tuple[list[str], frozenset[str]]:
+        """The stores to write now, in routing order, and those left out (journaled instead).
+
+        Left out: a store still writing an older version of ``key`` (unless the quorum cannot be
+        reached without it: then its write is waited for, within the deadline), and a store with
+        `BACKGROUND_PER_STORE` writes still running (unless the quorum needs it).
+        """
+        order = [name for name in self._engine.router.order() if name not in acked]
+        needed = self.quorum - len(acked)
+        busy = self.inflight.stores(key)
+        if busy and len(order) - len(busy) < needed and self.inflight.wait(key, deadline.remaining()):
+            busy = frozenset()
+        free = [name for name in order if name not in busy]
+        saturated = self.inflight.saturated(BACKGROUND_PER_STORE)
+        targets = [name for name in free if name not in saturated]
+        for name in free:
+            if len(targets) >= needed:
+                break
+            if name not in targets:
+                targets.append(name)
+        left_out = frozenset(name for name in order if name not in targets)
+        return [name for name in order if name in targets], left_out
 
     def _settled(self, record: _Record, name: str, body: ReplayableBody | None, future: futures.Future[object]) -> None:
         """A background write of ``record`` to ``name`` ended: on success, the store is done."""

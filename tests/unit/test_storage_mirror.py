@@ -200,3 +200,33 @@ def test_a_store_far_behind_is_left_to_the_journal_instead_of_piling_up_writes(t
     three.azure.gate.set()
     assert three.storage._writes.wait(WAIT)
     assert three.storage.journal.backlog() == {"azure": 3}
+
+
+def test_stores_behind_on_other_keys_are_still_written_when_the_quorum_needs_them() -> None:
+    made = Rig(mode="mirror")
+    inflight = made.storage._writes.inflight
+    for name in ("aws", "gcp"):
+        for _ in range(BACKGROUND_PER_STORE):
+            inflight.begin("other", name)
+    try:
+        info = made.storage.put("k", b"v")
+        assert info.version in made.held_by("k").values()
+    finally:
+        for name in ("aws", "gcp"):
+            for _ in range(BACKGROUND_PER_STORE):
+                inflight.end("other", name)
+        made.close()
+
+
+def test_a_write_that_needs_a_store_still_writing_the_key_waits_for_it() -> None:
+    made = Rig(mode="mirror", write_quorum=2)
+    inflight = made.storage._writes.inflight
+    inflight.begin("k", "gcp")
+    ending = threading.Timer(0.1, inflight.end, ("k", "gcp"))
+    ending.start()
+    try:
+        info = made.storage.put("k", b"v")
+        assert made.held_by("k") == {"aws": info.version, "gcp": info.version}
+    finally:
+        ending.join()
+        made.close()

@@ -11,6 +11,7 @@ import os
 import threading
 from typing import Any
 
+from failover._logging import install
 from failover.adapters._sdk import require
 from failover.config import S3Config, SqsConfig
 from failover.errors import ConfigError
@@ -105,11 +106,19 @@ class ClientCache:
         if self._service == "s3" and self._config.endpoint_url:
             # Emulators and appliances answer at one host; virtual-hosted names would not resolve.
             options["s3"] = {"addressing_style": "path"}
-        return self._session.client(
+        client = self._session.client(
             self._service,
             endpoint_url=self._config.endpoint_url,
             config=botocore_config.Config(**options),
         )
+        # After the client: botocore has imported the modules whose loggers print headers.
+        config = self._config
+        install(
+            secret.get_secret_value()
+            for secret in (config.access_key_id, config.secret_access_key, config.session_token)
+            if secret is not None
+        )
+        return client
 
     def close(self) -> None:
         with self._lock:

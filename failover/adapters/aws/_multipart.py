@@ -6,13 +6,18 @@ holds up to ten parts in memory, so the adapter runs the few calls itself: at mo
 call, where S3 judges it atomically. A condition is also checked with a HEAD before the first part,
 so a put bound to fail does not upload gigabytes first (and so that emulators which ignore the
 condition on completion still refuse the common, non-racing case).
+
+A failed upload is aborted (S3 bills its parts until then). When the abort fails too (the network
+that broke the upload is still down), the upload is kept in `Unaborted`, and the store aborts it
+after its next call that succeeds, or when it closes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
+import logging
 import math
+import threading
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import IO, TYPE_CHECKING
@@ -25,10 +30,50 @@ if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
     from types_boto3_s3.type_defs import CompletedPartTypeDef
 
-__all__ = ["MAX_PARTS", "check_condition", "part_size_for", "upload_multipart"]
+__all__ = ["MAX_PARTS", "Unaborted", "check_condition", "part_size_for", "upload_multipart"]
+
+log = logging.getLogger(__name__)
 
 MAX_PARTS = 10_000  # S3's limit on the parts of one upload
 _MIB = 1024 * 1024
+
+
+class Unaborted:
+    """Multipart uploads whose abort failed, to abort again once S3 answers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._uploads: dict[str, tuple[str, str]] = {}  # upload id -> (bucket, key)
+
+    def __len__(self) -> int:
+        return len(self._uploads)
+
+    def abort(self, client: S3Client, bucket: str, key: str, upload_id: str) -> None:
+        """Abort the upload, or keep it for `retry` if S3 cannot be reached now."""
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except Exception as exc:
+            if _gone(exc):
+                return
+            with self._lock:
+                self._uploads[upload_id] = (bucket, key)
+            log.warning("could not abort the multipart upload of %r (%s); will retry: %s", key, upload_id, exc)
+
+    def retry(self, client: S3Client) -> None:
+        """Abort every upload kept; those S3 still cannot be asked about stay kept."""
+        if not self._uploads:
+            return
+        with self._lock:
+            uploads, self._uploads = self._uploads, {}
+        for upload_id, (bucket, key) in uploads.items():
+            self.abort(client, bucket, key, upload_id)
+
+
+def _gone(exc: Exception) -> bool:
+    """S3's NoSuchUpload: the upload was completed or aborted already."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code == "NoSuchUpload"
 
 
 def part_size_for(size: int, chunksize: int) -> int:
@@ -106,11 +151,12 @@ def upload_multipart(
     part_size: int,
     max_concurrency: int,
     conditions: Mapping[str, str],
+    unaborted: Unaborted,
 ) -> str:
     """Upload ``body`` in parts and complete the upload under ``conditions``; return the ETag.
 
     ``conditions`` holds ``IfNoneMatch`` or ``IfMatch`` for CompleteMultipartUpload. On any failure
-    the upload is aborted, so no parts are left to bill.
+    the upload is aborted, so no parts are left to bill; if the abort fails, ``unaborted`` keeps it.
     """
     with translate_errors(operation="put", key=key):
         upload_id = client.create_multipart_upload(
@@ -130,9 +176,7 @@ def upload_multipart(
             )
         return response["ETag"]
     except BaseException:
-        # Best effort: a failed abort leaves parts that the bucket's lifecycle rule (if any) removes.
-        with contextlib.suppress(Exception):
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        unaborted.abort(client, bucket, key, upload_id)
         raise
 
 

@@ -17,7 +17,7 @@ from failover.adapters._buckets import BucketCheck
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters.aws._client import ClientCache
 from failover.adapters.aws._errors import error_code, translate, translate_errors
-from failover.adapters.aws._multipart import check_condition, part_size_for, upload_multipart
+from failover.adapters.aws._multipart import Unaborted, check_condition, part_size_for, upload_multipart
 from failover.config import S3Config
 from failover.errors import InvalidRequest, NotFound, PreconditionFailed
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
@@ -52,6 +52,8 @@ class S3Store:
         # Multipart uploads keep max_concurrency connections busy; leave room for other calls.
         self._clients = ClientCache(config, "s3", user="S3Store", max_pool_connections=10 + config.max_concurrency)
         self._buckets = BucketCheck(config.bucket, self._bucket_exists)
+        # Failed multipart uploads whose abort failed too: aborted after the next put that succeeds.
+        self._unaborted = Unaborted()
         if config.ensure:
             self._ensure_bucket()
 
@@ -154,6 +156,7 @@ class S3Store:
                     part_size=part_size_for(prepared.body.size, self._config.multipart_chunksize),
                     max_concurrency=self._config.max_concurrency,
                     conditions=conditions,
+                    unaborted=self._unaborted,
                 )
             else:
                 # If-Match on a missing key is S3's 404 NoSuchKey: for this put, a condition not met.
@@ -170,6 +173,7 @@ class S3Store:
                     )["ETag"]
         finally:
             prepared.body.close()
+        self._unaborted.retry(client)  # S3 answers again: abort what an outage left open
         user, sha256, version = split_metadata(prepared.metadata)
         return ObjectInfo(
             key=key,
@@ -306,6 +310,8 @@ class S3Store:
         return self._info(dst, cast("Mapping[str, Any]", response))
 
     def close(self) -> None:
+        if len(self._unaborted):
+            self._unaborted.retry(self._client(None))
         self._clients.close()
 
     def __repr__(self) -> str:

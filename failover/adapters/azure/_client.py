@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
+from failover._logging import install
 from failover.config import AzureBlobConfig, AzureQueueConfig
 from failover.errors import ConfigError, InvalidRequest
 
@@ -27,10 +29,16 @@ class Connection:
 
 
 def resolve_connection(config: AzureBlobConfig | AzureQueueConfig, *, user: str) -> Connection:
-    """The connection string; else the account URL with the shared key; else DefaultAzureCredential."""
+    """The connection string; else the account URL with the shared key; else DefaultAzureCredential.
+
+    Its secrets (the key, a SAS and its signature) are taught to the SDK loggers' redacting filter.
+    """
     if config.connection_string is not None:
-        return Connection(connection_string=config.connection_string.get_secret_value())
+        connection_string = config.connection_string.get_secret_value()
+        install(_secrets_of(connection_string))
+        return Connection(connection_string=connection_string)
     if config.account_key is not None:
+        install([config.account_key.get_secret_value()])
         return Connection(account_url=config.account_url, credential=config.account_key.get_secret_value())
     try:
         identity = importlib.import_module("azure.identity")
@@ -41,6 +49,20 @@ def resolve_connection(config: AzureBlobConfig | AzureQueueConfig, *, user: str)
             field="account_key",
         ) from None
     return Connection(account_url=config.account_url, credential=identity.DefaultAzureCredential())
+
+
+def _secrets_of(connection_string: str) -> list[str]:
+    """The account key, the SAS token and its signature in a connection string."""
+    secrets: list[str] = []
+    for part in connection_string.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "accountkey":
+            secrets.append(value)
+        elif name.strip().lower() == "sharedaccesssignature":
+            secrets.append(value)
+            secrets.extend(unquote(field[4:]) for field in value.split("&") if field.lower().startswith("sig="))
+            secrets.extend(field[4:] for field in value.split("&") if field.lower().startswith("sig="))
+    return secrets
 
 
 def client_options(config: AzureBlobConfig | AzureQueueConfig) -> dict[str, Any]:

@@ -6,6 +6,11 @@ of at most 1 MiB, each a ranged GET pinned to the first one's ETag. Conditions: 
 is Azure's ``If-None-Match: *``, ``if_match`` its ``If-Match`` with the blob's ETag; for staged
 uploads the service checks them when the block list is committed, so large writes are conditional too.
 
+A staged upload that fails before its block list is committed leaves uncommitted blocks, which the
+service deletes after 7 days (Put Block List documentation); the blob API has no call that drops
+them for a blob that was never committed, so the adapter does not try (not measured whether they
+count toward billed capacity meanwhile).
+
 Known SDK behaviour that the adapter cannot switch off: when a download's body breaks after the
 response headers arrived, azure-storage-blob re-requests that chunk up to twice, a second apart,
 before it gives up; the error that reaches the caller is then a `ProviderUnavailable` (reset).

@@ -6,7 +6,10 @@ engine, not the SDK, decides what happens after a failure. The object's GCS *gen
 etag: ``if_match`` becomes ``ifGenerationMatch``, ``if_none_match="*"`` becomes ``ifGenerationMatch=0``.
 
 Uploads stream from the prepared body: up to 8 MiB in one multipart request, larger ones through a
-resumable upload in ``chunk_size`` pieces. Downloads are ranged requests of `READ_CHUNK` bytes,
+resumable upload in ``chunk_size`` pieces. A resumable upload that fails part-way leaves its session
+open: the SDK's upload_from_file keeps the session URL to itself, so it is not cancelled; no object
+is created until the last chunk is accepted, and GCS expires the session (not tested on the
+emulator). Downloads are ranged requests of `READ_CHUNK` bytes,
 each pinned to the generation `get` found, so a reader never mixes two versions of an object.
 A range of a generation that was replaced (or deleted) since `get` found it is a 404: that is "the
 object changed while it was read", retryable like Azure's 412 mid-read, never NotFound, because the
@@ -20,6 +23,7 @@ import functools
 from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from failover._logging import install
 from failover.adapters._buckets import BucketCheck
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters._sdk import require
@@ -77,6 +81,7 @@ def _make_client(config: GcsConfig) -> Any:
     # retries and timeouts; a dead endpoint would keep them busy long after our call failed.
     if getattr(client, "_bucket_metadata_cache", None) is not None:
         client._bucket_metadata_cache = None
+    install()  # the google and urllib3 loggers exist now: their records are redacted (bearer tokens)
     return client
 
 

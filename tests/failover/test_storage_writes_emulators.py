@@ -1,0 +1,90 @@
+"""Writes and listings on the local clouds: mirror puts acknowledged at the quorum while one provider is
+slow; listings right after an outage agree with the journal."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from failover.adapters.aws.s3 import S3Store
+from failover.health import HealthState
+from failover.interfaces import ObjectInfo
+from failover.testing.emulators import LocalClouds
+from failover.testing.faults import Fault, FaultProxy
+from failover.testing.faulty import refused
+from tests.failover.storage_support import TIMEOUTS, WAIT, Clouds
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture
+def proxy(local_clouds: LocalClouds) -> Iterator[FaultProxy]:
+    with FaultProxy.in_front_of(local_clouds.aws.endpoint) as started:
+        yield started
+
+
+def test_mirror_put_with_one_provider_half_a_second_slow_is_acked_at_the_quorum(
+    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
+) -> None:
+    config = local_clouds.aws.s3_config(unique_name, endpoint_url=proxy.endpoint, **TIMEOUTS)
+    clouds = Clouds(local_clouds, unique_name, tmp_path, config, proxy=proxy, azure=True, options={"mode": "mirror"})
+    storage = clouds.storage
+    direct = S3Store(local_clouds.aws.s3_config(unique_name))
+    try:
+        assert storage.write_quorum == 2
+        storage.put("warm-up", b"w")  # clients built, connections open
+        proxy.set(Fault.delay(0.5))
+        written = {}
+        took = []
+        for index in range(9):
+            started = time.perf_counter()
+            written[f"k{index}"] = storage.put(f"k{index}", b"x" * 64).version
+            took.append(time.perf_counter() - started)
+        p50 = statistics.median(took)
+        assert p50 < 0.25, f"mirror put p50 {p50 * 1000:.0f} ms with S3 0.5 s slow (all: {took})"
+        proxy.clear()
+        assert storage._writes.wait(WAIT), "the background writes did not end"
+        storage.drain(timeout=WAIT)
+        assert storage.journal.backlog() == {}
+        assert {key: direct.head(key).version for key in written} == written, "S3 missed a version"
+    finally:
+        direct.close()
+        clouds.close()
+
+
+def _listed(clouds: Clouds, prefix: str) -> list[str]:
+    return [entry.key for entry in clouds.storage.list(prefix) if isinstance(entry, ObjectInfo)]
+
+
+def test_a_listing_right_after_an_s3_outage_shows_its_writes_and_hides_its_deletes(
+    local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
+) -> None:
+    config = local_clouds.aws.s3_config(unique_name, endpoint_url=proxy.endpoint, **TIMEOUTS)
+    clouds = Clouds(local_clouds, unique_name, tmp_path, config, proxy=proxy, options={"replicate": False})
+    try:
+        for index in range(4):
+            clouds.storage.put(f"p/old{index}", b"old")
+        clouds.storage.drain(timeout=WAIT)
+        proxy.set(Fault.refuse())
+        for index in range(3):
+            clouds.storage.put(f"p/new{index}", b"new")
+        clouds.storage.delete("p/old0")
+        clouds.storage.delete("p/old1")
+        proxy.clear()
+        expected = ["p/new0", "p/new1", "p/new2", "p/old2", "p/old3"]
+        assert _listed(clouds, "p/") == expected, "the listing right after the outage disagrees with the journal"
+        # Now only S3 answers, and it has received none of it: the journal corrects its listing.
+        clouds.gcs.fail(refused())
+        deadline = time.monotonic() + WAIT
+        while clouds.aws_state() is HealthState.DOWN and time.monotonic() < deadline:
+            time.sleep(0.05)
+        s3_lists = clouds.s3.foreground["list"]
+        assert _listed(clouds, "p/") == expected, "S3's listing, behind, disagrees with the journal"
+        assert clouds.s3.foreground["list"] == s3_lists + 1, "S3 did not answer the listing"
+        assert clouds.storage.journal.backlog() == {clouds.aws_name: 5}, "S3 caught up: nothing was corrected"
+    finally:
+        clouds.close()
