@@ -19,6 +19,8 @@ from failover.errors import ConfigError, InvalidRequest
 from failover.health import FailoverListener, HealthRegistry, StateChangeListener
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
 from failover.keys import validate_byte_range, validate_content_type, validate_key, validate_metadata
+from failover.policy import Deadline
+from failover.reader import read_within
 from failover.replication import (
     HybridClock,
     Journal,
@@ -288,8 +290,12 @@ class FailoverStorage:
         validate_key(key)
         span = validate_byte_range(byte_range)
 
+        # The whole transfer, not only each socket read, is bounded by the call's deadline.
+        deadline = Deadline(timeout if timeout is not None else self._engine.settings.deadline, self._engine.clock)
+
         def read(store: ObjectStore, attempt_timeout: float) -> bytes:
-            return store.get_bytes(key, byte_range=span, timeout=attempt_timeout)
+            with store.get(key, byte_range=span, timeout=attempt_timeout) as reader:
+                return read_within(reader, deadline, key=key)
 
         return self._reads.read("get", key, read, timeout=timeout, allow_stale=allow_stale)
 

@@ -27,7 +27,7 @@ from failover.adapters._common import VERSION_KEY
 from failover.engine import Engine
 from failover.errors import AllProvidersFailed, Disposition, FailoverError, ProviderUnavailable, Reason
 from failover.interfaces import ObjectInfo, ObjectStore
-from failover.policy import classify
+from failover.policy import Deadline, classify
 from failover.replication import HybridClock, Journal, Op
 from failover.storage._body import ReplayableBody
 from failover.storage._locks import KeyLocks
@@ -100,10 +100,15 @@ class Writes:
             errors: list[FailoverError] = []
             if if_none_match is not None or if_match is not None:
                 # A condition is about one store's copy (an etag is one provider's): it is checked on the
-                # store that takes the write first; the others then receive the version that passed it.
-                first = self._engine.call("put", write(stored, True), timeout=timeout)
+                # store that takes the write first; the others then receive the version that passed it,
+                # in what is left of the same deadline (not a second one).
+                deadline = Deadline(
+                    timeout if timeout is not None else self._engine.settings.deadline, self._engine.clock
+                )
+                first = self._engine.call("put", write(stored, True), timeout=deadline.remaining())
                 acked[first.endpoint] = first.value
                 errors.extend(error for _, error in first.failures)
+                timeout = max(deadline.remaining(), deadline.floor)
             return self._mirror("put", write(stored, False), record, acked, errors, timeout)
 
     def delete(self, key: str, *, timeout: float | None) -> None:

@@ -78,11 +78,19 @@ class ClientCache:
         if self._service == "s3" and self._config.endpoint_url:
             # Emulators and appliances answer at one host; virtual-hosted names would not resolve.
             options["s3"] = {"addressing_style": "path"}
-        return self._session.client(
+        client = self._session.client(
             self._service,
             endpoint_url=self._config.endpoint_url,
             config=botocore_config.Config(**options),
         )
+        if self._service == "s3":
+            # botocore sends S3 writes with "Expect: 100-continue" and, when no 100 comes, waits a
+            # second before sending the body anyway: a hung S3 then held every write a second past
+            # its attempt timeout (measured: deadline 2 s, attempt 1 s, the write never reached the
+            # healthy next store). Without the header, a refused write costs its body's bandwidth.
+            handlers = require("botocore.handlers", extra="aws", user=self._user)
+            client.meta.events.unregister("before-call.s3", handlers.add_expect_header)
+        return client
 
     def close(self) -> None:
         with self._lock:
