@@ -1,4 +1,4 @@
-"""`ObjectReader`: the streaming body of one object, the same for every adapter."""
+"""`ObjectReader`: the streaming body of one object, the same for every adapter; `read_within`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from failover.errors import ProviderUnavailable, Reason
+
 if TYPE_CHECKING:
     from failover.interfaces import ObjectInfo
+    from failover.policy.deadline import Deadline
 
-__all__ = ["ObjectReader"]
+__all__ = ["ObjectReader", "read_within"]
 
 
 class ObjectReader:
@@ -93,3 +96,26 @@ class ObjectReader:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def read_within(reader: ObjectReader, deadline: Deadline, *, operation: str = "get", key: str | None = None) -> bytes:
+    """All of ``reader``'s bytes, or `ProviderUnavailable` (a read timeout) once ``deadline`` has passed.
+
+    An adapter's timeout bounds each socket read, not the transfer: a store trickling 100 KB/s
+    answers every read in time and takes 10 s for 1 MiB. The deadline is checked between chunks, so
+    a whole read ends at most one chunk's time after it (the adapters keep chunks small or ranged).
+    """
+    parts: list[bytes] = []
+    size = 0
+    for chunk in reader:
+        parts.append(chunk)
+        size += len(chunk)
+        if deadline.expired and size != reader.info.size:
+            raise ProviderUnavailable(
+                f"the call's deadline passed with {size} of {reader.info.size} bytes read",
+                reason=Reason.READ_TIMEOUT,
+                provider=reader.info.provider,
+                operation=operation,
+                key=key,
+            )
+    return b"".join(parts)

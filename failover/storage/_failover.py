@@ -24,6 +24,8 @@ from failover.keys import (
     validate_metadata,
     validate_timeout,
 )
+from failover.policy import Deadline
+from failover.reader import read_within
 from failover.replication import (
     HybridClock,
     Journal,
@@ -352,8 +354,12 @@ class FailoverStorage:
         span = validate_byte_range(byte_range)
         validate_timeout(timeout)
 
+        # The whole transfer, not only each socket read, is bounded by the call's deadline.
+        deadline = Deadline(timeout if timeout is not None else self._engine.settings.deadline, self._engine.clock)
+
         def read(store: ObjectStore, attempt_timeout: float) -> bytes:
-            return store.get_bytes(key, byte_range=span, timeout=attempt_timeout)
+            with store.get(key, byte_range=span, timeout=attempt_timeout) as reader:
+                return read_within(reader, deadline, key=key)
 
         return self._reads.read("get", key, read, timeout=timeout, allow_stale=allow_stale)
 

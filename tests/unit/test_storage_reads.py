@@ -104,8 +104,9 @@ def test_a_not_found_from_a_store_that_has_not_received_the_key_is_not_an_answer
     three.storage.put("k", b"v2")  # on gcp only: aws and azure are both pending now
     three.recover("aws")
     three.gcp.fail(refused())
+    three.aws.reset_counts()  # the probe's read of the canary
     assert three.storage.get_bytes("k", allow_stale=True) == b"v1"
-    assert three.aws.calls["get_bytes"] == 1, "the store without the key was not asked first"
+    assert three.aws.calls["get"] == 1, "the store without the key was not asked first"
     assert three.storage.head("k", allow_stale=True).version == v1.version
 
 
@@ -114,9 +115,10 @@ def test_allow_stale_with_no_reachable_copy_at_all_raises_stale_read_risk(two: R
     two.storage.put("new", b"only on gcp")
     two.recover("aws")
     two.gcp.fail(refused())
+    two.aws.reset_counts()  # the probe's read of the canary
     with pytest.raises(StaleReadRisk, match="no reachable store has received it"):
         two.storage.get_bytes("new", allow_stale=True)
-    assert two.aws.calls["get_bytes"] == 1
+    assert two.aws.calls["get"] == 1
 
 
 def test_nothing_reachable_is_all_providers_failed_not_stale_read_risk(two: Rig) -> None:
@@ -150,12 +152,12 @@ class _Gate(MemoryStore):
         self.gate = threading.Event()
         self.reads = 0
 
-    def get_bytes(
+    def get(
         self, key: str, *, byte_range: tuple[int, int | None] | None = None, timeout: float | None = None
-    ) -> bytes:
+    ) -> ObjectReader:
         self.reads += 1
         self.gate.wait(10.0)
-        return super().get_bytes(key, byte_range=byte_range)
+        return super().get(key, byte_range=byte_range)
 
 
 def test_hedged_read_takes_the_second_store_when_the_first_is_slow() -> None:
@@ -168,6 +170,7 @@ def test_hedged_read_takes_the_second_store_when_the_first_is_slow() -> None:
         storage.put("k", b"hedged")
         storage.drain()
         slow.gate.clear()
+        slow.reads = fast.reads = 0  # the replicator read the source
         assert storage.get_bytes("k") == b"hedged"
         assert (slow.reads, fast.reads) == (1, 1), "the read was not hedged to the second store"
     finally:

@@ -118,6 +118,13 @@ class ClientCache:
             for secret in (config.access_key_id, config.secret_access_key, config.session_token)
             if secret is not None
         )
+        if self._service == "s3":
+            # botocore sends S3 writes with "Expect: 100-continue" and, when no 100 comes, waits a
+            # second before sending the body anyway: a hung S3 then held every write a second past
+            # its attempt timeout (measured: deadline 2 s, attempt 1 s, the write never reached the
+            # healthy next store). Without the header, a refused write costs its body's bandwidth.
+            handlers = require("botocore.handlers", extra="aws", user=self._user)
+            client.meta.events.unregister("before-call.s3", handlers.add_expect_header)
         return client
 
     def close(self) -> None:

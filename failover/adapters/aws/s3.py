@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from failover._streams import CHUNK_SIZE
 from failover.adapters._buckets import BucketCheck
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters.aws._client import ClientCache
@@ -40,6 +39,9 @@ _CAPABILITIES = Capabilities(
     server_side_copy=True,
 )
 _TOTAL_SIZE = re.compile(r"/(\d+)\s*$")
+# Bytes a body read waits for: small, so that a caller checking its deadline between chunks (a store
+# trickling 100 KB/s answers every socket read in time) is never held long past it.
+_READ_STEP = 64 * 1024
 
 
 class S3Store:
@@ -214,7 +216,7 @@ class S3Store:
         body = response["Body"]
         return ObjectReader(
             self._info(key, cast("Mapping[str, Any]", response), size),
-            body.iter_chunks(CHUNK_SIZE),
+            body.iter_chunks(_READ_STEP),
             close=body.close,
             translate=lambda exc: translate(exc, operation="get", key=key),
         )

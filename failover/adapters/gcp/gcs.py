@@ -9,17 +9,20 @@ Uploads stream from the prepared body: up to 8 MiB in one multipart request, lar
 resumable upload in ``chunk_size`` pieces. A resumable upload that fails part-way leaves its session
 open: the SDK's upload_from_file keeps the session URL to itself, so it is not cancelled; no object
 is created until the last chunk is accepted, and GCS expires the session (not tested on the
-emulator). Downloads are ranged requests of `READ_CHUNK` bytes,
-each pinned to the generation `get` found, so a reader never mixes two versions of an object.
-A range of a generation that was replaced (or deleted) since `get` found it is a 404: that is "the
-object changed while it was read", retryable like Azure's 412 mid-read, never NotFound, because the
-key did exist and may still.
+emulator). Downloads are ranged requests of up to `READ_CHUNK` bytes, sized to take about a quarter
+of a second at the throughput the store last showed (256 KiB before it showed any), so that a caller
+checking its deadline between chunks is not held long past it by a store that trickles (each socket
+read in time, a whole 1 MiB range taking 10 s). Each is pinned to the generation `get` found, so a
+reader never mixes two versions of an object. A range of a generation that was replaced (or
+deleted) since `get` found it is a 404: that is "the object changed while it was read", retryable
+like Azure's 412 mid-read, never NotFound, because the key did exist and may still.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,6 +52,9 @@ __all__ = ["MAX_OBJECT_SIZE", "READ_CHUNK", "GcsStore"]
 MAX_OBJECT_SIZE = 5 * 1024**4  # GCS's limit: 5 TiB an object
 READ_CHUNK = 1024 * 1024  # bytes a ranged download asks for (and a reader holds at once)
 _UPLOAD_ALIGN = 256 * 1024  # resumable-upload chunks are multiples of 256 KiB
+_FIRST_RANGE = 256 * 1024  # bytes of a ranged download before the store's throughput is known
+_MIN_RANGE = 64 * 1024
+_RANGE_SECONDS = 0.25  # what one ranged download should take at the measured throughput
 
 
 def _sdk(name: str) -> Any:
@@ -94,6 +100,7 @@ class GcsStore:
         self._client = _make_client(config)
         self._bucket = self._client.bucket(config.bucket)
         self._buckets = BucketCheck(config.bucket, self._bucket_exists)
+        self._throughput: float | None = None  # bytes per second of the last ranged downloads (EWMA)
         self._chunk_size = max(_UPLOAD_ALIGN, config.chunk_size // _UPLOAD_ALIGN * _UPLOAD_ALIGN)
         self._capabilities = Capabilities(max_object_size=MAX_OBJECT_SIZE)
         if config.ensure:
@@ -244,7 +251,8 @@ class GcsStore:
         pinned = self._bucket.blob(key, generation=generation)
         offset = start
         while offset < stop:
-            end = min(offset + READ_CHUNK, stop)
+            end = min(offset + self._range_size(), stop)
+            started = time.monotonic()
             try:
                 chunk: bytes = pinned.download_as_bytes(
                     start=offset,
@@ -276,7 +284,20 @@ class GcsStore:
                     key=key,
                 )
             offset += len(chunk)
+            self._measured(len(chunk), time.monotonic() - started)
             yield chunk
+
+    def _range_size(self) -> int:
+        throughput = self._throughput
+        if throughput is None:
+            return _FIRST_RANGE
+        return int(min(READ_CHUNK, max(_MIN_RANGE, throughput * _RANGE_SECONDS)))
+
+    def _measured(self, size: int, seconds: float) -> None:
+        if size < _MIN_RANGE:
+            return  # a small tail says more about latency than throughput
+        rate = size / max(seconds, 1e-6)
+        self._throughput = rate if self._throughput is None else 0.5 * self._throughput + 0.5 * rate
 
     def get_bytes(
         self,
