@@ -88,7 +88,7 @@ class GcsStore:
         self._client = _make_client(config)
         self._bucket = self._client.bucket(config.bucket)
         self._chunk_size = max(_UPLOAD_ALIGN, config.chunk_size // _UPLOAD_ALIGN * _UPLOAD_ALIGN)
-        self._capabilities = Capabilities(max_object_size=MAX_OBJECT_SIZE)
+        self._capabilities = Capabilities(max_object_size=MAX_OBJECT_SIZE, conditional_delete=True)
         if config.ensure:
             try:
                 self._ensure_bucket()
@@ -266,12 +266,19 @@ class GcsStore:
         with self.get(key, byte_range=byte_range, timeout=timeout) as reader:
             return reader.read()
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         validate_key(key)
         exceptions = _sdk("google.api_core.exceptions")
+        generation: int | None = None
+        if if_match is not None:
+            if not if_match.isdigit():  # every GCS etag is a generation: any other token names none
+                raise PreconditionFailed(
+                    f"if_match {if_match!r} is not a GCS generation", provider=PROVIDER, operation="delete", key=key
+                )
+            generation = int(if_match)
         # Already gone: deleting is idempotent. (GCS answers a missing bucket with a 404 too.)
         with translate_errors(operation="delete", key=key, write=True), contextlib.suppress(exceptions.NotFound):
-            self._bucket.blob(key).delete(timeout=self._timeout(timeout), retry=None)
+            self._bucket.blob(key).delete(if_generation_match=generation, timeout=self._timeout(timeout), retry=None)
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
