@@ -20,7 +20,7 @@ from pathlib import Path
 
 from failover.errors import ConfigError
 
-__all__ = ["STATE_DIR_ENV", "default_journal_path", "state_dir"]
+__all__ = ["STATE_DIR_ENV", "default_journal_path", "journal_file_name", "state_dir"]
 
 STATE_DIR_ENV = "FAILOVER_STATE_DIR"
 
@@ -43,10 +43,7 @@ def default_journal_path(store_names: Iterable[str], *, directory: str | os.Path
     The name hashes the sorted store names: the order of preference may change between two runs
     without losing the backlog, and another set of stores gets a journal of its own.
     """
-    names = sorted(set(store_names))
-    if not names:
-        raise ConfigError("a journal path needs at least one store name", field="journal")
-    digest = hashlib.sha256("\n".join(names).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    name = journal_file_name(store_names)
     base = Path(directory) if directory is not None else state_dir()
     try:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -55,4 +52,13 @@ def default_journal_path(store_names: Iterable[str], *, directory: str | os.Path
             f"cannot create the state directory {base} ({exc.strerror}); set {STATE_DIR_ENV} or pass journal=",
             field="journal",
         ) from exc
-    return base / f"journal-{digest}.sqlite"
+    return base / name
+
+
+def journal_file_name(store_names: Iterable[str]) -> str:
+    """The default journal's file name for these stores (order does not matter)."""
+    names = sorted(set(store_names))
+    if not names:
+        raise ConfigError("a journal path needs at least one store name", field="journal")
+    digest = hashlib.sha256("\n".join(names).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"journal-{digest}.sqlite"
