@@ -239,7 +239,8 @@ def test_status_shows_the_journals_dead_letters(
 
     assert code == 0, output
     assert "dead letters: 1" in output, output
-    assert "orders/00.bin" in output and "source_missing" in output, output
+    assert "orders/00.bin" in output, output
+    assert "source_missing" in output, output
 
 
 def test_replay_lists_dead_letters_and_exits_1_until_retried(
