@@ -80,6 +80,9 @@ class Capabilities:
     # Whether preconditions hold for objects large enough to take the chunked upload path.
     conditional_large_writes: bool = True
     server_side_copy: bool = True
+    # Whether delete(if_match=...) is enforced by the store. Off unless a store claims it: the
+    # replicator then serializes a tombstone with the key's writers in this process instead.
+    conditional_delete: bool = False
 
 
 @runtime_checkable
@@ -133,8 +136,12 @@ class ObjectStore(Protocol):
 
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo: ...
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
-        """Delete ``key``; deleting a key that does not exist succeeds."""
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
+        """Delete ``key``; deleting a key that does not exist succeeds.
+
+        ``if_match`` (an ``ObjectInfo.etag`` of this store; stores with ``conditional_delete`` only):
+        delete only that version, raise `PreconditionFailed` if the key now holds another.
+        """
         ...
 
     def list(

@@ -37,14 +37,14 @@ def _status(args: argparse.Namespace) -> int:
     from failover.cli._console import make_console
     from failover.cli.status import run_status
 
-    return run_status(args.config, make_console(), timeout=args.timeout)
+    return run_status(args.config, make_console(), timeout=args.timeout, journal=args.journal)
 
 
 def _replay(args: argparse.Namespace) -> int:
     from failover.cli._console import make_console
     from failover.cli.replay import run_replay
 
-    return run_replay(args.config, args.journal, make_console(), timeout=args.timeout)
+    return run_replay(args.config, args.journal, make_console(), timeout=args.timeout, retry_dead=args.retry_dead)
 
 
 def _repair(args: argparse.Namespace) -> int:
@@ -86,11 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="probe every configured store and queue")
     status.add_argument("--config", type=Path, required=True, help="the configuration file (TOML)")
     status.add_argument("--timeout", type=_seconds, default=5.0, help="seconds each probe may take (default 5)")
+    status.add_argument(
+        "--journal", type=Path, help="the journal whose backlog and dead letters to show (default: the stores' own)"
+    )
     status.set_defaults(run=_status)
 
     replay = commands.add_parser("replay", help="copy what the journal has pending to the stores that miss it")
     replay.add_argument("--config", type=Path, required=True, help="the configuration file (TOML)")
-    replay.add_argument("--journal", type=Path, required=True, help="the SQLite journal FailoverStorage wrote")
+    replay.add_argument(
+        "--journal", type=Path, help="the SQLite journal FailoverStorage wrote (default: the stores' default journal)"
+    )
+    replay.add_argument("--retry-dead", action="store_true", help="make the dead letters pending again first")
     replay.add_argument("--timeout", type=_seconds, default=300.0, help="seconds the replay may take (default 300)")
     replay.set_defaults(run=_replay)
 

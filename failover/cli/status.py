@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from failover.cli._build import PROVIDER_OF, endpoint_label
-from failover.config import QueueConfig, StoreConfig, load_config
+from failover.cli._journal import print_journal
+from failover.config import FailoverConfig, QueueConfig, StoreConfig, load_config
 from failover.errors import ConfigError, FailoverError, NotFound, ProviderError
 from failover.queue import SupportsProbe, queue_from_config
+from failover.replication.state import journal_file_name, state_dir
 from failover.storage import PROBE_KEY, build_store, default_quorum
 
 if TYPE_CHECKING:
@@ -105,8 +107,26 @@ def probe_queue_config(config: QueueConfig, timeout: float) -> ProbeResult:
             queue.close()
 
 
-def run_status(config_path: Path, console: Console, *, timeout: float) -> int:
-    """Print one row per endpoint; 1 if any is unreachable."""
+def _show_journal(path: Path | None, config: FailoverConfig, store_names: list[str], console: Console) -> None:
+    from failover.replication import SqliteJournal
+
+    if path is None:
+        path = config.storage.journal
+    if path is None:
+        if not store_names:
+            return
+        base = config.state_dir.expanduser() if config.state_dir is not None else state_dir()
+        path = base / journal_file_name(store_names)
+        if not path.is_file():
+            return
+    with SqliteJournal(path) as opened:
+        print_journal(opened, str(path), console)
+
+
+def run_status(config_path: Path, console: Console, *, timeout: float, journal: Path | None = None) -> int:
+    """Print one row per endpoint, then the journal's backlog and dead letters; 1 if any endpoint is
+    unreachable. The journal is ``journal``, else the default journal of the configured stores when
+    one exists (`failover.replication.state`)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -125,6 +145,7 @@ def run_status(config_path: Path, console: Console, *, timeout: float) -> int:
         latency = "" if result.latency_ms is None else f"{result.latency_ms:.1f}"
         table.add_row(result.name, result.kind, result.provider, status, latency)
     console.print(table)
+    _show_journal(journal, config, [result.name for result in results[: len(config.stores)]], console)
     down = [result.name for result in results if not result.reachable]
     reachable = len(results) - len(down)
     console.print(

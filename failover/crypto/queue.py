@@ -23,6 +23,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from failover.adapters._arguments import check_batch
 from failover.adapters._messages import prepare_send
 from failover.crypto._aead import KEY_SIZE, TAG_SIZE, Aead, derive, load_aead
 from failover.crypto.keys import Keyring
@@ -173,7 +174,7 @@ class EncryptedQueue:
     def send_batch(self, messages: Iterable[OutgoingMessage], *, timeout: float | None = None) -> Sequence[SendResult]:
         results: list[SendResult | None] = []
         outgoing: list[OutgoingMessage] = []
-        for message in messages:
+        for message in check_batch(messages, timeout):
             try:
                 sealed, sealed_attributes = self._seal(
                     message.body, message.attributes, message.dedup_id, message.delay

@@ -38,11 +38,13 @@ from failover.errors import IntegrityError, InvalidRequest
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
 from failover.keys import (
     MAX_METADATA_BYTES,
+    validate_body,
     validate_byte_range,
     validate_content_type,
     validate_key,
     validate_metadata,
     validate_size,
+    validate_timeout,
 )
 
 __all__ = ["EncryptedStorage"]
@@ -96,7 +98,9 @@ class EncryptedStorage:
         if_match: str | None = None,
         timeout: float | None = None,
     ) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(key)
+        validate_body(data)
         user = validate_metadata(metadata)
         validate_content_type(content_type)
         in_memory: bytes | None = None
@@ -168,6 +172,7 @@ class EncryptedStorage:
         byte_range: tuple[int, int | None] | None = None,
         timeout: float | None = None,
     ) -> ObjectReader:
+        validate_timeout(timeout)
         validate_key(key)
         start, stop = validate_byte_range(byte_range) or (0, None)
         first = start // SEGMENT_SIZE
@@ -196,17 +201,23 @@ class EncryptedStorage:
             return reader.read()
 
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         info = self._inner.head(key, timeout=timeout)
         _, sealed, _ = self._open(info)
         return _plain_info(info, sealed)
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
-        self._inner.delete(key, timeout=timeout)
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
+        validate_timeout(timeout)
+        self._inner.delete(key, if_match=if_match, timeout=timeout)
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
-        for entry in self._inner.list(prefix, delimiter=delimiter, timeout=timeout):
+        validate_timeout(timeout)
+        return self._plain_entries(self._inner.list(prefix, delimiter=delimiter, timeout=timeout))
+
+    def _plain_entries(self, entries: Iterator[ListEntry]) -> Iterator[ListEntry]:
+        for entry in entries:
             if isinstance(entry, ObjectInfo):
                 size = plaintext_size(entry.size)
                 # A size no ciphertext of ours has (a plaintext object): listed as it is; head and get refuse it.
@@ -216,6 +227,7 @@ class EncryptedStorage:
             yield entry
 
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
+        validate_timeout(timeout)
         validate_key(dst)
         with self.get(src, timeout=timeout) as reader:
             return self.put(

@@ -4,7 +4,7 @@ The replicator and `repair` both write through here, so the rules live in one pl
 
 - head the target first: a version there that is newer, or the same stamp with the same sha256, means
   there is nothing to do;
-- write conditionally where the target can: ``if_match`` its etag when it had an object,
+- write (and delete) conditionally where the target can: ``if_match`` its etag when it had an object,
   ``if_none_match="*"`` when it had none, so that a newer write racing ours wins; on
   `PreconditionFailed`, head again and decide again;
 - the copy carries the same ``failover_version`` and content type, and the target's own sha256 of
@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO, Literal
 
 from failover.adapters._common import VERSION_KEY
@@ -46,6 +46,7 @@ class CopyOutcome(enum.Enum):
     SOURCE_MISSING = "source_missing"  # no reachable source holds this version (or a newer one)
     MISMATCH = "mismatch"  # the stored sha256 is not the expected one
     RACED = "raced"  # conditional writes kept losing; try later
+    FAILED = "failed"  # the target refused this item (an error of the item's own, not an outage)
 
     @property
     def done(self) -> bool:
@@ -60,9 +61,14 @@ def copy_version(
     *,
     target: ObjectStore,
     sources: Sequence[ObjectStore],
+    on_created: Callable[[ObjectInfo], object] | None = None,
 ) -> CopyOutcome:
     """Make ``target`` hold ``version`` of ``key`` (content ``sha256``), read from the first of
-    ``sources`` that has exactly it. ``version`` None copies an object written without a stamp."""
+    ``sources`` that has exactly it. ``version`` None copies an object written without a stamp.
+
+    ``on_created(stored)`` is called after a copy onto a target that had no object: no condition
+    can tell "never written" from "deleted a moment ago", so the caller checks that no newer write
+    of the key (a delete) came meanwhile."""
     for _ in range(_MAX_RACES + 1):
         current = _head(target, key)
         if current is not None and _holds(current, version, sha256):
@@ -86,22 +92,34 @@ def copy_version(
         if stored.sha256 != sha256:
             log.warning("copy of %r %s to %s stored sha256 %s", key, version, target.name, stored.sha256)
             return CopyOutcome.MISMATCH
+        if current is None and on_created is not None:
+            on_created(stored)
         return CopyOutcome.COPIED
     return CopyOutcome.RACED
 
 
 def apply_tombstone(key: str, version: str, *, target: ObjectStore) -> CopyOutcome:
-    """Delete ``key`` on ``target`` unless the target holds a version newer than the tombstone."""
-    current = _head(target, key)
-    if current is None:
-        return CopyOutcome.UP_TO_DATE
-    if version_order(current.version) >= version:
-        return CopyOutcome.UP_TO_DATE
-    # ObjectStore has no conditional delete: a newer put landing between this head and the delete
-    # would be lost on this store. Writes through FailoverStorage journal that put, so the newer
-    # version's own entry copies it back.
-    target.delete(key)
-    return CopyOutcome.DELETED
+    """Delete ``key`` on ``target`` unless the target holds a version newer than the tombstone.
+
+    Where the target can (``capabilities.conditional_delete``), the delete names the etag of the
+    version just seen, so a newer version written between this look and the delete is never removed:
+    the store refuses the delete, and the target is looked at again. A target that cannot is deleted
+    unconditionally; the replicator then holds the key's lock, which keeps this process's writers out.
+    """
+    conditional = target.capabilities.conditional_delete
+    for _ in range(_MAX_RACES + 1):
+        current = _head(target, key)
+        if current is None or version_order(current.version) >= version:
+            return CopyOutcome.UP_TO_DATE
+        if not (conditional and current.etag):
+            target.delete(key)
+            return CopyOutcome.DELETED
+        try:
+            target.delete(key, if_match=current.etag)
+        except PreconditionFailed:
+            continue  # someone wrote the key since our head: look again
+        return CopyOutcome.DELETED
+    return CopyOutcome.RACED
 
 
 def _head(store: ObjectStore, key: str) -> ObjectInfo | None:

@@ -1,45 +1,60 @@
 """The replicator: works through the journal, copying each pending version to the store that lacks it.
 
-Oldest version first, per store; at a bounded rate; skipping stores that are down (failback is the
-replicator finding a store available again and draining what it missed). Each copy goes through
-`copy_version` / `apply_tombstone`, which never put an older version over a newer one. A failed item
-goes back to the journal with exponential backoff, and the rest of that store's batch waits for the
-next pass, so a store that is down costs one call a pass, not one per item.
+Oldest version first, per store; at a bounded rate; with up to ``concurrency`` items in flight per
+store; skipping stores that are down (failback is the replicator finding a store available again
+and draining what it missed). Each copy goes through `copy_version` / `apply_tombstone`, which never
+put an older version over a newer one. A failed item goes back to the journal with exponential
+backoff, and the rest of that store's batch waits for the next pass, so a store that is down costs
+one call a pass, not one per item. An item that fails for a reason of its own (its source lost the
+version, the target refuses it) goes to the dead letters after ``max_attempts``; one whose store is
+unavailable is retried for as long as it takes.
 
 A pass lists its items first and applies them one by one, so an item may have been retired by the
 time its turn comes (a tombstone or a newer put of the key was journaled meanwhile): copying it
 then would bring a deleted object back, or an older version, onto the store that took the new
-write. So each item is applied under its key's lock (``key_lock``: `FailoverStorage` passes the one
-its writers hold from stamp to journal entry) and only if the journal still lists it as pending.
+write. So each item is applied only if the journal still lists it as pending, and with conditional
+writes (``if_match`` / ``if_none_match`` on puts, ``if_match`` on deletes), so that a writer that
+lands between the replicator's look at the target and its write wins. A target that cannot write
+conditionally gets the item under its key's lock (``key_lock``: `FailoverStorage` passes the one its
+writers hold from stamp to journal entry), which serializes it with this process's writers only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import random
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent import futures
 from dataclasses import dataclass, field
 
 from failover.clock import Clock, SystemClock
-from failover.interfaces import ObjectStore
+from failover.errors import Disposition, FailoverError, PreconditionFailed
+from failover.interfaces import ObjectInfo, ObjectStore
 from failover.policy.bucket import TokenBucket
 from failover.replication.copy import CopyOutcome, apply_tombstone, copy_version
 from failover.replication.intents import settle_intents
 from failover.replication.journal import Journal, JournalItem, Op
+from failover.replication.stats import Backoff, ReplicationStats
 
 __all__ = ["Backoff", "KeyLock", "ProgressCallback", "ReplicationStats", "Replicator"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("failover.replication")
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called after each finished item with (items done for that store so far, items left, store name)."""
 
 
 KeyLock = Callable[[str], contextlib.AbstractContextManager[object]]
-"""``key_lock(key)``: held while one item of ``key`` is applied; writers of the key hold the same lock."""
+"""``key_lock(key)``: held while one item of ``key`` is applied to a store without conditional writes;
+writers of the key hold the same lock."""
+
+DEFAULT_MAX_ATTEMPTS = 10
+"""Failures of one item (for reasons of its own) before it goes to the dead letters: with the
+default backoff, about five minutes of trying."""
 
 
 def _no_progress(done: int, remaining: int, store: str) -> None:
@@ -54,63 +69,29 @@ def _always_available(store: str) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """When to try a failed item again: exponential in its attempts, capped, with jitter.
-
-    Half the delay is fixed and half random ("equal jitter"), so a retry never comes back at once
-    yet items that failed together spread out.
-    """
-
-    base: float = 1.0
-    cap: float = 60.0
-    jitter: Callable[[], float] = random.random  # uniform in [0, 1)
-
-    def delay(self, attempts: int) -> float:
-        ceiling = min(self.cap, self.base * 2.0 ** min(attempts, 32))
-        return ceiling / 2 + self.jitter() * ceiling / 2
+_Claim = tuple[str, str, str]  # key, version, store
 
 
-@dataclass(slots=True)
-class ReplicationStats:
-    """What one or more passes did."""
+@dataclass
+class _Pass:
+    """One pass's plan and what it met: which stores and items to leave alone, until when."""
 
-    copied: int = 0
-    deleted: int = 0
-    up_to_date: int = 0  # the target already had this version or a newer one
-    superseded: int = 0  # every source had moved on to a newer version
-    rescheduled: int = 0  # failed this time; back in the journal with a later attempt time
-    settled: int = 0  # intents left by writers, committed or abandoned (see `settle_intents`)
-    errors: list[str] = field(default_factory=list)
+    due: float  # list items due at this wall-clock time
+    ready: Callable[[str], bool]
+    budget: int
+    expires: float | None = None  # on the replicator's clock; None: no limit
+    skip_items: set[_Claim] = field(default_factory=set)
+    failed_stores: set[str] = field(default_factory=set)
+    failed_items: set[_Claim] = field(default_factory=set)
+    busy: int = 0  # items another pass (the background thread, a drain) had in hand
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def done(self) -> int:
-        return self.copied + self.deleted + self.up_to_date + self.superseded
-
-    @property
-    def attempted(self) -> int:
-        return self.done + self.rescheduled
-
-    def add(self, other: ReplicationStats) -> None:
-        self.copied += other.copied
-        self.deleted += other.deleted
-        self.up_to_date += other.up_to_date
-        self.superseded += other.superseded
-        self.rescheduled += other.rescheduled
-        self.settled += other.settled
-        self.errors.extend(other.errors)
-
-    def count(self, outcome: CopyOutcome) -> None:
-        if outcome is CopyOutcome.COPIED:
-            self.copied += 1
-        elif outcome is CopyOutcome.DELETED:
-            self.deleted += 1
-        elif outcome is CopyOutcome.UP_TO_DATE:
-            self.up_to_date += 1
-        elif outcome is CopyOutcome.SUPERSEDED:
-            self.superseded += 1
-        else:
-            self.rescheduled += 1
+    def take(self) -> bool:
+        with self.lock:
+            if self.budget <= 0:
+                return False
+            self.budget -= 1
+            return True
 
 
 class Replicator:
@@ -119,9 +100,11 @@ class Replicator:
     ``stores`` maps the names the journal uses to the stores. ``wall`` must be the clock the journal
     was given (its schedule is in wall-clock seconds); ``clock`` paces the rate limit and the waits
     of `drain`. ``is_available(name)`` says whether a store is up (the health tracker's view); a
-    store that is not is skipped, not retried. ``rate_limit`` caps copies and deletes a second over
-    all stores; ``batch`` is the most items one pass takes. ``key_lock`` serializes applying an item
-    with the writes of its key (none by default: then only the re-check of the journal guards it).
+    store that is not is skipped by the background passes, not retried. ``rate_limit`` caps copies
+    and deletes a second over all stores; ``batch`` is the most items one pass takes;
+    ``concurrency`` the most items in flight per store. ``key_lock`` serializes applying an item to
+    a store without conditional writes with the writes of its key. ``max_attempts``: failures of an
+    item before it is dead-lettered.
     """
 
     def __init__(
@@ -138,24 +121,36 @@ class Replicator:
         backoff: Backoff | None = None,
         poll_interval: float = 1.0,
         key_lock: KeyLock | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        concurrency: int = 1,
     ) -> None:
         if batch < 1:
             raise ValueError(f"batch is at least 1, not {batch}")
+        if max_attempts < 1 or concurrency < 1:
+            raise ValueError(f"max_attempts and concurrency are at least 1, not {max_attempts}, {concurrency}")
         self._stores = dict(stores)
         self._journal = journal
         self._clock: Clock = clock or SystemClock()
         self._wall = wall
         self._bucket = None if rate_limit is None else TokenBucket(rate_limit, clock=self._clock)
         self.batch = batch
+        self.max_attempts = max_attempts
+        self.concurrency = concurrency
         self._on_progress = on_progress or _no_progress
         self._is_available = is_available or _always_available
         self._backoff = backoff or Backoff()
         self.poll_interval = poll_interval
         self._key_lock = _no_lock if key_lock is None else key_lock
         self._done: dict[str, int] = {}
+        self._remaining: dict[str, int] = {}
+        self._progress_lock = threading.Lock()
         # A store whose writes fail rests (in memory, on `clock`) before the next pass tries it again.
         self._failures: dict[str, int] = {}
         self._resting_until: dict[str, float] = {}
+        # Items some pass has in hand: the background thread and a drain never apply one twice at once.
+        self._claimed: set[_Claim] = set()
+        self._claim_lock = threading.Lock()
+        self._executor: futures.ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -163,43 +158,120 @@ class Replicator:
     # One pass
 
     def run_once(self, limit: int | None = None) -> ReplicationStats:
-        """Apply up to ``limit`` (default ``batch``) due items, taking the stores in turn."""
-        budget = self.batch if limit is None else limit
+        """Apply up to ``limit`` (default ``batch``) due items of the available stores."""
+        plan = _Pass(due=self._wall(), ready=self._ready, budget=self.batch if limit is None else limit)
+        return self._pass(plan)
+
+    def _pass(self, plan: _Pass) -> ReplicationStats:
         stats = ReplicationStats()
-        now = self._wall()
-        stats.settled = settle_intents(self._journal, self._stores, now=now, is_available=self._is_available)
-        queues = {
-            name: self._journal.pending(name, limit=budget, now=now) for name in self._stores if self._ready(name)
-        }
-        remaining = self._journal.backlog()
-        while budget > 0 and any(queues.values()) and not self._stopping.is_set():
-            for name, items in queues.items():
-                if not items or budget <= 0:
-                    continue
-                item = items.pop(0)
-                budget -= 1
-                outcome = self._apply(item, stats)
-                if outcome is None:
-                    # The target failed: the rest of its batch waits until the store has rested,
-                    # rather than meeting the same failure item by item.
-                    items.clear()
-                    self._rest(name)
-                    continue
-                self._failures.pop(name, None)
-                if not outcome.done:
-                    continue
-                self._done[name] = self._done.get(name, 0) + 1
-                remaining[name] = max(0, remaining.get(name, 0) - 1)
-                self._on_progress(self._done[name], remaining[name], name)
+        try:
+            stats.settled = settle_intents(
+                self._journal, self._stores, now=self._wall(), is_available=self._is_available
+            )
+        except FailoverError as exc:
+            log.warning("settling the journal's intents failed: %s", exc)
+        queues: dict[str, deque[JournalItem]] = {}
+        for name in self._stores:
+            if name in plan.failed_stores or not plan.ready(name):
+                continue
+            listed = self._journal.pending(name, limit=plan.budget + len(plan.skip_items), now=plan.due)
+            queues[name] = deque(item for item in listed if _claim(item) not in plan.skip_items)
+        with self._progress_lock:
+            self._remaining = self._journal.backlog()
+        if self.concurrency == 1 and plan.expires is None:
+            self._round_robin(queues, plan, stats)
+            return stats
+        lanes = [
+            (lane_stats := ReplicationStats(), self._pool().submit(self._lane, name, queue, plan, lane_stats))
+            for name, queue in queues.items()
+            for _ in range(min(self.concurrency, len(queue)))
+        ]
+        wait = None if plan.expires is None else max(0.0, plan.expires - self._clock.monotonic())
+        finished, _ = futures.wait([lane for _, lane in lanes], timeout=wait)
+        for lane_stats, lane in lanes:
+            if lane in finished:
+                lane.result()
+                stats.add(lane_stats)
         return stats
+
+    def _round_robin(self, queues: dict[str, deque[JournalItem]], plan: _Pass, stats: ReplicationStats) -> None:
+        """The stores in turn, one item each, in this thread (``concurrency=1``)."""
+        while any(queues.values()) and not self._stopping.is_set():
+            for name, queue in queues.items():
+                if not queue:
+                    continue
+                if not plan.take():
+                    return
+                if not self._step(name, queue.popleft(), plan, stats):
+                    queue.clear()
+
+    def _lane(self, name: str, queue: deque[JournalItem], plan: _Pass, stats: ReplicationStats) -> None:
+        """One of a store's ``concurrency`` workers: items from its queue until it is empty."""
+        while not self._stopping.is_set() and name not in plan.failed_stores:
+            if plan.expires is not None and self._clock.monotonic() >= plan.expires:
+                return
+            try:
+                item = queue.popleft()
+            except IndexError:
+                return
+            if not plan.take():
+                return
+            self._step(name, item, plan, stats)
+
+    def _step(self, name: str, item: JournalItem, plan: _Pass, stats: ReplicationStats) -> bool:
+        """Apply one item; False when its store failed (the rest of its batch then waits)."""
+        claim = _claim(item)
+        with self._claim_lock:
+            if claim in self._claimed:
+                plan.busy += 1
+                return True
+            self._claimed.add(claim)
+        try:
+            outcome = self._apply(item, stats)
+        finally:
+            with self._claim_lock:
+                self._claimed.discard(claim)
+        if outcome is None:
+            # The target failed: the rest of its batch waits until the store has rested, rather than
+            # meeting the same failure item by item.
+            plan.failed_stores.add(name)
+            self._rest(name)
+            return False
+        self._failures.pop(name, None)
+        if not outcome.done:
+            plan.failed_items.add(claim)
+            return True
+        with self._progress_lock:
+            done = self._done[name] = self._done.get(name, 0) + 1
+            remaining = self._remaining[name] = max(0, self._remaining.get(name, 0) - 1)
+        self._on_progress(done, remaining, name)
+        return True
 
     def _apply(self, item: JournalItem, stats: ReplicationStats) -> CopyOutcome | None:
         self._pace()
+        if not self._journal.is_pending(item.key, item.version, item.store):
+            stats.superseded += 1  # retired since this pass listed it (or applied by another replicator)
+            return CopyOutcome.SUPERSEDED
+        if self._conditional(item):
+            # A racing writer makes the conditional write fail; the copy looks again. No lock is held
+            # for the copy, so a writer of the key never waits behind a long one.
+            return self._apply_pending(item, stats)
         with self._key_lock(item.key):
             if not self._journal.is_pending(item.key, item.version, item.store):
-                stats.superseded += 1  # retired since this pass listed it (or applied by another replicator)
+                stats.superseded += 1
                 return CopyOutcome.SUPERSEDED
             return self._apply_pending(item, stats)
+
+    def _conditional(self, item: JournalItem) -> bool:
+        """Whether the target enforces the conditions that make this item safe without the key's lock."""
+        capabilities = self._stores[item.store].capabilities
+        if item.op is Op.DELETE:
+            return capabilities.conditional_delete
+        return (
+            capabilities.conditional_create
+            and capabilities.conditional_update
+            and capabilities.conditional_large_writes
+        )
 
     def _apply_pending(self, item: JournalItem, stats: ReplicationStats) -> CopyOutcome | None:
         target = self._stores[item.store]
@@ -208,20 +280,69 @@ class Replicator:
                 outcome = apply_tombstone(item.key, item.version, target=target)
             else:
                 assert item.sha256 is not None  # the journal refuses a put without one
-                outcome = copy_version(item.key, item.version, item.sha256, target=target, sources=self._sources(item))
-        except Exception as exc:  # a provider error, or a bug: either way the item must not be lost
-            log.info("replicating %r %s to %s failed: %s", item.key, item.version, item.store, exc)
-            self._reschedule(item, f"{type(exc).__name__}: {exc}")
-            stats.rescheduled += 1
-            stats.errors.append(f"{item.store} {item.key}: {type(exc).__name__}: {exc}")
-            return None
+                outcome = copy_version(
+                    item.key,
+                    item.version,
+                    item.sha256,
+                    target=target,
+                    sources=self._sources(item),
+                    # Under the key's lock already (no conditional writes), no writer came meanwhile.
+                    on_created=(lambda stored: self._after_create(item, stored)) if self._conditional(item) else None,
+                )
+        except FailoverError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            stats.errors.append(f"{item.store} {item.key}: {error}")
+            if exc.disposition is not Disposition.FATAL:
+                # The store is unavailable: the item is fine and waits for it, however long that takes.
+                log.info("replicating %r %s to %s failed: %s", item.key, item.version, item.store, exc)
+                self._reschedule(item, error)
+                stats.rescheduled += 1
+                return None
+            self._failed(item, error, stats)
+            return CopyOutcome.FAILED
+        except Exception as exc:  # a bug: logged with its traceback, and the item must not be lost
+            log.exception("replicating %r %s to %s raised", item.key, item.version, item.store)
+            error = f"{type(exc).__name__}: {exc}"
+            stats.errors.append(f"{item.store} {item.key}: {error}")
+            self._failed(item, error, stats)
+            return CopyOutcome.FAILED
         stats.count(outcome)
         if outcome.done:
             self._journal.mark_done(item.key, item.version, item.store)
         else:
-            self._reschedule(item, outcome.value)
             stats.errors.append(f"{item.store} {item.key}: {outcome.value}")
+            self._failed(item, outcome.value, stats)
         return outcome
+
+    def _after_create(self, item: JournalItem, stored: ObjectInfo) -> None:
+        """A copy created the key on its target without the key's lock: if a newer write of the key
+        was journaled meanwhile (the item is retired), it may have been a delete that our create
+        undid, so the copy is taken back (conditionally: a newer version there stays). A newer put
+        reaches the target on its own (it is pending there, or already written over ours)."""
+        with self._key_lock(item.key):  # this process's writers of the key are between writes
+            if self._journal.is_pending(item.key, item.version, item.store):
+                return
+            target = self._stores[item.store]
+            if stored.etag and target.capabilities.conditional_delete:
+                with contextlib.suppress(PreconditionFailed):
+                    target.delete(item.key, if_match=stored.etag)
+
+    def _failed(self, item: JournalItem, error: str, stats: ReplicationStats) -> None:
+        """An attempt that failed for a reason of the item's own: retried, or dead-lettered at last."""
+        if item.attempts + 1 >= self.max_attempts:
+            log.warning(
+                "giving up on %r %s for %s after %d attempts (%s): dead-lettered; `failover replay` retries it",
+                item.key,
+                item.version,
+                item.store,
+                item.attempts + 1,
+                error,
+            )
+            self._journal.dead_letter(item.key, item.version, item.store, error)
+            stats.dead_lettered += 1
+        else:
+            self._reschedule(item, error)
+            stats.rescheduled += 1
 
     def _ready(self, name: str) -> bool:
         return self._is_available(name) and self._resting_until.get(name, 0.0) <= self._clock.monotonic()
@@ -245,6 +366,13 @@ class Replicator:
             if wait > 0:
                 self._clock.sleep(wait)
 
+    def _pool(self) -> futures.ThreadPoolExecutor:
+        with self._claim_lock:
+            if self._executor is None:
+                workers = self.concurrency * max(1, len(self._stores))
+                self._executor = futures.ThreadPoolExecutor(workers, "failover-replication")
+            return self._executor
+
     # Until done
 
     def outstanding(self) -> int:
@@ -253,17 +381,32 @@ class Replicator:
         return sum(count for name, count in backlog.items() if name in self._stores and self._is_available(name))
 
     def drain(self, until: Callable[[], bool] | None = None, *, timeout: float | None = None) -> ReplicationStats:
-        """Pass after pass until no available store has anything pending, ``until()`` is true, or
-        ``timeout`` seconds (on ``clock``) have gone by. Waits ``poll_interval`` when nothing is due."""
+        """Replicate everything this call can, now; returns when nothing is left to try, ``until()``
+        is true, or ``timeout`` seconds (on ``clock``) have passed, whatever copies are in flight.
+
+        Every configured store with a backlog is tried, whatever its health says (a store that has
+        just recovered may not have closed its circuit yet), and items are taken whether or not
+        their retry is due. An item that fails is not tried again by this call (it is rescheduled,
+        or dead-lettered after ``max_attempts``), and a store that fails is left for the rest of
+        it: so a drain never waits on a store that stays down, nor spins on an item that cannot
+        succeed. The background thread goes on meanwhile; the two never apply one item at once,
+        and a drain waits for items the background thread has in hand.
+        """
         started = self._clock.monotonic()
+        expires = None if timeout is None else started + timeout
         total = ReplicationStats()
-        while not (until is not None and until()) and self.outstanding():
-            if timeout is not None and self._clock.monotonic() - started >= timeout:
+        plan = _Pass(due=math.inf, ready=lambda name: True, budget=0, expires=expires)
+        while not (until is not None and until()):
+            if expires is not None and self._clock.monotonic() >= expires:
                 break
-            stats = self.run_once()
+            plan.budget, plan.busy = self.batch, 0
+            plan.skip_items |= plan.failed_items
+            stats = self._pass(plan)
             total.add(stats)
-            if stats.attempted == 0:
-                self._clock.sleep(self.poll_interval)
+            if stats.attempted == 0 and not stats.settled:
+                if not plan.busy:
+                    break
+                self._clock.sleep(min(self.poll_interval, 0.05))  # another pass holds some items: wait
         return total
 
     # In the background
@@ -281,14 +424,17 @@ class Replicator:
         self._wake.set()
 
     def stop(self, timeout: float | None = 10.0) -> None:
-        """Finish the item in hand, then stop the background thread."""
+        """Finish the items in hand, then stop the background thread."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
-                return  # still finishing its item; the flag stays up so it stops after it
+                return  # still finishing its items; the flag stays up so it stops after them
             self._thread = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
         # Down again, so that run_once and drain work in the caller's thread after a stop.
         self._stopping.clear()
 
@@ -307,3 +453,7 @@ class Replicator:
                 # Real time on purpose: this only paces an idle thread, and stop() must cut it short.
                 self._wake.wait(self.poll_interval)
                 self._wake.clear()
+
+
+def _claim(item: JournalItem) -> _Claim:
+    return (item.key, item.version, item.store)

@@ -20,7 +20,14 @@ from pathlib import Path
 
 from failover.errors import ConfigError
 
-__all__ = ["STATE_DIR_ENV", "default_journal_path", "default_state_file", "state_dir"]
+__all__ = [
+    "STATE_DIR_ENV",
+    "default_journal_path",
+    "default_state_file",
+    "journal_file_name",
+    "state_dir",
+    "state_file_name",
+]
 
 STATE_DIR_ENV = "FAILOVER_STATE_DIR"
 
@@ -48,10 +55,7 @@ def default_journal_path(store_names: Iterable[str], *, directory: str | os.Path
 
 def default_state_file(kind: str, names: Iterable[str], *, directory: str | os.PathLike[str] | None = None) -> Path:
     """``<directory>/<kind>-<hash of the sorted names>.sqlite``; the directory is created (mode 0700)."""
-    ordered = sorted(set(names))
-    if not ordered:
-        raise ConfigError(f"a default {kind} file needs at least one name", field=kind)
-    digest = hashlib.sha256("\n".join(ordered).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    name = state_file_name(kind, names)
     base = Path(directory).expanduser() if directory is not None else state_dir()
     try:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -60,4 +64,18 @@ def default_state_file(kind: str, names: Iterable[str], *, directory: str | os.P
             f"cannot create the state directory {base} ({exc.strerror}); set {STATE_DIR_ENV} or pass a path",
             field=kind,
         ) from exc
-    return base / f"{kind}-{digest}.sqlite"
+    return base / name
+
+
+def journal_file_name(store_names: Iterable[str]) -> str:
+    """The default journal's file name for these stores (order does not matter)."""
+    return state_file_name("journal", store_names)
+
+
+def state_file_name(kind: str, names: Iterable[str]) -> str:
+    """``<kind>-<hash of the sorted names>.sqlite``."""
+    ordered = sorted(set(names))
+    if not ordered:
+        raise ConfigError(f"a default {kind} file needs at least one name", field=kind)
+    digest = hashlib.sha256("\n".join(ordered).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{kind}-{digest}.sqlite"

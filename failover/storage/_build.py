@@ -51,5 +51,6 @@ def common_capabilities(stores: Sequence[ObjectStore]) -> tuple[Capabilities, st
         conditional_update=all(c.conditional_update for c in every),
         conditional_large_writes=all(c.conditional_large_writes for c in every),
         server_side_copy=False,  # FailoverStorage.copy restamps the copy, streaming it through the client
+        conditional_delete=False,  # an etag is one store's: no condition holds across the stores
     )
     return capabilities, smallest.provider

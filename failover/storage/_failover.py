@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
@@ -117,6 +116,11 @@ class FailoverStorage:
     ``~/.local/state/failover``; see `failover.replication.state`) named after the set of store names:
     the next instance over the same stores, in this process or another, opens the same journal and
     replicates what this one left pending. `close` never deletes a journal.
+
+    Replication runs in a background thread with up to ``replication_concurrency`` copies in flight
+    per store; an item that keeps failing for a reason of its own goes to the journal's dead letters
+    after ``replicator.max_attempts`` attempts (`failover status` lists them, `failover replay
+    --retry-dead` tries them again).
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class FailoverStorage:
         writer_id: str | None = None,
         replicate: bool = True,
         on_progress: ProgressCallback | None = None,
+        replication_concurrency: int = 4,
     ) -> None:
         stores = list(stores)
         if not stores:
@@ -165,6 +170,7 @@ class FailoverStorage:
             on_progress=on_progress,
             is_available=partial(self._engine.is_available, background=True),
             key_lock=inflight.guard(locks),
+            concurrency=replication_concurrency,
         )
         self._writes = Writes(
             self._engine,
@@ -177,7 +183,6 @@ class FailoverStorage:
             inflight=inflight,
         )
         self._reads = Reads(self._engine, self._journal, self._hlc)
-        self._drain_lock = threading.Lock()
         self._closed = False
         if replicate:
             self.replicator.start()
@@ -373,9 +378,16 @@ class FailoverStorage:
         info = self._reads.read("head", key, head, timeout=timeout, allow_stale=allow_stale)
         return replace(info, provider=PROVIDER)
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         validate_key(key)
         validate_timeout(timeout)
+        if if_match is not None:
+            raise InvalidRequest(
+                "FailoverStorage cannot delete conditionally: an etag is one store's",
+                rule="conditional_delete",
+                imposed_by="failover",
+                key=key,
+            )
         self._writes.delete(key, timeout=timeout)
 
     def list(
@@ -402,20 +414,17 @@ class FailoverStorage:
     # -- replication and life cycle ------------------------------------------------------------------
 
     def drain(self, timeout: float | None = None) -> ReplicationStats:
-        """Replicate until no available store has anything pending (or ``timeout`` s have passed).
+        """Replicate now everything that can be, and return (see `Replicator.drain`).
 
-        The background replicator pauses meanwhile, so that the two never copy the same item.
+        Every store with a backlog is tried, even one whose circuit has not closed yet after a
+        recovery; an item that fails is left for the background (rescheduled, or dead-lettered after
+        ``replicator.max_attempts``) and a store that fails is left for the rest of the drain. So
+        ``drain()`` returns once nothing it could still do is left, and ``drain(timeout=t)`` within
+        ``t`` seconds, with copies in flight finishing in the background. The background replicator
+        keeps running meanwhile; the two never apply one item at once.
         """
         validate_timeout(timeout)
-        with self._drain_lock:
-            running = self.replicator.running
-            if running:
-                self.replicator.stop()
-            try:
-                return self.replicator.drain(timeout=timeout)
-            finally:
-                if running and not self._closed:
-                    self.replicator.start()
+        return self.replicator.drain(timeout=timeout)
 
     def close(self) -> None:
         """Stop the replicator and the probers, and close the stores and the journal it opened."""

@@ -86,8 +86,11 @@ class MeasuredStore:
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
         return self._measure(lambda: self.store.head(key, timeout=timeout))
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
-        self._measure(lambda: self.store.delete(key, timeout=timeout))
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
+        if if_match is None:  # a store that predates conditional deletes takes no if_match
+            self._measure(lambda: self.store.delete(key, timeout=timeout))
+        else:
+            self._measure(lambda: self.store.delete(key, if_match=if_match, timeout=timeout))
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None

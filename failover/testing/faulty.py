@@ -149,8 +149,11 @@ class FaultyStore(ScriptedWrapper[ObjectStore]):
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
         return self._run("head", lambda: self.inner.head(key, timeout=timeout))
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
-        self._run("delete", lambda: self.inner.delete(key, timeout=timeout))
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
+        if if_match is None:
+            self._run("delete", lambda: self.inner.delete(key, timeout=timeout))
+        else:
+            self._run("delete", lambda: self.inner.delete(key, if_match=if_match, timeout=timeout))
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None

@@ -249,3 +249,57 @@ def _s3_only(stores: TwoStores) -> ObjectStore:
     config = next(iter(stores.config.stores.values()))
     assert isinstance(config, S3Config)
     return S3Store(config)
+
+
+# -- dead letters ---------------------------------------------------------------------------------
+
+
+def _one_dead_letter(two_stores: TwoStores, journal: Path) -> None:
+    """One object on S3, its copy to GCS given up on (as after max_attempts failures)."""
+    with FailoverStorage.from_config(two_stores.config, journal=journal, replicate=False) as storage:
+        _write(storage, two_stores, 1)
+        (item,) = storage.journal.pending()
+        storage.journal.dead_letter(item.key, item.version, item.store, "source_missing")
+
+
+def test_status_shows_the_journals_dead_letters(
+    two_stores: TwoStores, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = tmp_path / "journal.sqlite"
+    _one_dead_letter(two_stores, journal)
+
+    code, output = _run(capsys, "status", "--config", str(two_stores.config_path), "--journal", str(journal))
+
+    assert code == 0, output
+    assert "dead letters: 1" in output, output
+    assert "orders/00.bin" in output, output
+    assert "source_missing" in output, output
+
+
+def test_replay_lists_dead_letters_and_exits_1_until_retried(
+    two_stores: TwoStores, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = tmp_path / "journal.sqlite"
+    _one_dead_letter(two_stores, journal)
+    config = str(two_stores.config_path)
+
+    code, output = _run(capsys, "replay", "--config", config, "--journal", str(journal))
+    assert code == 1, output
+    assert "dead letters: 1" in output, output
+    two_stores.assert_missing_on_gcs()
+
+    code, output = _run(capsys, "replay", "--config", config, "--journal", str(journal), "--retry-dead")
+    assert code == 0, output
+    two_stores.assert_on_gcs_as_written()
+
+
+def test_replay_without_journal_uses_the_stores_default_journal(
+    two_stores: TwoStores, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FailoverStorage.from_config(two_stores.config, replicate=False) as storage:  # the default journal
+        _write(storage, two_stores, 2)
+
+    code, output = _run(capsys, "replay", "--config", str(two_stores.config_path))
+
+    assert code == 0, output
+    two_stores.assert_on_gcs_as_written()

@@ -18,6 +18,9 @@ from failover.testing.emulators import LocalClouds
 # Real GCS enforces preconditions on resumable uploads; fake-gcs-server 1.54 ignores them there (fixed
 # upstream after 1.54), so the store keeps declaring conditional_large_writes.
 _GCS_RESUMABLE_GAP = "fake-gcs-server 1.54 ignores ifGenerationMatch on resumable uploads (objects over 8 MiB)"
+# Real GCS answers 412 to a delete whose ifGenerationMatch names a replaced generation; fake-gcs-server
+# 1.54 ignores the parameter on deletes (fsouza/fake-gcs-server#1282, fixed upstream by #2343).
+_GCS_DELETE_GAP = "fake-gcs-server 1.54 ignores ifGenerationMatch on deletes"
 
 
 class TestMemoryStore(ObjectStoreContract):
@@ -58,6 +61,10 @@ class TestGcsStore(ObjectStoreContract):
     @pytest.mark.xfail(strict=True, reason=_GCS_RESUMABLE_GAP)
     def test_conditional_update_holds_for_large_objects(self, store: ObjectStore) -> None:
         super().test_conditional_update_holds_for_large_objects(store)
+
+    @pytest.mark.xfail(strict=True, reason=_GCS_DELETE_GAP)
+    def test_conditional_delete_with_a_stale_etag_spares_the_newer_version(self, store: ObjectStore) -> None:
+        super().test_conditional_delete_with_a_stale_etag_spares_the_newer_version(store)
 
 
 @pytest.mark.emulator

@@ -65,7 +65,7 @@ class DirStore:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(max_object_size=2**30)
+        return Capabilities(max_object_size=2**30, conditional_delete=True)
 
     def _path(self, key: str) -> Path:
         return self.root / (key.encode().hex() + ".obj")
@@ -173,9 +173,12 @@ class DirStore:
         except FileNotFoundError:
             raise NotFound("no such key", provider=self.provider, operation="head", key=key) from None
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         lock = self._lock()
         try:
+            current = self._head_or_none(key)
+            if current is not None and if_match is not None and current.etag != if_match:
+                raise PreconditionFailed("if_match", provider=self.provider, operation="delete", key=key)
             self._path(key).unlink(missing_ok=True)
         finally:
             lock.close()

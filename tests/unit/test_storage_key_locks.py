@@ -62,8 +62,8 @@ class Paused(MemoryStore):
             key, data, content_type=content_type, metadata=metadata, if_none_match=if_none_match, if_match=if_match
         )
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
-        super().delete(key)
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
+        super().delete(key, if_match=if_match)
         self._pause("delete")
 
 

@@ -37,6 +37,7 @@ _CAPABILITIES = Capabilities(
     conditional_update=True,
     conditional_large_writes=True,
     server_side_copy=True,
+    conditional_delete=True,  # DeleteObject If-Match: general purpose buckets since 2025-09
 )
 _TOTAL_SIZE = re.compile(r"/(\d+)\s*$")
 # Bytes a body read waits for: small, so that a caller checking its deadline between chunks (a store
@@ -251,12 +252,21 @@ class S3Store:
             return False
         return True
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         validate_timeout(timeout)
         validate_key(key)
         # S3 answers 204 for a key that does not exist: deleting it succeeds, as the interface wants.
-        with translate_errors(operation="delete", key=key, write=True):
-            self._client(timeout).delete_object(Bucket=self._bucket, Key=key)
+        if if_match is None:
+            with translate_errors(operation="delete", key=key, write=True):
+                self._client(timeout).delete_object(Bucket=self._bucket, Key=key)
+            return
+        try:
+            with translate_errors(operation="delete", key=key, write=True):
+                self._client(timeout).delete_object(Bucket=self._bucket, Key=key, IfMatch=if_match)
+        except NotFound as exc:
+            # With If-Match, S3 answers a missing key with 404 NoSuchKey: already gone, so done.
+            if error_code(exc.__cause__) != "NoSuchKey":
+                raise
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None

@@ -27,7 +27,7 @@ from failover.adapters._sdk import require
 from failover.adapters.azure._client import call_timeouts, client_options, resolve_connection
 from failover.adapters.azure._errors import PROVIDER, error_code, translate_errors, translate_exception
 from failover.config import AzureBlobConfig
-from failover.errors import InvalidRequest, OutcomeUnknown, ProviderUnavailable, Reason
+from failover.errors import InvalidRequest, NotFound, OutcomeUnknown, PreconditionFailed, ProviderUnavailable, Reason
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
 from failover.keys import MAX_KEY_BYTES, validate_byte_range, validate_key, validate_timeout
 from failover.reader import ObjectReader
@@ -78,7 +78,9 @@ class AzureBlobStore:
         self._name = config.name or f"azure:blob:{config.container}"
         # The SDK uploads in blocks of block_size, so the largest object it can write is bounded by
         # the block count as much as by the service's own limit.
-        self._capabilities = Capabilities(max_object_size=min(_MAX_BLOCKS * config.block_size, _MAX_BLOCK_BLOB))
+        self._capabilities = Capabilities(
+            max_object_size=min(_MAX_BLOCKS * config.block_size, _MAX_BLOCK_BLOB), conditional_delete=True
+        )
         if config.ensure:
             self._ensure_container()
 
@@ -212,17 +214,28 @@ class AzureBlobStore:
             properties = self._container.get_blob_client(key).get_blob_properties(**options)
         return self._info(key, properties)
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         validate_timeout(timeout)
         validate_key(key)
         options = call_timeouts(self._config, timeout)
-        with translate_errors("delete", key=key, write=True):
+        if if_match is not None:
+            options["etag"] = if_match
+            options["match_condition"] = self._core.MatchConditions.IfNotModified
+        try:
+            with translate_errors("delete", key=key, write=True):
+                try:
+                    self._container.get_blob_client(key).delete_blob(delete_snapshots="include", **options)
+                except Exception as exc:
+                    # Deleting a missing blob succeeds; a missing container still is an error.
+                    if error_code(exc) != "BlobNotFound":
+                        raise
+        except PreconditionFailed:
+            # Azurite answers If-Match on a missing blob with 412 ConditionNotMet: gone is done.
             try:
-                self._container.get_blob_client(key).delete_blob(delete_snapshots="include", **options)
-            except Exception as exc:
-                # Deleting a missing blob succeeds; a missing container still is an error.
-                if error_code(exc) != "BlobNotFound":
-                    raise
+                self.head(key, timeout=timeout)
+            except NotFound:
+                return
+            raise
 
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None

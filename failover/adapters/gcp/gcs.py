@@ -102,7 +102,7 @@ class GcsStore:
         self._buckets = BucketCheck(config.bucket, self._bucket_exists)
         self._throughput: float | None = None  # bytes per second of the last ranged downloads (EWMA)
         self._chunk_size = max(_UPLOAD_ALIGN, config.chunk_size // _UPLOAD_ALIGN * _UPLOAD_ALIGN)
-        self._capabilities = Capabilities(max_object_size=MAX_OBJECT_SIZE)
+        self._capabilities = Capabilities(max_object_size=MAX_OBJECT_SIZE, conditional_delete=True)
         if config.ensure:
             try:
                 self._ensure_bucket()
@@ -310,12 +310,21 @@ class GcsStore:
         with self.get(key, byte_range=byte_range, timeout=timeout) as reader:
             return reader.read()
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         validate_timeout(timeout)
         validate_key(key)
+        generation: int | None = None
+        if if_match is not None:
+            if not if_match.isdigit():  # every GCS etag is a generation: any other token names none
+                raise PreconditionFailed(
+                    f"if_match {if_match!r} is not a GCS generation", provider=PROVIDER, operation="delete", key=key
+                )
+            generation = int(if_match)
         try:
             with translate_errors(operation="delete", key=key, write=True):
-                self._bucket.blob(key).delete(timeout=self._timeout(timeout), retry=None)
+                self._bucket.blob(key).delete(
+                    if_generation_match=generation, timeout=self._timeout(timeout), retry=None
+                )
         except NotFound as error:
             # Already gone: deleting is idempotent; unless the 404 was the bucket's (GCS's fault).
             checked = self._buckets.check(error, timeout)

@@ -19,7 +19,7 @@ __all__ = ["DEFAULT_CAPABILITIES", "PROVIDER", "MemoryStore"]
 
 PROVIDER = "memory"
 # S3's limits: the strictest of the three clouds, so code tested here also fits there.
-DEFAULT_CAPABILITIES = Capabilities(max_object_size=5 * 1024**4)
+DEFAULT_CAPABILITIES = Capabilities(max_object_size=5 * 1024**4, conditional_delete=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +169,19 @@ class MemoryStore:
         validate_timeout(timeout)
         return self._info(key, self._lookup(key, "head"))
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         validate_timeout(timeout)
         validate_key(key)
+        if if_match is not None and not self._capabilities.conditional_delete:
+            raise InvalidRequest(
+                f"{self._name} cannot delete conditionally", rule="conditional_delete", imposed_by=PROVIDER, key=key
+            )
         with self._lock:
+            current = self._objects.get(key)
+            if current is not None and if_match is not None and current.etag != if_match:
+                raise PreconditionFailed(
+                    f"if_match: the object's etag is {current.etag}", provider=PROVIDER, operation="delete", key=key
+                )
             self._objects.pop(key, None)
 
     def list(

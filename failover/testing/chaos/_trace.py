@@ -128,8 +128,8 @@ class TracingStore(FaultyStore):
 
         return self._traced("head", key, "", call, _version)
 
-    def delete(self, key: str, *, timeout: float | None = None) -> None:
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         def call() -> None:
-            super(TracingStore, self).delete(key, timeout=timeout)
+            super(TracingStore, self).delete(key, if_match=if_match, timeout=timeout)
 
         self._traced("delete", key, "", call, lambda _: "deleted")

@@ -146,6 +146,26 @@ class StorageKeysContract:
             store.put("big", generated_stream(self.large_condition_size), if_match=stale)
         assert store.get_bytes("big") == b"v2", "a large conditional update with a stale etag wrote"
 
+    def test_conditional_delete_with_a_stale_etag_spares_the_newer_version(self, store: ObjectStore) -> None:
+        stale = store.put("doc", b"v1").etag
+        store.put("doc", b"v2")
+        expected = PreconditionFailed if store.capabilities.conditional_delete else InvalidRequest
+        with pytest.raises(expected):
+            store.delete("doc", if_match=stale)
+        assert store.get_bytes("doc") == b"v2", "a delete conditional on a replaced version deleted the new one"
+
+    def test_conditional_delete_with_the_current_etag_deletes(self, store: ObjectStore) -> None:
+        current = store.put("doc", b"v1").etag
+        assert current, "put returned no etag"
+        if not store.capabilities.conditional_delete:
+            with pytest.raises(InvalidRequest):  # refused, never ignored
+                store.delete("doc", if_match=current)
+            return
+        store.delete("doc", if_match=current)
+        with pytest.raises(NotFound):
+            store.head("doc")
+        store.delete("doc", if_match=current)  # already gone: done, like any delete of a missing key
+
     def test_unicode_keys_at_the_1024_byte_limit_round_trip(self, store: ObjectStore) -> None:
         keys = ["é" * 512, "€" * 341 + "a", "😀" * 256, "dir/" + "ü" * 510]
         for key in keys:
