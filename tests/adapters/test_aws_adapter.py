@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from failover.adapters.aws import S3Store, SqsQueue
+from failover.adapters.aws._client import LADDER, timeout_slot
 from failover.errors import ConfigError, InvalidRequest, PreconditionFailed
 from failover.interfaces import Message, MessageQueue, ObjectStore, OutgoingMessage
 from failover.testing.emulators import LocalClouds
@@ -192,27 +193,35 @@ def test_copy_keeps_the_sha256_and_version_stamp(s3: S3Store) -> None:
     assert s3.get_bytes("dst") == b"payload"
 
 
-# Clients: one per attempt timeout.
+# Clients: a bounded set, by read timeout.
 
 
-def test_each_attempt_timeout_gets_one_client_per_half_second(local_clouds: LocalClouds, unique_name: str) -> None:
+def test_attempt_timeouts_round_down_to_a_bounded_set_of_clients(local_clouds: LocalClouds, unique_name: str) -> None:
     store = S3Store(local_clouds.aws.s3_config(unique_name, read_timeout=4.0, connect_timeout=2.0))
     store.put("k", b"x", timeout=1.2)
     store.head("k", timeout=1.4)
     store.get_bytes("k", timeout=0.2)
     store.head("k")
     clients = store.clients
-    assert clients.slots == (0.5, 1.5, 4.0), f"clients were built for {clients.slots}"
-    assert clients.get(1.01) is clients.get(1.5), "two timeouts in one half-second slot built two clients"
-    config = clients.get(0.2).meta.config
-    assert (config.read_timeout, config.connect_timeout) == (0.5, 0.5), "a short attempt kept a longer timeout"
+    assert clients.slots == (0.25, 1.0, 4.0), f"clients were built for {clients.slots}"
+    assert clients.get(1.01) is clients.get(1.2), "two timeouts on one step of the ladder built two clients"
+    config = clients.get(1.9).meta.config
+    assert config.read_timeout <= 1.9, "an attempt got a read timeout longer than the time it had"
     assert config.retries["total_max_attempts"] == 1, "botocore retries are on"
     store.close()
 
 
+def test_no_more_than_the_ladder_of_clients_whatever_the_deadlines() -> None:
+    # Deadlines leave every fraction of a second for an attempt: the clients stay few (44 were seen).
+    slots = {timeout_slot(n / 100, configured=10.0) for n in range(1, 6000)}
+    slots |= {timeout_slot(n / 100, configured=10.0, outlast=True) for n in range(1, 6000)}
+    assert len(slots) <= len(LADDER) + 1, f"{len(slots)} clients for one endpoint"
+    assert all(timeout_slot(n / 100, configured=10.0) <= max(n / 100, LADDER[0]) for n in range(1, 6000))
+
+
 def test_a_long_poll_uses_a_client_whose_read_timeout_outlasts_it(sqs: SqsQueue) -> None:
     assert sqs.receive(1, wait=1, timeout=2) == []
-    assert 3.0 in sqs.clients.slots, f"a 1 s poll with a 2 s attempt used clients {sqs.clients.slots}"
+    assert max(sqs.clients.slots) >= 3.0, f"a 1 s poll with a 2 s attempt used clients {sqs.clients.slots}"
 
 
 # Queues.

@@ -1,12 +1,15 @@
-"""boto3 clients for the AWS adapters: one Session, one client per attempt timeout, SDK retries off.
+"""boto3 clients for the AWS adapters: one Session, a bounded set of clients by read timeout, SDK retries off.
 
 botocore fixes a client's timeouts when it builds it, and building one costs milliseconds, so each
-adapter keeps a few: one per attempt timeout, rounded up to half a second, built on first use.
+adapter keeps a few, built on first use: one for the configured read timeout, and others on a ladder
+of timeouts a factor of sqrt(2) apart from 0.25 s to 64 s (17 at most, whatever the deadlines). An
+attempt's timeout is rounded down to the ladder, so that no attempt outlives the call's deadline; a
+long poll's is rounded up, so that the socket outlasts the poll.
 """
 
 from __future__ import annotations
 
-import math
+import bisect
 import os
 import threading
 from typing import Any
@@ -18,12 +21,21 @@ from failover.errors import ConfigError
 
 __all__ = ["ClientCache", "timeout_slot"]
 
-_SLOT = 0.5  # seconds: attempt timeouts are rounded up to a multiple of this
+LADDER: tuple[float, ...] = tuple(round(0.25 * 2 ** (step / 2), 3) for step in range(17))
+"""The read timeouts clients are built for besides the configured one: 0.25 s to 64 s, sqrt(2) apart."""
 
 
-def timeout_slot(timeout: float) -> float:
-    """``timeout`` rounded up to the next half second (the client cache's key)."""
-    return max(_SLOT, math.ceil(timeout / _SLOT) * _SLOT)
+def timeout_slot(timeout: float, *, configured: float, outlast: bool = False) -> float:
+    """The read timeout of the client for an attempt of ``timeout`` seconds (the cache's key).
+
+    ``configured`` (the endpoint's read timeout) when ``timeout`` reaches it; else ``timeout``
+    rounded down to the ladder (at least its first step), or up with ``outlast`` (a long poll).
+    """
+    if outlast:
+        return LADDER[min(bisect.bisect_left(LADDER, timeout), len(LADDER) - 1)]
+    if timeout >= configured:
+        return configured
+    return LADDER[max(bisect.bisect_right(LADDER, timeout) - 1, 0)]
 
 
 class ClientCache:
@@ -77,9 +89,10 @@ class ClientCache:
         """The region in use: the configuration's, else the SDK chain's, else us-east-1 (S3's default)."""
         return str(self._session.region_name or "us-east-1")
 
-    def get(self, timeout: float | None) -> Any:
-        """The client whose read timeout is ``timeout`` (None: the config's), rounded up."""
-        slot = timeout_slot(self._config.read_timeout if timeout is None else timeout)
+    def get(self, timeout: float | None, *, outlast: bool = False) -> Any:
+        """The client for an attempt of ``timeout`` seconds (None: the config's read timeout), see `timeout_slot`."""
+        configured = self._config.read_timeout
+        slot = timeout_slot(configured if timeout is None else timeout, configured=configured, outlast=outlast)
         client = self._clients.get(slot)
         if client is not None:
             return client

@@ -137,8 +137,8 @@ class SqsQueue:
     def clients(self) -> ClientCache:
         return self._clients
 
-    def _client(self, timeout: float | None) -> SQSClient:
-        return cast("SQSClient", self._clients.get(timeout))
+    def _client(self, timeout: float | None, *, outlast: bool = False) -> SQSClient:
+        return cast("SQSClient", self._clients.get(timeout, outlast=outlast))
 
     def _ensure_queue(self) -> None:
         try:
@@ -305,7 +305,9 @@ class SqsQueue:
             poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - time.monotonic())))
             # The answer of a long poll comes after the poll: the read timeout must outlast it.
             with translate_errors(operation="receive"):
-                response = self._client(attempt + poll).receive_message(QueueUrl=url, WaitTimeSeconds=poll, **options)
+                response = self._client(attempt + poll, outlast=True).receive_message(
+                    QueueUrl=url, WaitTimeSeconds=poll, **options
+                )
             messages = response.get("Messages", [])
             left = deadline - time.monotonic()
             if messages or left <= 0:
