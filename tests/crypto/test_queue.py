@@ -148,3 +148,15 @@ def test_any_body_and_attributes_round_trip_sealed(body: bytes, attributes: dict
     [message] = queue.receive(1)
     assert (message.body, dict(message.attributes)) == (body, attributes)
     queue.close()
+
+
+def test_a_message_that_fails_its_check_goes_to_the_handler_and_the_batch_still_arrives(inner: MemoryQueue) -> None:
+    refused: list[tuple[str, str]] = []
+    queue = EncryptedQueue(
+        inner, keyring(), on_integrity_error=lambda message, error: refused.append((message.id, error.check))
+    )
+    inner.send(b"sent around the encryption")
+    queue.send(b"sealed")
+    received = queue.receive(10, wait=0.5)
+    assert [message.body for message in received] == [b"sealed"]
+    assert [check for _, check in refused] == ["message envelope"]
