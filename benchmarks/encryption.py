@@ -56,7 +56,7 @@ class Size:
     memory_bytes: int
 
 
-FULL = Size(64 * MiB, 5, ((KiB, 100), (MiB, 20), (64 * MiB, 2)), 5, 64 * MiB)
+FULL = Size(64 * MiB, 5, ((KiB, 100), (MiB, 20), (64 * MiB, 2)), 9, 64 * MiB)
 QUICK = Size(2 * MiB, 2, ((KiB, 10), (64 * KiB, 4), (MiB, 2)), 1, 2 * MiB)
 
 

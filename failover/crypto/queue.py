@@ -20,7 +20,7 @@ import base64
 import binascii
 import os
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from failover.adapters._arguments import check_batch
@@ -41,10 +41,23 @@ MAX_ATTRIBUTE_VALUE = (_MAX_SEALED_VALUE * 3 // 4) - TAG_SIZE
 
 
 class EncryptedQueue:
-    """A `MessageQueue` over ``queue`` that seals under ``keys.active`` and opens under any key."""
+    """A `MessageQueue` over ``queue`` that seals under ``keys.active`` and opens under any key.
 
-    def __init__(self, queue: MessageQueue, keys: Keyring) -> None:
+    A received message that fails its check raises `IntegrityError` from `receive`, and the rest of
+    its batch comes again after the visibility timeout. With ``on_integrity_error``, the message and
+    the error go to that callable instead (to ack it, or move it aside) and the batch is returned
+    without it: one bad message then does not hold up the others.
+    """
+
+    def __init__(
+        self,
+        queue: MessageQueue,
+        keys: Keyring,
+        *,
+        on_integrity_error: Callable[[Message, IntegrityError], None] | None = None,
+    ) -> None:
         self._aesgcm, self._invalid_tag = load_aead("EncryptedQueue")
+        self._on_integrity_error = on_integrity_error
         self._inner = queue
         self._keys = keys
         inner = queue.capabilities
@@ -196,7 +209,15 @@ class EncryptedQueue:
         timeout: float | None = None,
     ) -> list[Message]:
         received = self._inner.receive(max_messages, wait=wait, visibility=visibility, timeout=timeout)
-        return [self._open(message) for message in received]
+        opened = []
+        for message in received:
+            try:
+                opened.append(self._open(message))
+            except IntegrityError as error:
+                if self._on_integrity_error is None:
+                    raise
+                self._on_integrity_error(message, error)
+        return opened
 
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
         self._inner.ack(message, timeout=timeout)

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from failover.adapters.memory import MemoryQueue, MemoryStore
 from failover.crypto import EncryptedQueue, Keyring, LocalKey
@@ -128,3 +130,33 @@ def test_claim_checked_body_is_stored_sealed() -> None:
     assert b"secret" not in stored[0], "the claim-check store holds plaintext"
     assert base64.b64encode(body[:12]) not in stored[0]
     assert message.body == body
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    body=st.binary(max_size=2048),
+    attributes=st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+        st.text(st.characters(min_codepoint=32, max_codepoint=0xD7FF), min_size=1, max_size=60),
+        max_size=5,
+    ),
+)
+def test_any_body_and_attributes_round_trip_sealed(body: bytes, attributes: dict[str, str]) -> None:
+    inner = MemoryQueue()
+    queue = EncryptedQueue(inner, keyring())
+    queue.send(body, attributes=attributes)
+    [message] = queue.receive(1)
+    assert (message.body, dict(message.attributes)) == (body, attributes)
+    queue.close()
+
+
+def test_a_message_that_fails_its_check_goes_to_the_handler_and_the_batch_still_arrives(inner: MemoryQueue) -> None:
+    refused: list[tuple[str, str]] = []
+    queue = EncryptedQueue(
+        inner, keyring(), on_integrity_error=lambda message, error: refused.append((message.id, error.check))
+    )
+    inner.send(b"sent around the encryption")
+    queue.send(b"sealed")
+    received = queue.receive(10, wait=0.5)
+    assert [message.body for message in received] == [b"sealed"]
+    assert [check for _, check in refused] == ["message envelope"]
