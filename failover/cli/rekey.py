@@ -1,20 +1,19 @@
 """``failover rekey``: re-encrypt the objects under a prefix under the keyring's active key.
 
 The stores come from the configuration file, behind one `FailoverStorage` (so each rewritten object
-is replicated like any write); the keyring from the ``[encryption]`` table of ``--keys`` (a TOML file,
-by default the configuration file itself). `failover.crypto.rekey` does the work; this command shows
-a progress bar over the keys and prints the report. Exit code 1 if an object could not be rewritten.
+is replicated like any write); the keyring from the ``[encryption]`` table of ``--keys`` (by default
+the configuration file itself; either is read by `load_config`, FAILOVER__* variables included).
+`failover.crypto.rekey` does the work; this command shows a progress bar over the keys and prints
+the report. Exit code 1 if an object could not be rewritten.
 """
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from failover.cli._console import make_progress
-from failover.config import FailoverConfig, parse_config
-from failover.crypto.config import EncryptionConfig
+from failover.config import load_config
 from failover.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -25,29 +24,16 @@ __all__ = ["run_rekey"]
 SHOWN = 20  # failures listed one by one; the rest are counted
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}", field="config") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{str(path)!r} is not valid TOML: {exc}", field="config") from None
-
-
 def run_rekey(config_path: Path, keys_path: Path | None, prefix: str, console: Console, *, dry_run: bool) -> int:
     from failover.crypto.rekey import rekey
     from failover.crypto.storage import EncryptedStorage
     from failover.storage import FailoverStorage
-    from failover.storage._build import build_stores
 
-    data = _read_toml(config_path)
-    keys_data = data.pop("encryption", None) if keys_path is None else _read_toml(keys_path).get("encryption")
-    data.pop("encryption", None)
-    if keys_data is None:
+    config = load_config(config_path)
+    encryption = config.encryption if keys_path is None else load_config(keys_path).encryption
+    if encryption is None:
         raise ConfigError(f"{keys_path or config_path} has no [encryption] table", field="encryption")
-    keyring = parse_config(EncryptionConfig, keys_data).keyring()
-    config = parse_config(FailoverConfig, data)
-    store = EncryptedStorage(FailoverStorage(build_stores(config)), keyring)
+    store = EncryptedStorage(FailoverStorage.from_config(config), encryption.keyring())
     progress = make_progress(console)
     task = progress.add_task("listing", total=None)
 

@@ -40,6 +40,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from failover.config.endpoints import QueueConfig, StoreConfig
 from failover.config.engine import EngineConfig
 from failover.config.sections import QueueSection, StorageSection
+from failover.crypto.config import EncryptionConfig
 
 __all__ = ["ENV_NESTED_DELIMITER", "ENV_PREFIX", "FailoverConfig"]
 
@@ -74,6 +75,9 @@ class FailoverConfig(BaseSettings):
     stores: dict[str, StoreConfig] = Field(default_factory=dict, description="Stores by name, in order.")
     queue: QueueSection = Field(QueueSection(), description="The FailoverQueue.")
     queues: dict[str, QueueConfig] = Field(default_factory=dict, description="Queues by name, in order.")
+    encryption: EncryptionConfig | None = Field(
+        None, description="Master keys for EncryptedStorage and EncryptedQueue (failover.crypto)."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -50,6 +50,8 @@ def _type_name(annotation: Any) -> str:
         return " / ".join(json.dumps(arg) for arg in get_args(annotation))
     if annotation is SecretStr:
         return "secret"
+    if origin is dict:
+        return f"table of {_type_name(get_args(annotation)[1])}"
     if annotation is Path:
         return "path"
     return getattr(annotation, "__name__", str(annotation))
@@ -80,7 +82,8 @@ def _rows(model: type[BaseModel], path: str) -> Iterator[tuple[str, str, str, st
         here = f"{path}.{name}" if path else name
         table = _table_model(field)
         if table is not None and not here.endswith(".engine"):
-            yield from _rows(table, here)
+            many = get_origin(field.annotation) is list
+            yield from _rows(table, f"{here}[]" if many else here)
             continue
         description = (field.description or "").replace("|", "\\|")
         if here.endswith(".engine"):
