@@ -105,8 +105,10 @@ class FailoverStorage:
     journaled for the others. ``copy`` reads the source (read-your-writes) and writes the copy as a
     new version with a new stamp, streaming through this process: a server-side copy would keep the
     source's stamp, and a copy older than what it replaced would lose to it on every other store.
-    ``list`` answers from one store, one with nothing pending if one is up (a listing from a store
-    that is behind may miss keys still being replicated to it).
+    ``list`` answers from one store (one with nothing pending under the prefix, if one is up),
+    corrected by the journal: a key whose newest journaled operation is a delete is never listed,
+    and one whose newest version is journaled as acknowledged is listed even where that store has
+    not received it yet (with its journaled size, sha256 and stamp).
 
     ``journal`` is a `Journal`, or the path of a SQLite journal; without one, each instance keeps a
     SQLite journal in a temporary directory of its own, and the guarantees above then hold within
