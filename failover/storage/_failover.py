@@ -298,6 +298,7 @@ class FailoverStorage:
         validate_key(key)
         span = validate_byte_range(byte_range)
         validate_timeout(timeout)
+        _check_flag("allow_stale", allow_stale)
         reader = self._reads.get(key, span, timeout=timeout, allow_stale=allow_stale)
         reader.info = replace(reader.info, provider=PROVIDER)
         return reader
@@ -313,6 +314,7 @@ class FailoverStorage:
         validate_key(key)
         span = validate_byte_range(byte_range)
         validate_timeout(timeout)
+        _check_flag("allow_stale", allow_stale)
 
         def read(store: ObjectStore, attempt_timeout: float) -> bytes:
             return store.get_bytes(key, byte_range=span, timeout=attempt_timeout)
@@ -322,6 +324,7 @@ class FailoverStorage:
     def head(self, key: str, *, timeout: float | None = None, allow_stale: bool = False) -> ObjectInfo:
         validate_key(key)
         validate_timeout(timeout)
+        _check_flag("allow_stale", allow_stale)
 
         def head(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
             return store.head(key, timeout=attempt_timeout)
@@ -435,11 +438,17 @@ def _quorum(mode: Mode, write_quorum: int | None, stores: int) -> int:
         return default_quorum(stores) if mode == "mirror" else 1
     if mode != "mirror":
         raise ConfigError("write_quorum applies to mode='mirror' only", field="write_quorum")
-    if not 1 <= write_quorum <= stores:
+    if not isinstance(write_quorum, int) or isinstance(write_quorum, bool) or not 1 <= write_quorum <= stores:
         raise ConfigError(
             f"write_quorum is between 1 and {stores} (the stores), not {write_quorum}", field="write_quorum"
         )
     return write_quorum
+
+
+def _check_flag(name: str, value: object) -> None:
+    # A truthy string ("no") would otherwise switch the flag on.
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{name} is True or False, not {value!r}", rule=name, imposed_by="failover")
 
 
 def _check_conditions(key: str, if_none_match: object, if_match: object) -> None:
