@@ -376,6 +376,13 @@ class FailoverStorage:
                 if running and not self._closed:
                     self.replicator.start()
 
+    def wait_for_writes(self, timeout: float | None = None) -> bool:
+        """Wait until no mirror write runs in the background (each ends by its call's deadline).
+
+        False if ``timeout`` seconds passed first. Mirror mode only has such writes (see ``mode``).
+        """
+        return self._writes.wait(timeout)
+
     def close(self) -> None:
         """Stop the replicator and the probers, and close the stores and the journal it opened."""
         if self._closed:

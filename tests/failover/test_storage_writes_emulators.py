@@ -68,7 +68,7 @@ def test_mirror_put_with_one_provider_half_a_second_slow_is_acked_at_the_quorum(
         p50 = statistics.median(took)
         assert p50 < 0.25, f"mirror put p50 {p50 * 1000:.0f} ms with S3 0.5 s slow (all: {took})"
         proxy.clear()
-        assert storage._writes.wait(WAIT), "the background writes did not end"
+        assert storage.wait_for_writes(WAIT), "the background writes did not end"
         storage.drain(timeout=WAIT)
         assert storage.journal.backlog() == {}
         assert {key: direct.head(key).version for key in written} == written, "S3 missed a version"
