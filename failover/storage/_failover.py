@@ -108,8 +108,10 @@ class FailoverStorage:
     journaled for the others. ``copy`` reads the source (read-your-writes) and writes the copy as a
     new version with a new stamp, streaming through this process: a server-side copy would keep the
     source's stamp, and a copy older than what it replaced would lose to it on every other store.
-    ``list`` answers from one store, one with nothing pending if one is up (a listing from a store
-    that is behind may miss keys still being replicated to it).
+    ``list`` answers from one store (one with nothing pending under the prefix, if one is up),
+    corrected by the journal: a key whose newest journaled operation is a delete is never listed,
+    and one whose newest version is journaled as acknowledged is listed even where that store has
+    not received it yet (with its journaled size, sha256 and stamp).
 
     ``journal`` is a `Journal`, or the path of a SQLite journal. Without one, the journal is a SQLite
     file in the state directory (``$FAILOVER_STATE_DIR``, else ``$XDG_STATE_HOME/failover`` or
@@ -343,6 +345,7 @@ class FailoverStorage:
         validate_key(key)
         span = validate_byte_range(byte_range)
         validate_timeout(timeout)
+        _check_flag("allow_stale", allow_stale)
         reader = self._reads.get(key, span, timeout=timeout, allow_stale=allow_stale)
         reader.info = replace(reader.info, provider=PROVIDER)
         return reader
@@ -358,6 +361,7 @@ class FailoverStorage:
         validate_key(key)
         span = validate_byte_range(byte_range)
         validate_timeout(timeout)
+        _check_flag("allow_stale", allow_stale)
 
         # The whole transfer, not only each socket read, is bounded by the call's deadline.
         deadline = Deadline(timeout if timeout is not None else self._engine.settings.deadline, self._engine.clock)
@@ -371,6 +375,7 @@ class FailoverStorage:
     def head(self, key: str, *, timeout: float | None = None, allow_stale: bool = False) -> ObjectInfo:
         validate_key(key)
         validate_timeout(timeout)
+        _check_flag("allow_stale", allow_stale)
 
         def head(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
             return store.head(key, timeout=attempt_timeout)
@@ -425,6 +430,13 @@ class FailoverStorage:
         """
         validate_timeout(timeout)
         return self.replicator.drain(timeout=timeout)
+
+    def wait_for_writes(self, timeout: float | None = None) -> bool:
+        """Wait until no mirror write runs in the background (each ends by its call's deadline).
+
+        False if ``timeout`` seconds passed first. Mirror mode only has such writes (see ``mode``).
+        """
+        return self._writes.wait(timeout)
 
     def close(self) -> None:
         """Stop the replicator and the probers, and close the stores and the journal it opened."""
@@ -481,11 +493,17 @@ def _quorum(mode: Mode, write_quorum: int | None, stores: int) -> int:
         return default_quorum(stores) if mode == "mirror" else 1
     if mode != "mirror":
         raise ConfigError("write_quorum applies to mode='mirror' only", field="write_quorum")
-    if not 1 <= write_quorum <= stores:
+    if not isinstance(write_quorum, int) or isinstance(write_quorum, bool) or not 1 <= write_quorum <= stores:
         raise ConfigError(
             f"write_quorum is between 1 and {stores} (the stores), not {write_quorum}", field="write_quorum"
         )
     return write_quorum
+
+
+def _check_flag(name: str, value: object) -> None:
+    # A truthy string ("no") would otherwise switch the flag on.
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{name} is True or False, not {value!r}", rule=name, imposed_by="failover")
 
 
 def _check_conditions(key: str, if_none_match: object, if_match: object) -> None:

@@ -274,6 +274,8 @@ class Writes:
                         fatal.append(exc)
                 if len(acked) >= self.quorum:
                     break
+            if len(acked) < self.quorum and not fatal:
+                self._last_resort(operation, attempt, key, acked, errors, deadline, skip=set(targets) | busy)
             if acked:
                 source = next(name for name in engine.names if name in acked)
                 self._journal_write(record, source, deadline, done=acked)
@@ -296,6 +298,40 @@ class Writes:
             operation=operation,
             key=key,
         )
+
+    def _last_resort(
+        self,
+        operation: str,
+        attempt: Write[T],
+        key: str,
+        acked: dict[str, T],
+        errors: list[FailoverError],
+        deadline: Deadline,
+        *,
+        skip: set[str] | frozenset[str],
+    ) -> None:
+        """The quorum is out of reach of the stores that take traffic: try those whose circuit is open.
+
+        One attempt each, in order of preference, inside the deadline, until the quorum is reached. A
+        circuit may stay open for a while after its provider healed (until a probe succeeds); a write
+        that would fail anyway is worth one call there. Its outcome is told to the store's health.
+        """
+        engine = self._engine
+        for name in engine.names:
+            if len(acked) >= self.quorum or not deadline.can_start_attempt():
+                return
+            if name in acked or name in skip or self.inflight.stores(key) & {name}:
+                continue
+            started = engine.clock.monotonic()
+            try:
+                acked[name] = attempt(
+                    engine.endpoints[name].adapter, deadline.attempt_timeout(engine.settings.attempt_timeout)
+                )
+            except FailoverError as exc:
+                engine.record(name, engine.clock.monotonic() - started, exc)
+                errors.append(exc)
+            else:
+                engine.record(name, engine.clock.monotonic() - started)
 
     def _targets(self, key: str, acked: Mapping[str, object], deadline: Deadline) -> tuple[list[str], frozenset[str]]:
         """The stores to write now, in routing order, and those left out (journaled instead).

@@ -79,7 +79,7 @@ def test_a_mirror_put_is_acked_at_the_quorum_while_a_slow_store_still_writes(thr
     assert time.monotonic() - started < WAIT / 2, "the put waited for the slow store"
     assert three.storage.journal.newest_pending("k") == {"azure"}, "the store still writing was not journaled"
     three.azure.gate.set()
-    assert three.storage._writes.wait(WAIT)
+    assert three.storage.wait_for_writes(WAIT)
     assert three.version_on(three.azure, "k") == info.version
     assert three.storage.journal.backlog() == {}, "the background write did not mark its store done"
 
@@ -88,7 +88,7 @@ def test_a_background_write_sends_the_body_after_the_caller_closed_its_file(thre
     with io.BytesIO(b"the caller's bytes") as caller:
         info = three.storage.put("k", cast(BinaryIO, caller))
     three.azure.gate.set()
-    assert three.storage._writes.wait(WAIT)
+    assert three.storage.wait_for_writes(WAIT)
     assert three.version_on(three.azure, "k") == info.version
     assert MemoryStore.get_bytes(three.azure, "k") == b"the caller's bytes"
 
@@ -97,7 +97,7 @@ def test_a_background_write_that_fails_leaves_its_store_pending(three: Three) ->
     three.azure.fail = True
     three.storage.put("k", b"v")
     three.azure.gate.set()
-    assert three.storage._writes.wait(WAIT)
+    assert three.storage.wait_for_writes(WAIT)
     assert three.storage.journal.newest_pending("k") == {"azure"}
 
 
@@ -107,7 +107,7 @@ def test_a_write_of_a_key_leaves_out_a_store_still_writing_an_older_version(thre
     assert three.azure.puts == 1, "the newer version was sent while the older one was still being written"
     assert three.storage.journal.newest_pending("k") == {"azure"}
     three.azure.gate.set()
-    assert three.storage._writes.wait(WAIT)
+    assert three.storage.wait_for_writes(WAIT)
     assert three.storage.journal.newest_pending("k") == {"azure"}, "the older write marked the newer one done"
     three.storage.drain()
     assert three.version_on(three.azure, "k") == newer.version
@@ -198,7 +198,7 @@ def test_a_store_far_behind_is_left_to_the_journal_instead_of_piling_up_writes(t
     assert three.azure.puts == BACKGROUND_PER_STORE, "more writes were started on the slow store than the cap"
     assert three.storage.journal.backlog() == {"azure": BACKGROUND_PER_STORE + 3}
     three.azure.gate.set()
-    assert three.storage._writes.wait(WAIT)
+    assert three.storage.wait_for_writes(WAIT)
     assert three.storage.journal.backlog() == {"azure": 3}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from failover.adapters.memory import MemoryStore
-from failover.errors import InvalidRequest
+from failover.errors import ConfigError, InvalidRequest
 from failover.interfaces import Capabilities
 from failover.keys import MAX_USER_METADATA_BYTES
 from failover.storage import FailoverStorage
@@ -52,6 +52,9 @@ INVALID: dict[str, Call] = {
     "int body": lambda storage: storage.put("k", 3),  # type: ignore[arg-type]
     "list body": lambda storage: storage.put("k", [b"v"]),  # type: ignore[arg-type]
     "text stream body": lambda storage: storage.put("k", io.StringIO("text")),  # type: ignore[arg-type]
+    "allow_stale str on get": lambda storage: storage.get("k", allow_stale="no"),  # type: ignore[arg-type]
+    "allow_stale str on get_bytes": lambda storage: storage.get_bytes("k", allow_stale="no"),  # type: ignore[arg-type]
+    "allow_stale int on head": lambda storage: storage.head("k", allow_stale=1),  # type: ignore[arg-type]
     "bool range": lambda storage: storage.get_bytes("k", byte_range=(True, None)),
     "bool range stop": lambda storage: storage.get("k", byte_range=(0, True)),
     "negative range stop": lambda storage: storage.get("k", byte_range=(0, -1)),
@@ -131,3 +134,10 @@ def test_a_stream_that_reads_text_is_refused_before_any_store_is_called(small: S
         small.storage.put("k", Texty())  # type: ignore[arg-type]
     assert caught.value.rule == "body.type"
     assert {name: store.total_calls for name, store in small.stores.items()} == {"aws": 0, "gcp": 0}
+
+
+@pytest.mark.parametrize("quorum", [True, 1.5, "2"], ids=["bool", "float", "str"])
+def test_a_write_quorum_that_is_no_count_is_a_config_error(quorum: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        FailoverStorage([MemoryStore("a"), MemoryStore("b")], mode="mirror", write_quorum=quorum, replicate=False)
+    assert caught.value.field == "write_quorum"

@@ -8,6 +8,7 @@ multipart copy is not implemented).
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -172,6 +173,9 @@ class S3Store:
                         ContentLength=prepared.body.size,
                         ContentType=content_type,
                         Metadata=prepared.metadata,
+                        # The sha256 is known: given, botocore does not read the body again to
+                        # compute a checksum of its own, and S3 checks what it received against it.
+                        ChecksumSHA256=base64.b64encode(bytes.fromhex(prepared.body.sha256)).decode(),
                         **conditions,  # type: ignore[arg-type]
                     )["ETag"]
         finally:

@@ -20,6 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--writers", type=int, default=3, help="writer threads (default 3)")
     parser.add_argument("--keys", type=int, default=10, help="keys each writer owns (default 10)")
     parser.add_argument("--shared-keys", type=int, default=0, help="keys every writer writes (default 0)")
+    parser.add_argument(
+        "--mode", choices=("primary", "mirror"), default="primary", help="the storage's write mode (default primary)"
+    )
+    parser.add_argument(
+        "--one-at-a-time", action="store_true", help="break one provider at a time, never two (default: overlaps)"
+    )
     parser.add_argument("--log-dir", type=Path, default=None, help="where the emulators log (default: a temp dir)")
     parser.add_argument("--encrypt", action="store_true", help="through EncryptedStorage and EncryptedQueue")
     parser.add_argument("--verbose", action="store_true", help="show the library's warnings as they happen")
@@ -44,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys_per_writer=args.keys,
         shared_keys=args.shared_keys,
         encrypt=args.encrypt,
+        mode=args.mode,
+        overlaps=not args.one_at_a_time,
     )
     console = Console()
     with console.status("starting local clouds (moto, fake-gcs-server, Azurite)"):
@@ -52,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with (
             tempfile.TemporaryDirectory(prefix="failover-chaos-") as workdir,
             console.status(
-                f"chaos run: {args.ops} operations, seed {args.seed}{', encrypted' if args.encrypt else ''}"
+                f"chaos run: {args.ops} operations, seed {args.seed}, {args.mode} mode"
+                + (", encrypted" if args.encrypt else "")
             ),
         ):
             summary = run_chaos(clouds, config, workdir=Path(workdir))

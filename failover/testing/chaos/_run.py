@@ -19,6 +19,7 @@ from failover.health import HealthPolicy, HealthState, ProbeBackoff
 from failover.interfaces import Message, MessageQueue, ObjectStore
 from failover.queue import FailoverQueue
 from failover.storage import FailoverStorage
+from failover.storage._writes import Mode
 from failover.testing.chaos._check import Held, check_queue, check_storage
 from failover.testing.chaos._history import History, Kind, Outcome
 from failover.testing.chaos._nemesis import Nemesis
@@ -65,6 +66,8 @@ class ChaosConfig:
     # Writers and the consumer go through EncryptedStorage / EncryptedQueue over the failover wrappers;
     # the final state is read through EncryptedStorage over each store (plaintext sha256, clear stamps).
     encrypt: bool = False
+    mode: Mode = "primary"  # the storage under test's write mode (its default quorum in mirror mode)
+    overlaps: bool = True  # False: one provider broken at a time, never two
 
 
 class _Phases:
@@ -143,7 +146,7 @@ def run_chaos(clouds: LocalClouds, config: ChaosConfig, *, workdir: Path | None 
 
         def build(first: bool) -> FailoverStorage:
             stores = [TracingStore(store, trace, keys=f"{run}/") for store in rig.stores(ensure=first)]
-            storage = FailoverStorage(stores, journal=workdir / "journal.sqlite", settings=settings)
+            storage = FailoverStorage(stores, journal=workdir / "journal.sqlite", settings=settings, mode=config.mode)
             storage.replicator.poll_interval = 0.2
             return storage
 
@@ -209,7 +212,7 @@ def _run(
         for number, keys in enumerate(keys_of)
     ]
     consumer = Consumer(clients, history, anomalies, visibility=config.visibility)
-    nemesis = Nemesis(plan(config.seed, config.ops), rig, handle, history, anomalies)
+    nemesis = Nemesis(plan(config.seed, config.ops, overlaps=config.overlaps), rig, handle, history, anomalies)
     # Daemons: if the run fails half-way, they must not keep the interpreter alive.
     threads = [threading.Thread(target=writer.run, name=writer.name, daemon=True) for writer in writers]
     threads += [

@@ -54,8 +54,11 @@ class Step:
         return f"@{self.at} kill the replicator, recover from the journal"
 
 
-def plan(seed: int, ops: int) -> list[Step]:
-    """The steps for a run of ``ops`` operations, sorted by position (heals before breaks at a tie)."""
+def plan(seed: int, ops: int, *, overlaps: bool = True) -> list[Step]:
+    """The steps for a run of ``ops`` operations, sorted by position (heals before breaks at a tie).
+
+    ``overlaps=False``: one provider broken at a time, never two.
+    """
     rng = random.Random(f"failover-chaos-schedule-{seed}")
     pairs = [(provider, fault) for provider in PROVIDERS for fault in FAULTS[provider]]
     rng.shuffle(pairs)
@@ -74,6 +77,7 @@ def plan(seed: int, ops: int) -> list[Step]:
         steps += [Step(at, "break", provider, fault), Step(heal, "heal", provider)]
         outages.append((at, heal))
         overlap = rng.random() < 0.25 and heal - at >= 4 and previous_heal <= at  # never two overlaps in a row
+        overlap = overlap and overlaps  # drawn either way: the rest of the schedule stays the seed's
         # An overlap covers the last quarter of this outage: two providers down for a while, not for long.
         following = at + (heal - at) * 3 // 4 if overlap else heal + rng.randint(ops // 100 + 1, ops * 3 // 100 + 2)
         # Never three at once: the next outage starts after the one before this healed.

@@ -84,6 +84,9 @@ class StorageHandle:
         """Kill the replicator, start a fresh `FailoverStorage` on the journal; the backlog it found."""
         old = self.current
         old.replicator.stop(timeout=0)  # abrupt: it finishes at most the item in hand
+        # A process that dies sends nothing afterwards: its mirror writes still running end before
+        # the fresh one writes (else they would land later, as writes of a second process would).
+        old.wait_for_writes(timeout=30.0)
         backlog = sum(old.journal.backlog().values())
         fresh = self._build(False)
         with self._cond:
