@@ -36,7 +36,7 @@ from tests.support import UNRESOLVABLE_HOST, blackhole_port, closed_port
 
 pytestmark = pytest.mark.emulator
 
-_KEYS = {"access_key_id": "testing", "secret_access_key": "testing"}
+_KEYS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
 
 
 def _s3_at(endpoint: str, **overrides: Any) -> S3Store:
