@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,6 @@ from failover.adapters.azure.queue import AzureReceipt
 from failover.errors import (
     AccessDenied,
     Disposition,
-    FailoverError,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -28,54 +26,13 @@ from failover.errors import (
     Reason,
 )
 from failover.interfaces import Message
-from failover.testing.emulators import AZURITE_ACCOUNT, AZURITE_KEY, Azurite
+from failover.testing.emulators import AZURITE_KEY, Azurite
+from tests.adapters.azure_support import BLOB_CALLS, assert_from_azure, blob_at, queue_at
 from tests.support import UNRESOLVABLE_HOST, blackhole_port, closed_port
 
 pytestmark = pytest.mark.emulator
 
 WRONG_KEY = AZURITE_KEY[:-4] + "AAA="
-
-
-def _from_azure(error: FailoverError, operation: str) -> None:
-    """The error names the provider and operation and keeps the Azure SDK's exception as its cause."""
-    assert error.provider == "azure", f"provider {error.provider!r}"
-    assert error.operation == operation, f"operation {error.operation!r}, expected {operation!r}"
-    cause = error.__cause__
-    assert cause is not None, "the SDK's exception was not kept as __cause__"
-    assert type(cause).__module__.startswith("azure."), f"the cause is {type(cause).__module__}.{type(cause).__name__}"
-
-
-def _connection_string(host: str, port: int, *, key: str = AZURITE_KEY) -> str:
-    endpoint = f"http://{host}:{port}/{AZURITE_ACCOUNT}"
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={key};"
-        f"BlobEndpoint={endpoint};QueueEndpoint={endpoint};"
-    )
-
-
-def _blob_at(azurite: Azurite, container: str, host: str, port: int, **overrides: Any) -> AzureBlobStore:
-    return AzureBlobStore(
-        azurite.azure_blob_config(
-            container, connection_string=_connection_string(host, port), ensure=False, **overrides
-        )
-    )
-
-
-def _queue_at(azurite: Azurite, queue: str, host: str, port: int, **overrides: Any) -> AzureQueue:
-    return AzureQueue(
-        azurite.azure_queue_config(queue, connection_string=_connection_string(host, port), ensure=False, **overrides)
-    )
-
-
-# Each blob operation, as a call on a store; "put" and "copy" are writes, the others reads.
-BLOB_CALLS: dict[str, Callable[[AzureBlobStore], object]] = {
-    "put": lambda store: store.put("k", b"v"),
-    "get": lambda store: store.get_bytes("k"),
-    "head": lambda store: store.head("k"),
-    "delete": lambda store: store.delete("k"),
-    "list": lambda store: list(store.list("")),
-    "copy": lambda store: store.copy("k", "k2"),
-}
 
 
 # --- the service's own answers, from Azurite -------------------------------------------------------
@@ -85,7 +42,7 @@ BLOB_CALLS: dict[str, Callable[[AzureBlobStore], object]] = {
 def test_missing_key_raises_not_found(store: AzureBlobStore, operation: str) -> None:
     with pytest.raises(NotFound) as caught:
         BLOB_CALLS[operation](store)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert caught.value.key == "k", f"the error names key {caught.value.key!r}"
 
 
@@ -94,7 +51,7 @@ def test_missing_container_fails_over_as_no_bucket(azurite: Azurite, unique_name
     store = AzureBlobStore(azurite.azure_blob_config(unique_name, ensure=False))
     with pytest.raises(ProviderUnavailable) as caught:
         BLOB_CALLS[operation](store)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert (caught.value.reason, caught.value.disposition) == (Reason.NO_BUCKET, Disposition.FAILOVER)
 
 
@@ -104,7 +61,7 @@ def test_create_over_existing_key_raises_precondition_failed(azurite: Azurite, u
     store.put("k", b"first")
     with pytest.raises(PreconditionFailed) as caught:
         store.put("k", b"x" * size, if_none_match="*")
-    _from_azure(caught.value, "put")
+    assert_from_azure(caught.value, "put")
     assert store.get_bytes("k") == b"first", "a failed conditional create overwrote the object"
 
 
@@ -116,7 +73,7 @@ def test_update_with_stale_etag_raises_precondition_failed(azurite: Azurite, uni
     assert stale is not None
     with pytest.raises(PreconditionFailed) as caught:
         store.put("k", b"x" * size, if_match=stale)
-    _from_azure(caught.value, "put")
+    assert_from_azure(caught.value, "put")
 
 
 def test_update_of_missing_key_with_if_match_raises_precondition_failed(store: AzureBlobStore) -> None:
@@ -136,7 +93,7 @@ def test_wrong_account_key_raises_access_denied(azurite: Azurite, unique_name: s
     )
     with pytest.raises(AccessDenied) as caught:
         BLOB_CALLS[operation](store)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert caught.value.disposition is Disposition.FAILOVER, "bad credentials must move traffic elsewhere"
     assert caught.value.reason is Reason.AUTH, "bad credentials are the provider down for us, not one refusal"
 
@@ -148,20 +105,20 @@ def test_wrong_account_key_raises_access_denied(azurite: Azurite, unique_name: s
 def test_refused_connection_raises_provider_unavailable_refused(
     azurite: Azurite, unique_name: str, operation: str
 ) -> None:
-    store = _blob_at(azurite, unique_name, "127.0.0.1", closed_port())
+    store = blob_at(azurite, unique_name, "127.0.0.1", closed_port())
     with pytest.raises(ProviderUnavailable) as caught:
         BLOB_CALLS[operation](store)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert caught.value.reason is Reason.REFUSED, f"reason {caught.value.reason}"
     assert caught.value.disposition is Disposition.FAILOVER
 
 
 @pytest.mark.parametrize("operation", list(BLOB_CALLS))
 def test_unresolvable_host_raises_provider_unavailable_dns(azurite: Azurite, unique_name: str, operation: str) -> None:
-    store = _blob_at(azurite, unique_name, UNRESOLVABLE_HOST, 10000)
+    store = blob_at(azurite, unique_name, UNRESOLVABLE_HOST, 10000)
     with pytest.raises(ProviderUnavailable) as caught:
         BLOB_CALLS[operation](store)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert caught.value.reason is Reason.DNS, f"reason {caught.value.reason}"
     assert caught.value.disposition is Disposition.FAILOVER
 
@@ -171,17 +128,17 @@ def test_read_with_no_answer_raises_provider_unavailable_read_timeout(
     azurite: Azurite, unique_name: str, operation: str
 ) -> None:
     with blackhole_port() as port:
-        store = _blob_at(azurite, unique_name, "127.0.0.1", port, read_timeout=0.5)
+        store = blob_at(azurite, unique_name, "127.0.0.1", port, read_timeout=0.5)
         with pytest.raises(ProviderUnavailable) as caught:
             BLOB_CALLS[operation](store)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert caught.value.reason is Reason.READ_TIMEOUT, f"reason {caught.value.reason}"
 
 
 @pytest.mark.parametrize("operation", ["put", "delete", "copy"])
 def test_write_with_no_answer_raises_outcome_unknown(azurite: Azurite, unique_name: str, operation: str) -> None:
     with blackhole_port() as port:
-        store = _blob_at(azurite, unique_name, "127.0.0.1", port)
+        store = blob_at(azurite, unique_name, "127.0.0.1", port)
         calls: dict[str, Callable[[], object]] = {
             "put": lambda: store.put("k", b"v", timeout=0.5),
             "delete": lambda: store.delete("k", timeout=0.5),
@@ -189,11 +146,11 @@ def test_write_with_no_answer_raises_outcome_unknown(azurite: Azurite, unique_na
         }
         with pytest.raises(OutcomeUnknown) as caught:
             calls[operation]()
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
 
 
 def test_put_with_bad_key_is_refused_before_any_network_call(azurite: Azurite, unique_name: str) -> None:
-    store = _blob_at(azurite, unique_name, "127.0.0.1", closed_port())
+    store = blob_at(azurite, unique_name, "127.0.0.1", closed_port())
     with pytest.raises(InvalidRequest) as caught:
         store.put("bad/../key", b"v")
     assert caught.value.__cause__ is None, "validation met the network"
@@ -206,10 +163,10 @@ def test_missing_queue_raises_not_found(azurite: Azurite, unique_name: str) -> N
     queue = AzureQueue(azurite.azure_queue_config(unique_name, ensure=False))
     with pytest.raises(NotFound) as caught:
         queue.send(b"x")
-    _from_azure(caught.value, "send")
+    assert_from_azure(caught.value, "send")
     with pytest.raises(NotFound) as caught:
         queue.receive(1)
-    _from_azure(caught.value, "receive")
+    assert_from_azure(caught.value, "receive")
 
 
 def test_ack_with_pop_receipt_replaced_by_extend_raises_not_found(queue: AzureQueue) -> None:
@@ -219,7 +176,7 @@ def test_ack_with_pop_receipt_replaced_by_extend_raises_not_found(queue: AzureQu
     queue.extend(message, 30)
     with pytest.raises(NotFound) as caught:
         queue.ack(stale)
-    _from_azure(caught.value, "ack")
+    assert_from_azure(caught.value, "ack")
     queue.ack(message)
 
 
@@ -229,7 +186,7 @@ def test_ack_of_already_deleted_message_raises_not_found(queue: AzureQueue) -> N
     queue.ack(message)
     with pytest.raises(NotFound) as caught:
         queue.ack(message)
-    _from_azure(caught.value, "ack")
+    assert_from_azure(caught.value, "ack")
 
 
 def test_ack_with_garbage_pop_receipt_raises_not_found(queue: AzureQueue) -> None:
@@ -261,7 +218,7 @@ def test_wrong_account_key_on_queue_raises_access_denied(azurite: Azurite, uniqu
     )
     with pytest.raises(AccessDenied) as caught:
         AzureQueue(config).send(b"x")
-    _from_azure(caught.value, "send")
+    assert_from_azure(caught.value, "send")
 
 
 @pytest.mark.parametrize(("host", "reason"), [("127.0.0.1", Reason.REFUSED), (UNRESOLVABLE_HOST, Reason.DNS)])
@@ -269,30 +226,30 @@ def test_wrong_account_key_on_queue_raises_access_denied(azurite: Azurite, uniqu
 def test_unreachable_queue_raises_provider_unavailable(
     azurite: Azurite, unique_name: str, host: str, reason: Reason, operation: str
 ) -> None:
-    queue = _queue_at(azurite, unique_name, host, closed_port())
+    queue = queue_at(azurite, unique_name, host, closed_port())
     with pytest.raises(ProviderUnavailable) as caught:
         queue.send(b"x") if operation == "send" else queue.receive(1)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert caught.value.reason is reason, f"reason {caught.value.reason}"
     assert caught.value.disposition is Disposition.FAILOVER
 
 
 def test_queue_send_with_no_answer_raises_outcome_unknown(azurite: Azurite, unique_name: str) -> None:
     with blackhole_port() as port:
-        queue = _queue_at(azurite, unique_name, "127.0.0.1", port)
+        queue = queue_at(azurite, unique_name, "127.0.0.1", port)
         with pytest.raises(OutcomeUnknown) as caught:
             queue.send(b"x", timeout=0.5)
-    _from_azure(caught.value, "send")
+    assert_from_azure(caught.value, "send")
 
 
 def test_queue_receive_with_no_answer_raises_provider_unavailable_read_timeout(
     azurite: Azurite, unique_name: str
 ) -> None:
     with blackhole_port() as port:
-        queue = _queue_at(azurite, unique_name, "127.0.0.1", port, read_timeout=0.5)
+        queue = queue_at(azurite, unique_name, "127.0.0.1", port, read_timeout=0.5)
         with pytest.raises(ProviderUnavailable) as caught:
             queue.receive(1)
-    _from_azure(caught.value, "receive")
+    assert_from_azure(caught.value, "receive")
     assert caught.value.reason is Reason.READ_TIMEOUT
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from failover.errors import AccessDenied, Disposition, OutcomeUnknown, ProviderUnavailable, Reason
 from failover.testing.emulators import Azurite, LocalClouds
-from tests.adapters.test_azure_errors import BLOB_CALLS, _blob_at, _from_azure
+from tests.adapters.azure_support import BLOB_CALLS, assert_from_azure, blob_at
 
 pytestmark = pytest.mark.emulator
 
@@ -94,10 +94,10 @@ def test_server_error_and_throttling_raise_provider_unavailable_to_retry(
     azurite: Azurite, unique_name: str, status: int, code: str, reason: Reason, operation: str
 ) -> None:
     with _answering(status, code) as port:
-        store = _blob_at(azurite, unique_name, "127.0.0.1", port)
+        store = blob_at(azurite, unique_name, "127.0.0.1", port)
         with pytest.raises(ProviderUnavailable) as caught:
             BLOB_CALLS[operation](store)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert caught.value.reason is reason, f"{status} {code} gave reason {caught.value.reason}"
     assert caught.value.disposition is Disposition.RETRY, f"{status} {code} is worth a retry"
 
@@ -114,20 +114,20 @@ def test_a_refusal_by_policy_is_told_from_rejected_credentials(
     azurite: Azurite, unique_name: str, code: str, reason: Reason, operation: str
 ) -> None:
     with _answering(403, code) as port:
-        store = _blob_at(azurite, unique_name, "127.0.0.1", port)
+        store = blob_at(azurite, unique_name, "127.0.0.1", port)
         with pytest.raises(AccessDenied) as caught:
             BLOB_CALLS[operation](store)
-    _from_azure(caught.value, operation)
+    assert_from_azure(caught.value, operation)
     assert caught.value.reason is reason, f"403 {code} gave reason {caught.value.reason}"
 
 
 def test_server_timeout_of_a_write_raises_outcome_unknown(azurite: Azurite, unique_name: str) -> None:
     # Azure documents 500 OperationTimedOut as "may or may not have succeeded on the server side".
     with _answering(500, "OperationTimedOut") as port:
-        store = _blob_at(azurite, unique_name, "127.0.0.1", port)
+        store = blob_at(azurite, unique_name, "127.0.0.1", port)
         with pytest.raises(OutcomeUnknown) as caught:
             store.put("k", b"v")
-    _from_azure(caught.value, "put")
+    assert_from_azure(caught.value, "put")
 
 
 @pytest.mark.timeout(60)
@@ -136,12 +136,12 @@ def test_body_cut_mid_stream_raises_provider_unavailable_reset_while_reading(
 ) -> None:
     blob = bytes(range(256)) * (12 * 1024)  # 3 MiB: three 1 MiB chunks
     with _answering(200, "", blob=blob) as port:
-        store = _blob_at(azurite, unique_name, "127.0.0.1", port)
+        store = blob_at(azurite, unique_name, "127.0.0.1", port)
         reader = store.get("k")
         assert reader.info.size == len(blob), f"the reader reports {reader.info.size} bytes"
         assert reader.read(1024 * 1024) == blob[: 1024 * 1024], "the first chunk was not served whole"
         with pytest.raises(ProviderUnavailable) as caught:
             reader.read()
-    _from_azure(caught.value, "get")
+    assert_from_azure(caught.value, "get")
     assert caught.value.reason is Reason.RESET, f"reason {caught.value.reason}"
     assert caught.value.disposition is Disposition.RETRY

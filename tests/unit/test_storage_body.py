@@ -8,7 +8,7 @@ from typing import BinaryIO, cast
 
 import pytest
 
-from tests.unit.test_storage_rig import Rig
+from tests.unit.storage_rig import Rig
 
 SIZE = 3 * 1024 * 1024 + 17  # several chunks, and an odd tail
 

@@ -31,7 +31,7 @@ from failover.testing.faulty import (
     timed_out,
     unresolvable,
 )
-from tests.unit.test_storage_rig import SETTINGS, Rig, rig
+from tests.unit.storage_rig import SETTINGS, Rig, rig
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from failover.replication import Journal, SqliteJournal, VersionStamp
 from failover.storage import FailoverStorage
 from failover.storage._locks import KeyLocks
 from failover.storage._writes import Mode
-from tests.unit.test_storage_rig import SETTINGS
+from tests.unit.storage_rig import SETTINGS
 
 WAIT = 5.0  # seconds a test waits for a thread that must get there
 

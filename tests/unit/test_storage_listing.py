@@ -11,7 +11,7 @@ import pytest
 from failover.interfaces import CommonPrefix, ListEntry, ObjectInfo
 from failover.replication import Op, SqliteJournal
 from failover.testing.faulty import refused
-from tests.unit.test_storage_rig import Rig, rig
+from tests.unit.storage_rig import Rig, rig
 
 
 @pytest.fixture

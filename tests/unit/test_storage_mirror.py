@@ -17,7 +17,7 @@ from failover.interfaces import Data, ObjectInfo
 from failover.storage import FailoverStorage, default_quorum
 from failover.storage._writes import BACKGROUND_PER_STORE
 from failover.testing.faulty import refused
-from tests.unit.test_storage_rig import SETTINGS, Rig
+from tests.unit.storage_rig import SETTINGS, Rig
 
 WAIT = 5.0
 

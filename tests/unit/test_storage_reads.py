@@ -24,7 +24,7 @@ from failover.replication import HybridClock
 from failover.routing import HedgePolicy
 from failover.storage import FailoverStorage
 from failover.testing.faulty import refused
-from tests.unit.test_storage_rig import SETTINGS, Rig, rig
+from tests.unit.storage_rig import SETTINGS, Rig, rig
 
 Read = Callable[[FailoverStorage, str], object]
 READS: dict[str, Read] = {

@@ -16,7 +16,7 @@ from failover.interfaces import Capabilities
 from failover.keys import MAX_USER_METADATA_BYTES
 from failover.storage import FailoverStorage
 from failover.testing.faulty import FaultyStore
-from tests.unit.test_storage_rig import SETTINGS
+from tests.unit.storage_rig import SETTINGS
 
 Call = Callable[[FailoverStorage], object]
 

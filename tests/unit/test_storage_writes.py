@@ -13,7 +13,7 @@ from failover.errors import AllProvidersFailed, InvalidRequest, PreconditionFail
 from failover.health import HealthState
 from failover.replication import Op, VersionStamp
 from failover.testing.faulty import refused, timed_out
-from tests.unit.test_storage_rig import SETTINGS, OneWay, Rig, rig
+from tests.unit.storage_rig import SETTINGS, OneWay, Rig, rig
 
 
 @pytest.fixture
