@@ -6,8 +6,9 @@ N writer processes (default 4) each run a `FailoverStorage` over S3 (moto) and G
 with the fleet's journal, writing and reading a small shared key space (so writers of one key in
 different processes race), and send messages, each one twice with one id to two SQS queues (the
 re-send around a failover). Two consumer processes receive from both queues through the fleet's
-dedup window. Meanwhile a seeded schedule stops moto, SIGKILLs a writer mid-run (and starts another
-in its place), pauses PostgreSQL, and stops fake-gcs-server. At the end a replicator drains the
+dedup window. Meanwhile a seeded schedule cuts moto off, SIGKILLs a writer mid-run (and starts another
+in its place), pauses PostgreSQL, and cuts fake-gcs-server off (outages are refused connections at a
+`FaultProxy`). At the end a replicator drains the
 fleet's journal and the run checks, from every process's history:
 
 - acknowledged writes lost: a key whose newest acknowledged version is not on both stores;
@@ -41,6 +42,7 @@ from failover.fleet import Fleet, FleetConfig
 from failover.interfaces import ObjectStore
 from failover.replication.replicator import Replicator
 from failover.testing.emulators import LocalClouds, PostgresServer
+from failover.testing.faults import Fault, FaultProxy
 
 __all__ = ["main", "run"]
 
@@ -186,8 +188,13 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
     with LocalClouds(("aws", "gcs"), log_dir=workdir / "logs") as clouds, PostgresServer(log_dir=workdir) as pg:
         pg.start()
         fleet = FleetConfig(dsn=pg.dsn, schema="chaos", call_timeout=1.0, retry_after=0.5, lease=5.0)
-        s3, gcs = clouds.aws.s3_config(name), clouds.gcs.gcs_config(name)
-        queues = [clouds.aws.sqs_config(f"{name}-{n}") for n in range(2)]
+        # Outages are refused connections at a proxy: stopping moto would wipe its memory, a data loss
+        # no cloud outage causes.
+        proxies = {"aws": FaultProxy.in_front_of(clouds.aws.endpoint).start()}
+        proxies["gcs"] = FaultProxy.in_front_of(clouds.gcs.endpoint).start()
+        s3 = clouds.aws.s3_config(name, endpoint_url=proxies["aws"].endpoint)
+        gcs = clouds.gcs.gcs_config(name, endpoint_url=proxies["gcs"].endpoint)
+        queues = [clouds.aws.sqs_config(f"{name}-{n}", endpoint_url=proxies["aws"].endpoint) for n in range(2)]
         with Fleet(fleet):  # migrates the schema once, before the processes race
             for store in _stores(s3, gcs):
                 store.close()
@@ -230,9 +237,9 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
                 time.sleep(1.5)
                 pg.resume()
             else:
-                clouds.stop(event)
+                proxies[event].set(Fault.refuse())
                 time.sleep(1.5)
-                clouds.start(event)
+                proxies[event].clear()
         for process in [*writers.values(), *consumers]:
             process.join(timeout=seconds + _CONSUMERS_LINGER + 120)
         stores = _stores(s3, gcs)
@@ -241,8 +248,15 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
             replicator.drain(timeout=60)
             report = _check(history, stores)
             report["journal_backlog_left"] = sum(shared.journal.backlog().values())
+            report["journal_items_left"] = [
+                f"{item.key} {item.store} attempts={item.attempts} {item.last_error}"
+                for key in sorted({f"k{n:02d}" for n in range(KEYS)})
+                for item in shared.journal.primary.items(key)
+            ][:20]
         for store in stores:
             store.close()
+        for proxy in proxies.values():
+            proxy.stop()
     report.update({"processes": processes, "seconds": seconds, "seed": seed, "events": events})
     return report
 
