@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import statistics
@@ -57,21 +58,25 @@ def _writer(kind: Kind, dsn: str, schema: str, sqlite: str, seconds: float, star
     if kind == "postgres":
         journal = PostgresJournal.open(_config(dsn, schema))
     elif kind == "sqlite":
-        journal = SqliteJournal(sqlite)
+        journal = SqliteJournal(sqlite, busy_timeout=60.0)  # 8 processes on 2 loaded CPUs wait long
     else:
         journal = MemoryJournal()
     storage = FailoverStorage([MemoryStore("a"), MemoryStore("b")], journal=journal, replicate=False)
     prefix = f"w{multiprocessing.current_process().pid}"
     for n in range(20):
-        storage.put(f"{prefix}/{n}", BODY)
+        with contextlib.suppress(Exception):
+            storage.put(f"{prefix}/{n}", BODY)
     start.wait()
-    count, ends = 0, time.monotonic() + seconds
+    count, failed, ends = 0, 0, time.monotonic() + seconds
     while time.monotonic() < ends:
-        storage.put(f"{prefix}/{count % 500}", BODY)
-        count += 1
+        try:
+            storage.put(f"{prefix}/{count % 500}", BODY)
+            count += 1
+        except Exception:  # a SQLite journal busy past its timeout on a loaded machine: counted, not fatal
+            failed += 1
     storage.close()
     journal.close()
-    results.put(count / seconds)
+    results.put((count / seconds, failed))
 
 
 def _puts_per_second(kind: Kind, processes: int, dsn: str, seconds: float) -> float:
@@ -87,10 +92,13 @@ def _puts_per_second(kind: Kind, processes: int, dsn: str, seconds: float) -> fl
             worker.start()
         time.sleep(1.0 + 0.3 * processes)  # let every worker import, connect and warm up
         start.set()
-        rates = [results.get(timeout=120) for _ in workers]
+        answers = [results.get(timeout=120) for _ in workers]
         for worker in workers:
             worker.join()
-    return float(sum(rates))
+    failed = sum(failures for _, failures in answers)
+    if failed:
+        say(f"  {failed} puts failed ({kind} x{processes})")
+    return float(sum(rate for rate, _ in answers))
 
 
 # -- (b) one circuit reaching the fleet ------------------------------------------------------------------
@@ -225,6 +233,7 @@ def _markdown(data: Mapping[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(__doc__ or NAME, argv)
+    env = environment()  # the load average at the start
     seconds, rounds, items = (1.0, 3, 60) if options.quick else (3.0, 10, 400)
     process_counts = (1, 2) if options.quick else (1, 4, 8)
     replicators = (1, 2) if options.quick else (1, 2, 4)
@@ -244,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             replication[str(processes)] = {"items_per_second": rate, "copied": copied}
             say(f"replication x{processes}: {rate:.1f} items/s, {copied} copies")
     data: dict[str, Any] = {
-        "environment": environment(),
+        "environment": env,
         "quick": options.quick,
         "seconds_per_run": seconds,
         "puts_per_second": puts,
