@@ -8,12 +8,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from benchmarks import outage, overhead
+from benchmarks import fleet, outage, overhead
 from benchmarks._common import say
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "overhead": overhead.main,
     "outage": outage.main,
+    "fleet": fleet.main,
 }
 
 

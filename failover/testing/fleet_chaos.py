@@ -145,7 +145,7 @@ def _histories(history: Path, prefix: str) -> list[dict[str, Any]]:
     return records
 
 
-def _check(history: Path, stores: Sequence[ObjectStore]) -> dict[str, Any]:
+def _check(history: Path, stores: Sequence[ObjectStore], outage: tuple[float, float] = (0.0, 0.0)) -> dict[str, Any]:
     writes = _histories(history, "writer")
     acks = [record for record in writes if "ack" in record]
     reads = [record for record in writes if "read" in record]
@@ -164,11 +164,12 @@ def _check(history: Path, stores: Sequence[ObjectStore]) -> dict[str, Any]:
             lost.append(key)
         if len(set(held)) > 1:
             diverged.append(key)
-    stale = 0
+    stale = stale_in_outage = 0
     for read in reads:
         before = [ack["v"] for ack in acks if ack["ack"] == read["read"] and ack["t1"] < read["t0"]]
         if before and (read["v"] or "") < max(before):
             stale += 1
+            stale_in_outage += outage[0] <= read["t0"] <= outage[1]
     sent = {record["sent"] for record in writes if "sent" in record}
     consumed = _histories(history, "consumer")
     handed = Counter(record["handed"] for record in consumed if "handed" in record)
@@ -179,6 +180,9 @@ def _check(history: Path, stores: Sequence[ObjectStore]) -> dict[str, Any]:
         "messages_sent": len(sent),
         "acknowledged_writes_lost": len(lost),
         "stale_reads": stale,
+        # Of them, begun while the database was paused (or resting after): only this process's
+        # pending writes are known then, by design.
+        "stale_reads_during_the_database_outage": stale_in_outage,
         "keys_not_converged": len(diverged),
         "messages_lost": len(sent - set(handed)),
         "messages_handed_twice": sum(1 for id_, count in handed.items() if count > 1 and id_ not in ack_failed),
@@ -229,6 +233,7 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
             ]
         )
         events = []
+        outage: tuple[float, float] = (0.0, 0.0)  # the database's, on the monotonic clock of every process
         for fraction, event in schedule:
             time.sleep(max(0.0, started + fraction * seconds - time.time()))
             events.append(event)
@@ -242,9 +247,11 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
                 )
                 writers[replacement].start()
             elif event == "postgres":
+                paused = time.monotonic()
                 pg.pause()
                 time.sleep(1.5)
                 pg.resume()
+                outage = (paused, time.monotonic() + fleet.call_timeout + fleet.retry_after)
             else:
                 proxies[event].set(Fault.refuse())
                 time.sleep(1.5)
@@ -255,7 +262,7 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
         with Fleet(fleet) as shared:
             replicator = Replicator({store.name: store for store in stores}, shared.journal, poll_interval=0.2)
             replicator.drain(timeout=60)
-            report = _check(history, stores)
+            report = _check(history, stores, outage)
             report["journal_backlog_left"] = sum(shared.journal.backlog().values())
             report["journal_items_left"] = [
                 f"{item.key} {item.store} attempts={item.attempts} {item.last_error}"
