@@ -8,13 +8,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from benchmarks import encryption, outage, overhead
+from benchmarks import encryption, fleet, outage, overhead
 from benchmarks._common import say
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "overhead": overhead.main,
     "outage": outage.main,
     "encryption": encryption.main,
+    "fleet": fleet.main,
 }
 
 

@@ -51,7 +51,8 @@ def connect_kwargs(config: FleetConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "autocommit": True,
         "connect_timeout": max(2, round(config.connect_timeout)),  # libpq's floor is 2 s
-        "options": f"-c search_path={config.schema_name}",
+        # synchronous_commit: see _sql.py; appends turn it on for themselves.
+        "options": f"-c search_path={config.schema_name} -c synchronous_commit=off",
         "application_name": "failover",
     }
     if config.password is not None:

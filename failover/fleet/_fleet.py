@@ -44,9 +44,18 @@ class Fleet:
         self.health = PostgresHealthStore(self.db, monotonic=monotonic, wall=wall).start()
         self._windows: list[PostgresDedupWindow] = []
 
-    def dedup_window(self, ttl: float) -> PostgresDedupWindow:
-        """A dedup window shared by the fleet, checked locally while the database is away."""
-        fallback = SqliteDedupWindow(os.path.join(self._local, f"dedup-{len(self._windows)}.sqlite"), ttl)
+    def dedup_window(self, ttl: float, *, local_when_down: bool = False) -> PostgresDedupWindow:
+        """A dedup window shared by the fleet.
+
+        While the database is away, `seen` raises `DatabaseUnavailable`: `FailoverQueue.receive` then
+        hands nothing on, and the messages it received come back after their visibility timeout, to
+        be checked when the database answers (exactly-once processing holds; consumers wait). With
+        ``local_when_down``, ids are checked per process meanwhile: consumers go on, and a message
+        re-sent to two providers may then be handed on twice.
+        """
+        fallback = None
+        if local_when_down:
+            fallback = SqliteDedupWindow(os.path.join(self._local, f"dedup-{len(self._windows)}.sqlite"), ttl)
         window = PostgresDedupWindow(self.db, ttl, wall=self._wall, fallback=fallback)
         self._windows.append(window)
         return window

@@ -2,6 +2,12 @@
 
 Statements are unqualified: each connection's ``search_path`` is the fleet's schema. ``%(name)s``
 placeholders are bound by psycopg (server-side parameters, never string formatting).
+
+Sessions run with ``synchronous_commit = off``: a commit does not wait for its WAL to reach the disk.
+What a database crash could then forget is harmless to forget: a lease (it runs out), an item marked
+done (copied again, and found up to date), a health record (re-learnt at the next failure), a dedup
+id (a duplicate let through: at-least-once holds, as with SQLite's NORMAL sync). The one write that
+must not be forgotten, a journal append, turns it on for its own transaction.
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ MIGRATIONS: tuple[tuple[int, tuple[LiteralString, ...]], ...] = (
             DECLARE
                 v_entry BIGINT;
             BEGIN
+                -- An append is part of a write's acknowledgement: its commit waits for the WAL on disk,
+                -- though the session default (for leases, marks, health, dedup) does not.
+                PERFORM set_config('synchronous_commit', 'on', true);
                 PERFORM pg_advisory_xact_lock(hashtext('failover.key'), hashtext(p_key));
                 IF EXISTS (SELECT 1 FROM entries WHERE key = p_key AND version > p_version) THEN
                     RETURN FALSE;
@@ -164,9 +173,6 @@ COUNT_SEEN = "SELECT COUNT(*) FROM seen"
 
 # -- health ------------------------------------------------------------------------------------------------
 
-# Health records need no durability (the fleet re-learns a state in one failure): no fsync wait before
-# the NOTIFY goes out.
-NO_SYNC = "SET LOCAL synchronous_commit = off"
 UPSERT_HEALTH = """
 INSERT INTO health (endpoint, state, reason, since, opened, writer)
 VALUES (%(endpoint)s, %(state)s, %(reason)s, %(since)s, %(opened)s, %(writer)s)

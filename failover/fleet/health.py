@@ -145,7 +145,6 @@ class PostgresHealthStore:
 
     def _write(self, batch: dict[str, HealthRecord]) -> None:
         with self._db.connection() as conn, conn.transaction():
-            conn.execute(_sql.NO_SYNC)
             for endpoint, record in batch.items():
                 reason = record.reason[:_REASON_LIMIT]
                 row = {"endpoint": endpoint, "state": record.state.value, "reason": reason, "opened": record.opened}

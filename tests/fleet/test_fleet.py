@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from failover.adapters.memory import MemoryQueue, MemoryStore
-from failover.fleet import Fleet, FleetConfig
+from failover.fleet import DatabaseUnavailable, Fleet, FleetConfig
 from failover.queue import FailoverQueue
 from failover.storage import FailoverStorage
+from failover.testing.emulators import PostgresServer
 
 
 def test_two_processes_storage_share_the_journal_and_reads_skip_the_others_pending_store(
@@ -40,3 +43,13 @@ def test_queues_of_two_processes_hand_a_message_delivered_to_both_on_once(fleet_
         finally:
             first.close()
             second.close()
+
+
+def test_fleet_dedup_window_refuses_to_guess_while_the_database_is_stopped(
+    fleet_config: FleetConfig, postgres: PostgresServer
+) -> None:
+    with Fleet(fleet_config) as fleet:
+        window = fleet.dedup_window(ttl=60)
+        postgres.stop()
+        with pytest.raises(DatabaseUnavailable):
+            window.seen("m1")

@@ -68,3 +68,11 @@ def test_newest_version_pending_in_one_process_is_seen_by_every_other(
 ) -> None:
     PostgresJournal(db).append("k", "v1", SHA, 1, "a", ["b", "c"])
     assert PostgresJournal(other_db).newest_pending("k") == frozenset({"b", "c"})
+
+
+def test_append_commits_durably_though_the_session_does_not(db: FleetDatabase) -> None:
+    with db.connection() as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        with conn.transaction():
+            conn.execute("SELECT journal_append('k', 'v1', %s, 1, 'a', 'put', '{b}', 0)", (SHA,))
+            assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)

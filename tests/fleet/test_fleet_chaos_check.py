@@ -1,0 +1,44 @@
+"""The fleet chaos run's checker: what it counts as lost, stale, diverged or handed twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from failover.adapters.memory import MemoryStore
+from failover.testing.fleet_chaos import _check
+
+
+def _history(directory: Path, name: str, records: list[dict[str, Any]]) -> None:
+    directory.mkdir(exist_ok=True)
+    (directory / f"{name}.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+
+
+def _stores(**versions: str) -> list[MemoryStore]:
+    stores = [MemoryStore("a"), MemoryStore("b")]
+    for store, version in zip(stores, versions.values(), strict=True):
+        store.put("k", b"x", metadata={"failover_version": version})
+    return stores
+
+
+def test_newest_acknowledged_version_missing_from_a_store_is_a_lost_write_and_not_converged(tmp_path: Path) -> None:
+    _history(tmp_path, "writer-0", [{"ack": "k", "v": "v2", "t0": 0, "t1": 1}])
+    report = _check(tmp_path, _stores(a="v2", b="v1"))
+    assert (report["acknowledged_writes_lost"], report["keys_not_converged"]) == (1, 1)
+
+
+def test_read_older_than_a_write_acknowledged_before_it_began_is_stale(tmp_path: Path) -> None:
+    _history(tmp_path, "writer-0", [{"ack": "k", "v": "v2", "t0": 0, "t1": 1}])
+    _history(tmp_path, "writer-1", [{"read": "k", "v": "v1", "t0": 2}, {"read": "k", "v": "v1", "t0": 0.5}])
+    assert _check(tmp_path, _stores(a="v2", b="v2"))["stale_reads"] == 1
+
+
+def test_message_handed_on_by_two_consumers_counts_once_as_twice_unless_its_ack_failed(tmp_path: Path) -> None:
+    _history(tmp_path, "writer-0", [{"sent": "m1"}, {"sent": "m2"}, {"sent": "m3"}])
+    _history(tmp_path, "consumer-0", [{"handed": "m1"}, {"handed": "m2"}, {"ack_failed": "m2"}])
+    _history(tmp_path, "consumer-1", [{"handed": "m1"}, {"handed": "m2"}])
+    report = _check(tmp_path, [])
+    assert report["messages_handed_twice"] == 1
+    assert report["messages_handed_again_after_a_failed_ack"] == 1
+    assert report["messages_lost"] == 1
