@@ -161,7 +161,8 @@ class CommitFails(SqliteJournal):
 
 def test_write_whose_commit_failed_keeps_its_intent_and_replication_settles_it(tmp_path: Path) -> None:
     a, b = MemoryStore("a"), MemoryStore("b")
-    with CommitFails(tmp_path / "j.sqlite") as journal:
+    journal = CommitFails(tmp_path / "j.sqlite")
+    with journal:
         with FailoverStorage([a, b], journal=journal, settings=SETTINGS, replicate=False) as storage:
             journal.fail_next = True
             with pytest.raises(JournalError):
