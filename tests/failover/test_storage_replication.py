@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from failover.interfaces import ObjectInfo, ObjectStore
 from failover.storage import FailoverStorage
 from failover.testing.emulators import LocalClouds
 from failover.testing.faults import DnsFaults, Fault, FaultProxy
+from failover.testing.faulty import FaultyStore
 from tests.failover.storage_support import SETTINGS, TIMEOUTS, WAIT, wait_for
 
 pytestmark = pytest.mark.emulator
@@ -175,3 +176,52 @@ def test_put_whose_answer_was_lost_is_resolved_by_comparing_stamps(
     finally:
         storage.close()
         stores.close()
+
+
+class AfterHead(FaultyStore):
+    """``inner`` that runs ``hook`` once right after a head returns: between the replicator's look at
+    a store and its delete there."""
+
+    hook: Callable[[], object] | None = None
+
+    def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
+        info = super().head(key, timeout=timeout)
+        if self.hook is not None:
+            hook, self.hook = self.hook, None
+            hook()
+        return info
+
+
+@pytest.mark.parametrize("target", ["s3", "azure"])
+def test_replicated_delete_spares_a_newer_put_from_another_writer_on_the_emulator(
+    local_clouds: LocalClouds, unique_name: str, tmp_path: Path, target: str
+) -> None:
+    def build(kind: str) -> ObjectStore:
+        if kind == "s3":
+            return S3Store(local_clouds.aws.s3_config(unique_name, **TIMEOUTS))
+        if kind == "azure":
+            return AzureBlobStore(local_clouds.azure.azure_blob_config(unique_name, **TIMEOUTS))
+        return GcsStore(local_clouds.gcs.gcs_config(unique_name, **TIMEOUTS))
+
+    journal = tmp_path / "journal.sqlite"
+    watched = AfterHead(build(target))
+    # x prefers GCS, so its delete lands there and the tombstone is pending on the target; y prefers
+    # the target, so its put lands there.
+    x = FailoverStorage([build("gcs"), watched], journal=journal, settings=SETTINGS, replicate=False, writer_id="x")
+    y = FailoverStorage(
+        [build(target), build("gcs")], journal=journal, settings=SETTINGS, replicate=False, writer_id="y"
+    )
+    direct = build(target)
+    try:
+        y.put("k", b"v1")
+        y.drain(timeout=WAIT)
+        x.delete("k")
+        watched.hook = lambda: y.put("k", b"v2")
+        x.drain(timeout=WAIT)
+        y.drain(timeout=WAIT)
+        assert direct.get_bytes("k") == b"v2", "the replicated delete erased the newer put"
+        assert y.get_bytes("k") == b"v2"
+    finally:
+        x.close()
+        y.close()
+        direct.close()

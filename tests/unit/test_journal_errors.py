@@ -91,22 +91,39 @@ def test_put_with_the_journal_locked_for_longer_than_its_deadline_fails_in_time_
         assert unjournaled == [], "the object was written to a store the journal does not know of"
 
 
-def test_schema_creation_is_safe_when_many_processes_open_a_new_path_at_once(tmp_path: Path) -> None:
+_OPENERS = {
+    "journal": "from failover.replication.journal import SqliteJournal as Opened",
+    "dedup": "from functools import partial; from failover.replication.dedup import SqliteDedupWindow;"
+    " Opened = partial(SqliteDedupWindow, ttl=60)",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_OPENERS))
+def test_schema_creation_is_safe_when_many_processes_open_a_new_path_at_once(tmp_path: Path, kind: str) -> None:
     start = time.time() + 1.5
     script = textwrap.dedent(
         f"""
         import time
         from pathlib import Path
-        from failover.replication.journal import SqliteJournal
+        {_OPENERS[kind]}
         root = Path({str(tmp_path)!r})
         time.sleep(max(0.0, {start} - time.time()))
         for n in range(40):
-            SqliteJournal(root / f"j{{n}}.sqlite").close()
+            Opened(root / f"j{{n}}.sqlite").close()
         """
     )
     workers = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True) for _ in range(8)]
     errors = [err for worker in workers if (err := worker.communicate(timeout=120)[1]) and worker.returncode]
     assert errors == [], errors[0][-2000:]
+
+
+def test_locked_dedup_window_raises_a_journal_error_within_its_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "dedup.sqlite"
+    with SqliteDedupWindow(path, ttl=60, busy_timeout=0.5) as window, _write_lock_held(path, 3):
+        started = time.monotonic()
+        with pytest.raises(JournalError):
+            window.seen("id-1")
+        assert time.monotonic() - started < 1.5
 
 
 def test_a_failed_commit_is_rolled_back_and_raised_as_a_journal_error(tmp_path: Path) -> None:

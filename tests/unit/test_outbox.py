@@ -3,17 +3,19 @@ by a writer that died (or a journal that failed) settled by the replicator."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
 from failover.adapters._common import VERSION_KEY
 from failover.adapters.memory import MemoryStore
 from failover.engine import EngineSettings
-from failover.errors import AllProvidersFailed, NotFound
+from failover.errors import AllProvidersFailed, JournalError, NotFound
 from failover.interfaces import Data, ObjectInfo
+from failover.replication.intents import settle_intents
 from failover.replication.journal import Op, SqliteJournal
 from failover.replication.replicator import Replicator
 from failover.replication.stamps import VersionStamp
@@ -143,3 +145,32 @@ def test_expired_intent_no_store_holds_is_abandoned(tmp_path: Path) -> None:
         Replicator({"a": a, "b": b}, journal, wall=wall).run_once()
         assert journal.intents(expired_by=FOREVER) == []
         assert journal.backlog() == {}
+
+
+class CommitFails(SqliteJournal):
+    """A journal whose next commit (append) fails, as when the disk fills right after a store write."""
+
+    fail_next = False
+
+    def append(self, *args: Any, **kwargs: Any) -> bool:
+        if self.fail_next:
+            self.fail_next = False
+            raise JournalError("disk full")
+        return super().append(*args, **kwargs)
+
+
+def test_write_whose_commit_failed_keeps_its_intent_and_replication_settles_it(tmp_path: Path) -> None:
+    a, b = MemoryStore("a"), MemoryStore("b")
+    journal = CommitFails(tmp_path / "j.sqlite")
+    with journal:
+        with FailoverStorage([a, b], journal=journal, settings=SETTINGS, replicate=False) as storage:
+            journal.fail_next = True
+            with pytest.raises(JournalError):
+                storage.put("k", b"v")  # on a, and not acknowledged
+            assert [i.key for i in journal.intents(expired_by=FOREVER)] == ["k"], "the store write went unrecorded"
+            # Past the intent's lease (the put's deadline plus a grace period), replication settles it.
+            assert settle_intents(journal, storage.stores, now=time.time() + 3600, is_available=lambda _: True) == 1
+            storage.drain()
+        assert journal.intents(expired_by=FOREVER) == []
+        assert journal.backlog() == {}
+    assert b.get_bytes("k") == b"v", "the write found on a was not replicated"
