@@ -259,6 +259,20 @@ def test_delay_holds_each_request(proxy: FaultProxy) -> None:
     assert proxy.stats.faults_by_kind == {"delay": 3}
 
 
+def test_delay_with_a_fraction_holds_a_seeded_share_of_requests(proxy: FaultProxy) -> None:
+    proxy.set(Fault.delay(0.01, fraction=0.5, seed=3))
+    with client(proxy) as connection:
+        bodies = [fetch(connection, path="/bytes/4")[2] for _ in range(40)]
+    assert bodies == [payload(4)] * 40
+    delayed = proxy.stats.faults_by_kind.get("delay", 0)
+    assert 10 <= delayed <= 30, f"{delayed} of 40 requests delayed with fraction 0.5"
+    proxy.set(Fault.delay(0.01, fraction=0.5, seed=3))
+    with client(proxy) as connection:
+        for _ in range(40):
+            fetch(connection, path="/bytes/4")
+    assert proxy.stats.faults_by_kind["delay"] == 2 * delayed, "the same seed did not delay the same share"
+
+
 def test_reset_after_cuts_the_body_with_a_connection_reset(proxy: FaultProxy) -> None:
     proxy.set(Fault.reset_after(2000))
     received, error = exchange(proxy.port, get_request("/bytes/100000"))

@@ -155,7 +155,7 @@ class Connection:
     def _pump_raw(self, reader: _Reader) -> None:
         while reader.buffer or reader.fill():
             fault, generation = self._control.current()
-            if isinstance(fault, Delay) and not self._sink:
+            if isinstance(fault, Delay) and not self._sink and self._control.draw(fault):
                 self._delay(fault, generation)
             self._send_up(reader.take())
         self._client_done(reader)
@@ -190,7 +190,7 @@ class Connection:
         if not self._sink and isinstance(fault, HttpStatus) and self._control.draw(fault):
             self._answer(head, fault, reader)
             return False
-        if not self._sink and isinstance(fault, Delay):
+        if not self._sink and isinstance(fault, Delay) and self._control.draw(fault):
             self._delay(fault, generation)
         if self._send_up(head.raw):
             self._control.count("requests_forwarded")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from failover.testing.faults._fault import Fault, HttpStatus, Pass
+from failover.testing.faults._fault import Delay, Fault, HttpStatus, Pass
 
 __all__ = ["Control", "ProxyStats"]
 
@@ -61,7 +61,7 @@ class Control:
         with self.cond:
             self.fault = fault
             self.generation += 1
-            if isinstance(fault, HttpStatus):
+            if isinstance(fault, HttpStatus | Delay):
                 self._rng = random.Random(fault.seed)
                 self._answered = 0
             self.cond.notify_all()
@@ -71,10 +71,14 @@ class Control:
         with self.cond:
             return self.fault, self.generation
 
-    def draw(self, fault: HttpStatus) -> bool:
-        """Whether this request gets the status: one draw per request, in arrival order."""
+    def draw(self, fault: HttpStatus | Delay) -> bool:
+        """Whether this request gets the fault: one draw per request, in arrival order."""
         with self.cond:
-            if fault is not self.fault or (fault.times is not None and self._answered >= fault.times):
+            if fault is not self.fault:
+                return False
+            if isinstance(fault, Delay):
+                return fault.fraction >= 1.0 or self._rng.random() < fault.fraction
+            if fault.times is not None and self._answered >= fault.times:
                 return False
             hit = self._rng.random() < fault.fraction
             self._answered += hit

@@ -50,9 +50,13 @@ class Fault:
         return Stall()
 
     @staticmethod
-    def delay(seconds: float) -> Delay:
-        """Hold each HTTP request (or each chunk a non-HTTP client sends) ``seconds`` before forwarding it."""
-        return Delay(seconds)
+    def delay(seconds: float, *, fraction: float = 1.0, seed: int = 0) -> Delay:
+        """Hold each HTTP request (or each chunk a non-HTTP client sends) ``seconds`` before forwarding it.
+
+        With ``fraction`` below 1, only a seeded share of them (a brownout: slow a third of the time),
+        drawn as `http_status` draws.
+        """
+        return Delay(seconds, fraction, seed)
 
     @staticmethod
     def reset_after(nbytes: int) -> ResetAfter:
@@ -120,11 +124,15 @@ class Delay(Fault):
     """Hold each HTTP request (each raw chunk from a non-HTTP client) ``seconds`` before forwarding it."""
 
     seconds: float
+    fraction: float = 1.0
+    seed: int = 0
     kind: ClassVar[str] = "delay"
 
     def __post_init__(self) -> None:
         if not self.seconds >= 0:
             raise ValueError(f"delay seconds must be >= 0, got {self.seconds!r}")
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"delay needs a fraction in [0, 1], got {self.fraction!r}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,60 @@
+"""A brownout under the default settings: S3 answers a third of its requests 0.7 s late.
+
+S3 (behind a `FaultProxy` delaying a seeded third of the requests), GCS and Azure, with the default
+`EngineSettings`: S3 must be demoted (DEGRADED, still served as a fallback) and stay so while the
+brownout lasts, so that almost no read waits the 0.7 s. Counted, not timed against a wall clock: the
+number of reads that waited the delay.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from failover.adapters.aws.s3 import S3Store
+from failover.adapters.azure.blob import AzureBlobStore
+from failover.adapters.gcp.gcs import GcsStore
+from failover.health import HealthState
+from failover.interfaces import ObjectStore
+from failover.storage import FailoverStorage
+from failover.testing.emulators import LocalClouds
+from failover.testing.faults import Fault, FaultProxy
+
+pytestmark = pytest.mark.emulator
+
+DELAY = 0.7
+READS = 500
+
+
+def test_reads_during_a_one_in_three_brownout_of_s3_rarely_wait_the_delay(
+    local_clouds: LocalClouds, unique_name: str, tmp_path: Path
+) -> None:
+    with FaultProxy.in_front_of(local_clouds.aws.endpoint) as proxy:
+        s3 = S3Store(local_clouds.aws.s3_config(unique_name, endpoint_url=proxy.endpoint))
+        stores: list[ObjectStore] = [
+            s3,
+            GcsStore(local_clouds.gcs.gcs_config(unique_name)),
+            AzureBlobStore(local_clouds.azure.azure_blob_config(unique_name)),
+        ]
+        storage = FailoverStorage(stores, journal=tmp_path / "journal.sqlite")
+        states: list[HealthState] = []
+        storage.on_state_change(lambda name, old, new, reason: states.append(new) if name == s3.name else None)
+        try:
+            keys = [f"k{index}" for index in range(20)]
+            for key in keys:
+                storage.put(key, key.encode() * 100)
+            storage.drain(timeout=20)
+            proxy.set(Fault.delay(DELAY, fraction=1 / 3))
+            waited = 0
+            for index in range(READS):
+                started = time.monotonic()
+                storage.get_bytes(keys[index % len(keys)])
+                waited += time.monotonic() - started >= DELAY
+        finally:
+            proxy.clear()
+            storage.close()
+    print(f"{waited} of {READS} reads waited the {DELAY} s delay; S3 went through {[s.value for s in states]}")
+    assert waited <= READS // 100, f"{waited} of {READS} reads waited the brownout's delay (p99 would be {DELAY} s)"
+    assert states == [HealthState.DEGRADED], f"S3 went through {states} during a steady brownout"
