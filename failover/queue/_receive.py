@@ -8,8 +8,10 @@ the receipt names the queue that delivered them, so that ack, nack and extend go
 
 A receive does not fail while some queue answers: the long poll on the best queue keeps half an
 attempt of the hold for the next queue when others are available (a hung queue's timeout then
-leaves time to fail over), and if it fails anyway, the other available queues are polled once. The
-call raises only when no queue answered at all.
+leaves time to fail over), and if it fails anyway, the other available queues are polled once. When
+every queue's circuit is open (a heal the probes have not seen yet), the queue whose circuit opened
+first is asked once, without waiting and within the probe timeout, at most once a second each; an
+answer moves it to PROBING, as a probe's would. The call raises only when no queue answered at all.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from failover.queue._drain import DrainSet
 __all__ = ["DEFAULT_CLAIM_GIVE_UP", "QueueCounters", "Receipt", "Receiver"]
 
 logger = logging.getLogger("failover.queue")
+
+_LAST_RESORT_EVERY = 1.0  # seconds between last-resort receives from one queue whose circuit is open
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,7 @@ class Receiver:
         self._clock: Clock = engine.clock
         self._turn = 0
         self._counts: Counter[str] = Counter()
+        self._last_resort_at: dict[str, float] = {}
         self._counts_lock = threading.Lock()
 
     def counters(self) -> QueueCounters:
@@ -122,10 +127,33 @@ class Receiver:
                 for name in self.engine.names:
                     if name not in poll.answered and self.engine.is_available(name) and self._time_for_one_more(poll):
                         self._drain_one(name, poll)
-                if not poll.answered:
+                if not poll.answered and not self._last_resort(poll):
                     raise
                 logger.debug("the long poll failed; returning what the queues that answered gave", exc_info=True)
         return poll.found
+
+    def _last_resort(self, poll: _Poll) -> bool:
+        """Every circuit is open: ask the queue whose circuit opened first, once; whether it answered."""
+        if any(self.engine.is_available(name) for name in self.engine.names):
+            return False
+        now = self._clock.monotonic()
+        name = min(self.engine.names, key=lambda each: self.engine.health[each].record.since)
+        last = self._last_resort_at.get(name)
+        if last is not None and now - last < _LAST_RESORT_EVERY:
+            return False
+        self._last_resort_at[name] = now
+        timeout = min(poll.attempt, self.engine.settings.probe_timeout)
+        try:
+            raw = self.engine.endpoints[name].adapter.receive(
+                poll.room, wait=0.0, visibility=poll.visibility, timeout=timeout
+            )
+        except FailoverError as exc:
+            logger.debug("last-resort receive from %s failed: %s", name, exc)
+            return False
+        self.engine.health[name].probe_succeeded(self._clock.monotonic() - now)
+        poll.answered.add(name)
+        self._deliver(name, raw, poll)
+        return True
 
     def _time_for_one_more(self, poll: _Poll) -> bool:
         return poll.hold_until - self._clock.monotonic() >= DEFAULT_FLOOR

@@ -1,11 +1,12 @@
 """The seeded chaos runs: a mixed workload on the local clouds while providers break and heal.
 
 Three writers put, overwrite, delete and read objects through a `FailoverStorage` over S3, GCS and
-Azure Blob, and send messages through a `FailoverQueue` over SQS and Azure Queue; a consumer
-receives and acks with the dedup window. A seeded schedule (in operation counts) breaks one
-provider at a time, sometimes two: refused connections, DNS failure, a hang, a black hole, a 503
-storm; and once kills the replicator, which a fresh `FailoverStorage` on the same journal replaces.
-Then everything heals, the journals and queues drain, and every store and queue is read directly.
+Azure Blob, and send messages through a `FailoverQueue` over SQS and Azure Queue; a consumer in
+another process, with its own storage, journal and dedup window, receives and acks. A seeded
+schedule (in operation counts) breaks one provider at a time, sometimes two: refused connections,
+DNS failure, a hang, a black hole, a 503 storm; and once kills the replicator, which a fresh
+`FailoverStorage` on the same journal replaces. Then everything heals, the journals and queues
+drain, and every store and queue is read directly.
 
 One run per seed (module-scoped), and one test per promise the DESIGN makes about it. Each failure
 message carries the run's whole summary: the table, why calls failed, and for lost writes and stale

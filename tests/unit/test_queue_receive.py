@@ -169,3 +169,26 @@ def test_bad_receive_arguments_are_refused_before_any_queue_is_called(rig: Rig, 
     with pytest.raises(InvalidRequest):
         rig.queue.receive(**options)  # type: ignore[arg-type]
     assert (rig.primary.calls, rig.secondary.calls) == ({}, {})
+
+
+def test_with_every_circuit_open_after_a_heal_receive_asks_one_queue_instead_of_failing(rig: Rig) -> None:
+    rig.primary.inner.send(b"waiting", dedup_id="w-1")
+    rig.primary.fail(None)
+    rig.secondary.fail(None)
+    with pytest.raises(AllProvidersFailed):
+        rig.queue.receive(wait=0)  # both refuse: both circuits open
+    assert rig.state(rig.primary.name) is rig.state(rig.secondary.name) is HealthState.DOWN
+    rig.primary.heal()
+    rig.secondary.heal()  # both back; no probe has run yet
+    rig.clock.advance(1.0)  # a last resort is tried at most once a second per queue
+    got = rig.queue.receive(10, wait=0)  # raised AllProvidersFailed before: no queue was available
+    assert bodies(got) == [b"waiting"]
+    assert rig.state(rig.primary.name) is HealthState.PROBING, "the queue that answered is not half-open"
+
+
+def test_with_every_queue_still_down_the_last_resort_fails_and_the_receive_raises(rig: Rig) -> None:
+    rig.primary.fail(None)
+    rig.secondary.fail(None)
+    for _ in range(3):
+        with pytest.raises(AllProvidersFailed):
+            rig.queue.receive(wait=0)

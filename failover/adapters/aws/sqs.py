@@ -72,6 +72,7 @@ MAX_VISIBILITY = 12 * 3600
 MAX_RECEIVE = 10
 MAX_BATCH = 10
 _SHORT_POLL_PAUSE = 0.1  # seconds between the short polls that spend the fraction of a wait
+_POLL_SLACK = 0.05  # seconds a long poll may overrun the wait (so wait=1 long-polls 1 s, not 0)
 
 
 @dataclass(slots=True)
@@ -302,7 +303,8 @@ class SqsQueue:
         attempt = self._config.read_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
         while True:
-            poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - time.monotonic())))
+            # The time spent since the call began is not taken from a whole second asked for.
+            poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - time.monotonic()) + _POLL_SLACK))
             # The answer of a long poll comes after the poll: the read timeout must outlast it.
             with translate_errors(operation="receive"):
                 response = self._client(attempt + poll, outlast=True).receive_message(

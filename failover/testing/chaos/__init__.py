@@ -1,11 +1,12 @@
 """A seeded chaos run: a mixed workload through `FailoverStorage` and `FailoverQueue` while providers break.
 
-Writers put, overwrite, delete and read objects and send messages; a consumer receives and acks
-with a dedup window; a nemesis breaks and heals whole providers (refused, DNS failure, hang, black
-hole, 503 storm) on a schedule seeded and counted in operations, and once kills the replicator so
-that a fresh `FailoverStorage` recovers from the journal. Every call goes into a history. At the
-end everything is healed and drained, every store and queue is read directly, and the checker
-counts lost writes, stale reads, lost and duplicated messages::
+Writers put, overwrite, delete and read objects and send messages; a consumer in a process of its
+own (its own adapters, claim-check storage, journal and dedup window) receives and acks; a nemesis
+breaks and heals whole providers (refused, DNS failure, hang, black hole, 503 storm) on a schedule
+seeded and counted in operations, and once kills the replicator so that a fresh `FailoverStorage`
+recovers from the journal. Every call goes into a history. At the end everything is healed and
+drained, every store and queue is read directly, and the checker counts lost writes, stale reads,
+lost and duplicated messages, and receives and acks that failed while a queue was healthy::
 
     from failover.testing.chaos import ChaosConfig, run_chaos
     from failover.testing.emulators import LocalClouds

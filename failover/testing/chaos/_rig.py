@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
+from failover.config import QueueConfig, StoreConfig
 from failover.interfaces import MessageQueue, ObjectStore
 from failover.testing.chaos._schedule import FaultKind
 from failover.testing.emulators import AZURITE_ACCOUNT, AZURITE_KEY, LocalClouds
@@ -127,6 +128,25 @@ class Rig:
             GcsStore(self.clouds.gcs.gcs_config(self.name, **gcs, **options)),
             AzureBlobStore(self.clouds.azure.azure_blob_config(self.name, connection_string=connection, **options)),
         ]
+
+    def process_configs(self) -> tuple[list[StoreConfig], list[QueueConfig]]:
+        """The stores' and queues' configurations for another process: through the proxies, by address.
+
+        The DNS faults live in this process's resolver, so another process sees a DNS outage only as
+        the connections it cuts; every proxy fault reaches it as it reaches this one."""
+        options: dict[str, Any] = {**self._timeouts, "ensure": False}
+        connection = self._azure_connection(direct=False)
+        aws, gcs, azure = self.clouds.aws, self.clouds.gcs, self.clouds.azure
+        stores: list[StoreConfig] = [
+            aws.s3_config(self.name, endpoint_url=self.proxies["s3"].endpoint, **options),
+            gcs.gcs_config(self.name, endpoint_url=self.proxies["gcs"].endpoint, **options),
+            azure.azure_blob_config(self.name, connection_string=connection, **options),
+        ]
+        queues: list[QueueConfig] = [
+            aws.sqs_config(self.name, endpoint_url=self.proxies["sqs"].endpoint, **options),
+            azure.azure_queue_config(self.name, connection_string=connection, **options),
+        ]
+        return stores, queues
 
     def queues(self) -> list[MessageQueue]:
         """SQS and Azure Queue through the proxies (created on first use)."""

@@ -6,7 +6,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,18 +15,19 @@ from failover.crypto import EncryptedQueue, EncryptedStorage, Keyring, LocalKey
 from failover.engine import Engine, EngineSettings
 from failover.errors import FailoverError, NotFound
 from failover.health import HealthPolicy, HealthState, ProbeBackoff
-from failover.interfaces import Message, MessageQueue, ObjectStore
+from failover.interfaces import MessageQueue, ObjectStore
 from failover.queue import FailoverQueue
 from failover.storage import FailoverStorage
 from failover.storage._writes import Mode
 from failover.testing.chaos._check import Held, check_queue, check_storage
+from failover.testing.chaos._consumer import ConsumerProcess, ConsumerSpec, merge
 from failover.testing.chaos._history import History, Kind, Outcome
 from failover.testing.chaos._nemesis import Nemesis
 from failover.testing.chaos._report import ChaosSummary, summarize
 from failover.testing.chaos._rig import Rig
 from failover.testing.chaos._schedule import plan
 from failover.testing.chaos._trace import Trace, TracingStore
-from failover.testing.chaos._workload import Anomalies, Consumer, Mix, StorageHandle, TappedQueue, Writer
+from failover.testing.chaos._workload import Anomalies, Mix, StorageHandle, Writer
 from failover.testing.emulators import LocalClouds
 
 __all__ = ["SETTINGS", "ChaosConfig", "run_chaos"]
@@ -81,6 +81,25 @@ class _Phases:
         now = time.monotonic()
         self.done.append((name, now - self._since))
         self._since = now
+
+
+class _Timeline:
+    """What was broken, and since when (on the machine's monotonic clock, which the consumer process shares)."""
+
+    def __init__(self, history: History, interval: float = 0.02) -> None:
+        self._history = history
+        self._interval = interval
+        self._done = threading.Event()
+        self.changes: list[tuple[float, str]] = []
+
+    def run(self) -> None:
+        while not self._done.wait(self._interval):
+            now, what = time.monotonic(), self._history.broken()
+            if not self.changes or self.changes[-1][1] != what:
+                self.changes.append((now, what))
+
+    def stop(self) -> None:
+        self._done.set()
 
 
 def _until(condition: Callable[[], bool], rounds: int = 200, pause: float = 0.05) -> bool:
@@ -150,28 +169,28 @@ def run_chaos(clouds: LocalClouds, config: ChaosConfig, *, workdir: Path | None 
             storage.replicator.poll_interval = 0.2
             return storage
 
-        keys = _chaos_keyring() if config.encrypt else None
+        key = LocalKey.generate("chaos") if config.encrypt else None
+        keys = None if key is None else Keyring([key], active=key.key_id)
         handle = StorageHandle(build, None if keys is None else partial(_encrypted_storage, keys=keys))
         claims = FailoverStorage(rig.stores(), journal=workdir / "claims.sqlite", settings=settings)
         claims.replicator.poll_interval = 0.2
-        raw: Counter[str] = Counter()
-        raw_lock = threading.Lock()
-
-        def delivered(queue: str, message: Message) -> None:
-            with raw_lock:
-                raw[message.dedup_id or message.id] += 1
-
-        queue = FailoverQueue(
-            [TappedQueue(inner, delivered) for inner in rig.queues()],
-            settings=settings,
-            dedup=workdir / "dedup.sqlite",
-            claim_check=claims,
-            drain_interval=1.0,
-        )
+        # The producer's queue: the writers only send; the consumer is another process (`_consumer`).
+        queue = FailoverQueue(rig.queues(), settings=settings, claim_check=claims, drain_interval=None)
         history.broken = partial(_broken, rig, handle, queue)
+        stores, queues = rig.process_configs()
+        spec = ConsumerSpec(
+            tuple(stores),
+            tuple(queues),
+            settings,
+            config.visibility,
+            config.queue_drain_empty,
+            None if key is None else key.export().get_secret_value(),
+        )
+        consumer = ConsumerProcess(workdir / "consumer", spec)
         try:
-            summary = _run(config, rig, history, trace, handle, claims, queue, raw, phases, keys)
+            summary = _run(config, rig, history, trace, handle, claims, queue, consumer, phases, keys)
         finally:
+            consumer.close()
             queue.close()
             claims.close()
             handle.close()
@@ -186,7 +205,7 @@ def _run(
     handle: StorageHandle,
     claims: FailoverStorage,
     queue: FailoverQueue,
-    raw: Counter[str],
+    consumer: ConsumerProcess,
     phases: _Phases,
     keys: Keyring | None = None,
 ) -> ChaosSummary:
@@ -211,13 +230,13 @@ def _run(
         )
         for number, keys in enumerate(keys_of)
     ]
-    consumer = Consumer(clients, history, anomalies, visibility=config.visibility)
     nemesis = Nemesis(plan(config.seed, config.ops, overlaps=config.overlaps), rig, handle, history, anomalies)
+    timeline = _Timeline(history)
     # Daemons: if the run fails half-way, they must not keep the interpreter alive.
     threads = [threading.Thread(target=writer.run, name=writer.name, daemon=True) for writer in writers]
     threads += [
-        threading.Thread(target=consumer.run, name="consumer", daemon=True),
         threading.Thread(target=nemesis.run, name="nemesis", daemon=True),
+        threading.Thread(target=timeline.run, name="timeline", daemon=True),
     ]
     phases.end("setup")
     for thread in threads:
@@ -225,15 +244,17 @@ def _run(
     for thread in threads[: len(writers)]:
         thread.join()
     nemesis.stop()
-    consumer.stopping.set()
-    for thread in threads[len(writers) :]:
-        thread.join()
+    consumer.stop()
+    threads[len(writers)].join()
 
     phases.end("workload")
     rig.heal_all()
     backlog = _drain_journals(config, handle, claims, queue)
     phases.end("journal drain")
-    _drain_queue(config, consumer, history)
+    expected = {event.key for event in history.events() if event.kind is Kind.SEND and event.outcome is Outcome.OK}
+    consumed = consumer.drain(expected)
+    timeline.stop()
+    anomalies.unexpected += consumed.unexpected
     phases.end("queue drain")
     direct = rig.direct_stores()
     try:
@@ -241,7 +262,7 @@ def _run(
     finally:
         for store in direct:
             store.close()
-    events = history.events()
+    events = [*history.events(), *merge(consumed, history.tick(), timeline.changes)]
     storage = check_storage(events, every_key, final)
     for key, since, until in storage.suspects[:_EVIDENCE]:
         storage.details.append(f"calls on {key} from {since} to {until or 'the end'}:")
@@ -255,21 +276,13 @@ def _run(
         schedule=nemesis.applied,
         events=events,
         storage=storage,
-        queue=check_queue(events, raw),
-        dropped_by_dedup=queue.counters().duplicates_dropped,
+        queue=check_queue(events, consumed.raw),
+        dropped_by_dedup=consumed.dropped_by_dedup,
         corrupt=len(anomalies.corrupt),
         unexpected=len(anomalies.unexpected),
         journal_backlog=backlog,
         restarts=handle.restarts,
     )
-
-
-def _chaos_keyring() -> Keyring:
-    return Keyring([LocalKey.generate("chaos")], active="chaos")
-
-
-def _encrypted_storage(storage: FailoverStorage, *, keys: Keyring) -> ObjectStore:
-    return EncryptedStorage(storage, keys)
 
 
 def _drain_journals(config: ChaosConfig, handle: StorageHandle, claims: FailoverStorage, queue: FailoverQueue) -> int:
@@ -291,10 +304,5 @@ def _drain_journals(config: ChaosConfig, handle: StorageHandle, claims: Failover
     return sum(storage.journal.backlog().values())
 
 
-def _drain_queue(config: ChaosConfig, consumer: Consumer, history: History) -> None:
-    """Receive until every acknowledged send was handed out, or enough receives in a row found nothing."""
-    expected = {event.key for event in history.events() if event.kind is Kind.SEND and event.outcome is Outcome.OK}
-    empty = 0
-    while expected - consumer.handed and empty < config.queue_drain_empty:
-        empty = 0 if consumer.poll(wait=0.5) else empty + 1
-    consumer.poll(wait=0.0)  # one more: copies still in flight are dropped (and counted) by the dedup window
+def _encrypted_storage(storage: FailoverStorage, *, keys: Keyring) -> ObjectStore:
+    return EncryptedStorage(storage, keys)

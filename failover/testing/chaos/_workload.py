@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from failover.adapters._messages import body_room
 from failover.errors import FailoverError, NotFound
 from failover.interfaces import (
     Message,
@@ -120,6 +121,9 @@ class TappedQueue:
     @property
     def capabilities(self) -> QueueCapabilities:
         return self.inner.capabilities
+
+    def body_room(self, attributes: Mapping[str, str]) -> int:
+        return body_room(self.inner, attributes)
 
     def send(
         self,
