@@ -120,8 +120,11 @@ class FailoverStorage:
     replicates what this one left pending. `close` never deletes a journal.
 
     Replication runs in a background thread with up to ``replication_concurrency`` copies in flight
-    per store; an item that keeps failing for a reason of its own goes to the journal's dead letters
-    after ``replicator.max_attempts`` attempts (`failover status` lists them, `failover replay
+    per store (1 by default: replication's calls feed each store's latency estimate, and parallel
+    copies into a store that has just recovered made it look slow enough for brownout detection to
+    demote it, in the outage tests on the emulators; raise it where the stores take the load). An
+    item that keeps failing for a reason of its own goes to the journal's dead letters after
+    ``replicator.max_attempts`` attempts (`failover status` lists them, `failover replay
     --retry-dead` tries them again).
     """
 
@@ -137,7 +140,7 @@ class FailoverStorage:
         writer_id: str | None = None,
         replicate: bool = True,
         on_progress: ProgressCallback | None = None,
-        replication_concurrency: int = 4,
+        replication_concurrency: int = 1,
     ) -> None:
         stores = list(stores)
         if not stores:
