@@ -32,7 +32,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 
 from failover.clock import Clock, SystemClock
-from failover.errors import Disposition, FailoverError, PreconditionFailed
+from failover.errors import Disposition, FailoverError, NotFound, PreconditionFailed
 from failover.interfaces import ObjectInfo, ObjectStore
 from failover.policy.bucket import TokenBucket
 from failover.replication.copy import CopyOutcome, apply_tombstone, copy_version
@@ -323,9 +323,19 @@ class Replicator:
             if self._journal.is_pending(item.key, item.version, item.store):
                 return
             target = self._stores[item.store]
-            if stored.etag and target.capabilities.conditional_delete:
-                with contextlib.suppress(PreconditionFailed):
-                    target.delete(item.key, if_match=stored.etag)
+            if not (stored.etag and target.capabilities.conditional_delete):
+                return
+            # Look first: a newer version written over our copy stays, even on a store that would not
+            # enforce the condition (fake-gcs-server ignores it on deletes); the condition closes the
+            # window between the look and the delete where the store enforces it.
+            try:
+                current = target.head(item.key)
+            except NotFound:
+                return
+            if current.etag != stored.etag or current.version != item.version:
+                return
+            with contextlib.suppress(PreconditionFailed, NotFound):
+                target.delete(item.key, if_match=stored.etag)
 
     def _failed(self, item: JournalItem, error: str, stats: ReplicationStats) -> None:
         """An attempt that failed for a reason of the item's own: retried, or dead-lettered at last."""

@@ -101,3 +101,39 @@ def test_two_writers_on_one_journal_never_lose_the_newer_put_to_a_replicated_del
         assert a.get_bytes("k") == b"v2", "the replicated delete erased y's newer put"
         assert b.get_bytes("k") == b"v2"
         assert y.get_bytes("k") == b"v2"
+
+
+class IgnoresDeleteConditions(MemoryStore):
+    """A store that claims conditional deletes and ignores the condition (fake-gcs-server 1.54 does),
+    with a hook run once right after a put succeeds."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.after_put: Callable[[], object] | None = None
+
+    def put(self, key: str, data: object, **options: object) -> ObjectInfo:  # type: ignore[override]
+        info = super().put(key, data, **options)  # type: ignore[arg-type]
+        if self.after_put is not None:
+            hook, self.after_put = self.after_put, None
+            hook()
+        return info
+
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
+        super().delete(key, timeout=timeout)
+
+
+def test_a_copy_taken_back_spares_a_newer_put_where_the_store_ignores_delete_conditions(tmp_path: Path) -> None:
+    source, target = MemoryStore("source"), IgnoresDeleteConditions("target")
+    path = tmp_path / "journal.sqlite"
+    with (
+        FailoverStorage([source, target], journal=path, settings=SETTINGS, replicate=False, writer_id="y") as y,
+        FailoverStorage([target, source], journal=path, settings=SETTINGS, replicate=False, writer_id="x") as x,
+    ):
+        y.put("k", b"v1")  # on source; pending on target
+        # Right after y's replicator creates v1 on the target, x's newer put lands there: the copy is
+        # then retired, and taking it back must not delete x's version.
+        target.after_put = lambda: x.put("k", b"v2")
+        y.drain()
+        assert target.get_bytes("k") == b"v2", "taking back a copy deleted a newer put"
+        x.drain()
+        assert source.get_bytes("k") == b"v2"
