@@ -111,7 +111,7 @@ class IgnoresDeleteConditions(MemoryStore):
         super().__init__(name)
         self.after_put: Callable[[], object] | None = None
 
-    def put(self, key: str, data: object, **options: object) -> ObjectInfo:  # type: ignore[override]
+    def put(self, key: str, data: object, **options: object) -> ObjectInfo:
         info = super().put(key, data, **options)  # type: ignore[arg-type]
         if self.after_put is not None:
             hook, self.after_put = self.after_put, None
