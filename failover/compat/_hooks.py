@@ -1,0 +1,69 @@
+"""The hooks that answer a botocore client's calls through failover.
+
+``before-parameter-build`` keeps the call's parameters (after botocore's own handlers) in the
+request context; ``before-call.<service>.<Operation>`` answers with ``(http_response, parsed)``
+when the bucket is mapped, which makes botocore skip the HTTP request and run everything else as
+usual (after-call handlers, the error class, paginators, waiters, s3transfer). It returns None
+for an unmapped bucket, so that call goes to the endpoint unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+from failover.compat._errors import Reply, S3Error, respond
+from failover.compat._mapping import NameRejected
+from failover.compat._s3._shapes import Handler
+
+__all__ = ["PARAMS", "install_s3"]
+
+log = logging.getLogger(__name__)
+
+PARAMS = "failover_params"
+_HEAD_OPERATIONS = frozenset({"HeadObject", "HeadBucket"})
+
+
+def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    context[PARAMS] = params
+
+
+def install_s3(client: Any, backends: Any, handlers: Mapping[str, Handler]) -> None:
+    """Register the S3 handlers on ``client``'s own event system (its copy, not the session's)."""
+    events = client.meta.events
+    events.register("before-parameter-build.s3", _keep_params, unique_id="failover-compat-params")
+    for operation, handler in handlers.items():
+        events.register(
+            f"before-call.s3.{operation}",
+            partial(_answer_s3, operation, handler, backends.storage),
+            unique_id=f"failover-compat-{operation}",
+        )
+
+
+def _answer_s3(
+    operation: str,
+    handler: Handler,
+    storage_of: Callable[[str], Any],
+    context: dict[str, Any],
+    **_: Any,
+) -> tuple[AWSResponse, dict[str, Any]] | None:
+    params: dict[str, Any] = context.get(PARAMS) or {}
+    bucket = params.get("Bucket")
+    if not isinstance(bucket, str):
+        return None
+    try:
+        storage = storage_of(bucket)
+    except NameRejected as exc:
+        return respond(S3Error("InvalidBucketName", 400, str(exc), BucketName=bucket))
+    if storage is None:
+        return None
+    result: Reply | S3Error
+    try:
+        result = handler(storage, params, storage_of)
+    except S3Error as exc:
+        result = exc
+    return respond(result, head=operation in _HEAD_OPERATIONS)
