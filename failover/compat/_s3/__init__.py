@@ -7,8 +7,9 @@ them, after botocore's own parameter handlers) and returns a `Reply` or raises `
 from __future__ import annotations
 
 from failover.compat._s3.listing import LISTING
+from failover.compat._s3.multipart import MULTIPART
 from failover.compat._s3.objects import OBJECTS
 
 __all__ = ["HANDLERS"]
 
-HANDLERS = {**OBJECTS, **LISTING}
+HANDLERS = {**OBJECTS, **LISTING, **MULTIPART}
