@@ -4,15 +4,25 @@
 caller's arguments; the operations the drop-in covers, on mapped buckets, are answered through
 `FailoverStorage` by the client's own event hooks (DESIGN section 10). Everything else goes to
 the endpoint unchanged.
+
+``patch(config)`` makes ``boto3.client``, ``boto3.Session().client`` and ``boto3.resource`` (which
+builds its client through the session) return such clients for S3; ``unpatch()`` restores boto3.
+The backends of one patch are shared by every client made with the same endpoint and credentials,
+so a client made per request costs no new journal or replicator.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
 
 import boto3 as _boto3
+from boto3.session import Session
+from botocore.config import Config as BotocoreConfig
 
 from failover.compat._backends import Backends, StorageSource
 from failover.compat._hooks import install_s3
@@ -21,9 +31,10 @@ from failover.compat._s3 import HANDLERS
 from failover.config import FailoverConfig, load_config
 from failover.errors import ConfigError
 
-__all__ = ["client", "close"]
+__all__ = ["Patch", "client", "close", "patch", "unpatch"]
 
 ConfigSource = FailoverConfig | str | os.PathLike[str] | None
+SERVICES = ("s3",)
 
 
 def _config(config: ConfigSource) -> FailoverConfig | None:
@@ -32,29 +43,43 @@ def _config(config: ConfigSource) -> FailoverConfig | None:
     return load_config(config)
 
 
+def _attach(made: Any, service: str, backends: Backends) -> Any:
+    if service == "s3":
+        install_s3(made, backends, HANDLERS)
+    made.meta.failover_backends = backends
+    return made
+
+
 def client(
     service: str,
     *,
-    config: ConfigSource = None,
+    config: ConfigSource | BotocoreConfig = None,
+    failover_config: ConfigSource = None,
     storage: StorageSource | None = None,
-    session: Any = None,
+    session: Session | None = None,
     **boto3_kwargs: Any,
 ) -> Any:
-    """A boto3 client of ``service`` ("s3" or "sqs") whose mapped buckets or queues fail over.
+    """A boto3 client of ``service`` ("s3") whose mapped buckets fail over.
 
-    ``config`` is a `FailoverConfig` or the path of its TOML file; its ``[boto3]`` table maps names
-    to endpoints, and the caller's own endpoint (``boto3_kwargs``: region, endpoint, credentials) is
-    the first of them. ``storage`` instead gives the storages by bucket name (tests, benchmarks).
+    ``config`` is a `FailoverConfig` or the path of its TOML file; a botocore ``Config`` there goes
+    to boto3 as ``config`` does, so ``boto3.client(...)`` becomes ``compat.client(...)`` with the
+    same arguments (the failover configuration then comes from ``failover_config``, else
+    ``$FAILOVER_CONFIG`` and the environment, as `load_config` reads them). Its ``[boto3]`` table
+    maps names to endpoints, and the caller's own endpoint (``boto3_kwargs``: region, endpoint,
+    credentials) is the first of them. ``storage`` instead gives the storages by bucket name (tests,
+    benchmarks). Release the backends with `close` when the client is done with.
     """
+    if service not in SERVICES:
+        raise ConfigError(f"the drop-in covers {', '.join(SERVICES)}, not {service!r}", field="service")
+    if isinstance(config, BotocoreConfig):
+        boto3_kwargs["config"] = config
+    elif config is not None:
+        failover_config = config
     factory: Callable[..., Any] = (session or _boto3).client
     made = factory(service, **boto3_kwargs)
-    if service == "s3":
-        backends = Backends(config=_config(config), aws=caller_aws(boto3_kwargs), storage=storage)
-        install_s3(made, backends, HANDLERS)
-        made.meta.failover_backends = backends  # kept alive with the client; `close` releases it
-    else:
-        raise ConfigError(f"the drop-in covers s3 and sqs, not {service!r}", field="service")
-    return made
+    resolved = _config(failover_config) if storage is not None or failover_config is not None else load_config()
+    backends = Backends(config=resolved, aws=caller_aws(boto3_kwargs), storage=storage)
+    return _attach(made, service, backends)
 
 
 def close(made: Any) -> None:
@@ -62,3 +87,102 @@ def close(made: Any) -> None:
     backends = getattr(made.meta, "failover_backends", None)
     if backends is not None:
         backends.close()
+
+
+def _session_aws(session: Session, made: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    aws = caller_aws(kwargs)
+    aws.setdefault("region", made.meta.region_name)
+    if "access_key_id" not in aws and "profile" not in aws:
+        credentials = session.get_credentials()
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            aws.update(access_key_id=frozen.access_key, secret_access_key=frozen.secret_key)
+            if frozen.token:
+                aws["session_token"] = frozen.token
+    return {name: value for name, value in aws.items() if value is not None}
+
+
+def _called_by_failover() -> bool:
+    """Whether the code asking boto3 for this client is failover's own (its S3 and SQS adapters):
+    those clients are the endpoints the drop-in fails over between, and must stay plain."""
+    frame = sys._getframe(3)  # above this, make_client and the patched method
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if not module.startswith("boto3"):
+            return module.startswith("failover.") and not module.startswith("failover.compat")
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+class Patch:
+    """boto3 patched to hand out drop-in clients; a context manager that unpatches on exit."""
+
+    def __init__(self, config: FailoverConfig, original: Callable[..., Any]) -> None:
+        self.config = config
+        self._original = original
+        self._backends: dict[tuple[tuple[str, str], ...], Backends] = {}
+        self._lock = threading.Lock()
+
+    def make_client(self, session: Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        made = self._original(session, service_name, *args, **kwargs)
+        if service_name not in SERVICES or _called_by_failover():
+            return made
+        aws = _session_aws(session, made, kwargs)
+        key = tuple(sorted((name, str(value)) for name, value in aws.items()))
+        with self._lock:
+            backends = self._backends.get(key)
+            if backends is None:
+                backends = self._backends[key] = Backends(config=self.config, aws=aws, storage=None)
+        return _attach(made, service_name, backends)
+
+    def close(self) -> None:
+        with self._lock:
+            built, self._backends = self._backends, {}
+        for backends in built.values():
+            backends.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        unpatch()
+
+
+_active: Patch | None = None
+_patch_lock = threading.Lock()
+
+
+def patch(config: ConfigSource = None) -> Patch:
+    """Make boto3 hand out drop-in S3 clients for the buckets ``config`` maps, until `unpatch`.
+
+    ``with patch(config): ...`` unpatches on leaving the block. Clients made before the patch stay
+    as they are; other services and unmapped buckets are untouched.
+    """
+    global _active
+    resolved = _config(config) or load_config()
+    with _patch_lock:
+        if _active is not None:
+            raise ConfigError("boto3 is patched already: unpatch() first", field="patch")
+        original = Session.client
+        active = Patch(resolved, original)
+
+        def patched_client(session: Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            return active.make_client(session, service_name, *args, **kwargs)
+
+        patched_client.__wrapped__ = original  # type: ignore[attr-defined]
+        setattr(Session, "client", patched_client)  # noqa: B010 - the overloaded method cannot be assigned typed
+        _active = active
+    return active
+
+
+def unpatch() -> None:
+    """Restore boto3's own ``Session.client`` and close the backends the patch built; no-op if unpatched."""
+    global _active
+    with _patch_lock:
+        active, _active = _active, None
+        if active is None:
+            return
+        setattr(Session, "client", active._original)  # noqa: B010
+    active.close()

@@ -12,7 +12,7 @@ from failover.compat import boto3 as compat
 from failover.storage import FailoverStorage
 
 # An endpoint nothing listens on: a call that is not answered by the drop-in fails loudly.
-NOWHERE = {
+NOWHERE: dict[str, Any] = {
     "region_name": "us-east-1",
     "endpoint_url": "http://127.0.0.1:9",
     "aws_access_key_id": "testing",

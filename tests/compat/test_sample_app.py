@@ -1,0 +1,53 @@
+"""The sample boto3 application, unchanged, under `patch()`: no call fails through an AWS outage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+
+from failover.compat import boto3 as compat
+from failover.testing.emulators import LocalClouds
+from tests.compat.clouds import aws_through, failover_config
+from tests.compat.sample_app import SampleApp
+
+pytestmark = pytest.mark.emulator
+
+FILES = {"small.txt": b"hello", "medium.bin": bytes(range(256)) * 400, "large.bin": bytes(7 * 1024 * 1024)}
+
+
+def test_the_sample_app_runs_through_an_aws_outage_with_no_failed_call(
+    local_clouds: LocalClouds, unique_name: str, tmp_path: Path
+) -> None:
+    with aws_through(local_clouds, "proxy") as aws:
+        boto3.client("s3", **aws.kwargs).create_bucket(Bucket=unique_name)
+        with compat.patch(failover_config(local_clouds)):
+            app = SampleApp(unique_name, tmp_path, **aws.kwargs)
+            app.upload("small.txt", FILES["small.txt"])
+            aws.break_()
+            for name, data in FILES.items():
+                if name != "small.txt":
+                    app.upload(name, data)
+            listed = app.listed()
+            assert app.failures == []
+            assert listed == sorted(f"files/{name}" for name in FILES)
+            assert all(app.download_matches(name, data) for name, data in FILES.items())
+            assert all(app.etag_is_stable(name, data) for name, data in FILES.items())
+            app.clean(list(FILES))
+            assert app.listed() == []
+        assert app.failures == []
+        assert app.calls >= 12
+
+
+def test_unpatch_restores_plain_boto3(local_clouds: LocalClouds) -> None:
+    with compat.patch(failover_config(local_clouds)):
+        patched = boto3.client("s3", region_name="us-east-1")
+        assert hasattr(patched.meta, "failover_backends")
+    plain = boto3.client("s3", region_name="us-east-1")
+    assert not hasattr(plain.meta, "failover_backends")
+
+
+def test_other_services_are_not_touched_by_patch(local_clouds: LocalClouds) -> None:
+    with compat.patch(failover_config(local_clouds)):
+        assert not hasattr(boto3.client("sts", region_name="us-east-1").meta, "failover_backends")
