@@ -20,7 +20,7 @@ from failover.compat._errors import Reply, S3Error, respond
 from failover.compat._mapping import NameRejected
 from failover.compat._s3._shapes import Handler
 
-__all__ = ["PARAMS", "install_s3"]
+__all__ = ["PARAMS", "install_s3", "install_sqs"]
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +67,59 @@ def _answer_s3(
     except S3Error as exc:
         result = exc
     return respond(result, head=operation in _HEAD_OPERATIONS)
+
+
+# SQS answers JSON errors with a legacy code and the modeled one in QueryErrorCode (which botocore
+# uses to pick the exception class); the failover table speaks S3, so its codes are renamed here.
+_SQS_CODES = {"NoSuchKey": "QueueDoesNotExist", "InvalidArgument": "InvalidParameterValue"}
+_SQS_LEGACY = {"QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue"}
+_BY_NAME = frozenset({"CreateQueue", "GetQueueUrl"})
+
+
+def install_sqs(client: Any, backends: Any, handlers: Mapping[str, Any]) -> None:
+    """Register the SQS handlers on ``client``'s own event system."""
+    events = client.meta.events
+    events.register("before-parameter-build.sqs", _keep_params, unique_id="failover-compat-sqs-params")
+    for operation, handler in handlers.items():
+        events.register(
+            f"before-call.sqs.{operation}",
+            partial(_answer_sqs, operation, handler, backends),
+            unique_id=f"failover-compat-sqs-{operation}",
+        )
+
+
+def _sqs_error(error: S3Error) -> S3Error:
+    code = _SQS_CODES.get(error.code, error.code)
+    fields = {"Type": "Sender" if error.status < 500 else "Receiver", **error.fields, "QueryErrorCode": code}
+    return S3Error(_SQS_LEGACY.get(code, code), error.status, error.message, **fields)
+
+
+def _answer_sqs(
+    operation: str, handler: Any, backends: Any, context: dict[str, Any], **_: Any
+) -> tuple[AWSResponse, dict[str, Any]] | None:
+    from failover.compat._sqs.backend import queue_name
+    from failover.errors import FailoverError
+
+    params: dict[str, Any] = context.get(PARAMS) or {}
+    name = params.get("QueueName") if operation in _BY_NAME else queue_name(str(params.get("QueueUrl") or ""))
+    if not isinstance(name, str) or not name:
+        return None
+    result: Reply | S3Error
+    try:
+        if not backends.mapped(name):
+            return None
+        backend = backends.get(name, create=operation == "CreateQueue", attributes=params.get("Attributes"))
+        if backend is None:
+            return None
+        result = handler(backend, params)
+    except NameRejected as exc:
+        result = S3Error("InvalidParameterValue", 400, str(exc))
+    except S3Error as exc:
+        result = exc
+    except FailoverError as exc:
+        from failover.compat._errors import from_failover
+
+        result = from_failover(exc, not_found="QueueDoesNotExist")
+    if isinstance(result, S3Error):
+        result = _sqs_error(result)
+    return respond(result)

@@ -25,16 +25,19 @@ from boto3.session import Session
 from botocore.config import Config as BotocoreConfig
 
 from failover.compat._backends import Backends, StorageSource
-from failover.compat._hooks import install_s3
+from failover.compat._hooks import install_s3, install_sqs
 from failover.compat._mapping import caller_aws
+from failover.compat._queue_backends import QueueBackends, QueueSource
 from failover.compat._s3 import HANDLERS
+from failover.compat._sqs import HANDLERS as SQS_HANDLERS
 from failover.config import FailoverConfig, load_config
 from failover.errors import ConfigError
 
 __all__ = ["Patch", "client", "close", "patch", "unpatch"]
 
 ConfigSource = FailoverConfig | str | os.PathLike[str] | None
-SERVICES = ("s3",)
+SERVICES = ("s3", "sqs")
+DEFAULT_ACCOUNT = "000000000000"
 
 
 def _config(config: ConfigSource) -> FailoverConfig | None:
@@ -43,9 +46,20 @@ def _config(config: ConfigSource) -> FailoverConfig | None:
     return load_config(config)
 
 
-def _attach(made: Any, service: str, backends: Backends) -> Any:
+def _backends(
+    made: Any, service: str, config: FailoverConfig | None, aws: dict[str, Any], given: Any
+) -> Backends | QueueBackends:
     if service == "s3":
+        return Backends(config=config, aws=aws, storage=given)
+    account = config.boto3.account_id if config is not None else DEFAULT_ACCOUNT
+    return QueueBackends(config=config, aws=aws, queues=given, url_base=f"{made.meta.endpoint_url}/{account}")
+
+
+def _attach(made: Any, service: str, backends: Backends | QueueBackends) -> Any:
+    if isinstance(backends, Backends):
         install_s3(made, backends, HANDLERS)
+    else:
+        install_sqs(made, backends, SQS_HANDLERS)
     made.meta.failover_backends = backends
     return made
 
@@ -56,6 +70,7 @@ def client(
     config: ConfigSource | BotocoreConfig = None,
     failover_config: ConfigSource = None,
     storage: StorageSource | None = None,
+    queues: QueueSource | None = None,
     session: Session | None = None,
     **boto3_kwargs: Any,
 ) -> Any:
@@ -67,7 +82,8 @@ def client(
     ``$FAILOVER_CONFIG`` and the environment, as `load_config` reads them). Its ``[boto3]`` table
     maps names to endpoints, and the caller's own endpoint (``boto3_kwargs``: region, endpoint,
     credentials) is the first of them. ``storage`` instead gives the storages by bucket name (tests,
-    benchmarks). Release the backends with `close` when the client is done with.
+    benchmarks), and ``queues`` the queues by name. Release the backends with `close` when the client
+    is done with.
     """
     if service not in SERVICES:
         raise ConfigError(f"the drop-in covers {', '.join(SERVICES)}, not {service!r}", field="service")
@@ -77,9 +93,9 @@ def client(
         failover_config = config
     factory: Callable[..., Any] = (session or _boto3).client
     made = factory(service, **boto3_kwargs)
-    resolved = _config(failover_config) if storage is not None or failover_config is not None else load_config()
-    backends = Backends(config=resolved, aws=caller_aws(boto3_kwargs), storage=storage)
-    return _attach(made, service, backends)
+    given = storage if service == "s3" else queues
+    resolved = _config(failover_config) if given is not None or failover_config is not None else load_config()
+    return _attach(made, service, _backends(made, service, resolved, caller_aws(boto3_kwargs), given))
 
 
 def close(made: Any) -> None:
@@ -120,7 +136,7 @@ class Patch:
     def __init__(self, config: FailoverConfig, original: Callable[..., Any]) -> None:
         self.config = config
         self._original = original
-        self._backends: dict[tuple[tuple[str, str], ...], Backends] = {}
+        self._backends: dict[tuple[str, tuple[tuple[str, str], ...]], Backends | QueueBackends] = {}
         self._lock = threading.Lock()
 
     def make_client(self, session: Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
@@ -128,11 +144,11 @@ class Patch:
         if service_name not in SERVICES or _called_by_failover():
             return made
         aws = _session_aws(session, made, kwargs)
-        key = tuple(sorted((name, str(value)) for name, value in aws.items()))
+        key = (service_name, tuple(sorted((name, str(value)) for name, value in aws.items())))
         with self._lock:
             backends = self._backends.get(key)
             if backends is None:
-                backends = self._backends[key] = Backends(config=self.config, aws=aws, storage=None)
+                backends = self._backends[key] = _backends(made, service_name, self.config, aws, None)
         return _attach(made, service_name, backends)
 
     def close(self) -> None:

@@ -93,3 +93,8 @@ class Boto3Config(BaseModel):
 
     buckets: list[BucketMap] = Field(default_factory=list, description="Buckets that fail over, in order.")
     queues: list[QueueMap] = Field(default_factory=list, description="Queues that fail over, in order.")
+    account_id: str = Field(
+        "000000000000",
+        pattern=r"^\d{12}$",
+        description="The account in the queue URLs the drop-in hands out (ENDPOINT/ACCOUNT/NAME).",
+    )

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from failover.adapters.memory import MemoryStore
+from failover.adapters.memory import MemoryQueue, MemoryStore
 from failover.compat import boto3 as compat
+from failover.queue import FailoverQueue
 from failover.storage import FailoverStorage
 
 # An endpoint nothing listens on: a call that is not answered by the drop-in fails loudly.
@@ -33,3 +34,25 @@ def s3(memory_storage: FailoverStorage) -> Iterator[Any]:
     client = compat.client("s3", storage={BUCKET: memory_storage}, **NOWHERE)
     yield client
     client.close()
+
+
+QUEUE = "app-queue"
+
+
+@pytest.fixture
+def memory_queue() -> Iterator[FailoverQueue]:
+    with FailoverQueue([MemoryQueue("primary"), MemoryQueue("secondary")], drain_interval=None) as queue:
+        yield queue
+
+
+@pytest.fixture
+def sqs(memory_queue: FailoverQueue) -> Iterator[Any]:
+    """A drop-in SQS client whose queue ``app-queue`` lives on two memory queues."""
+    client = compat.client("sqs", queues={QUEUE: memory_queue}, **NOWHERE)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def queue_url(sqs: Any) -> str:
+    return str(sqs.create_queue(QueueName=QUEUE)["QueueUrl"])
