@@ -94,7 +94,8 @@ def respond(result: Reply | S3Error, *, head: bool = False) -> tuple[AWSResponse
         status, parsed, headers = result.status, result.parsed, result.headers
     else:
         status, headers = result.status, {}
-        code, message = (str(result.status), _REASONS.get(result.status, "")) if head else (result.code, result.message)
+        bare = head or result.status == 304  # S3 sends no body with these: botocore names them by status
+        code, message = (str(result.status), _REASONS.get(result.status, "")) if bare else (result.code, result.message)
         parsed = {"Error": {"Code": code, "Message": message, **result.fields}}
     headers = {"x-amz-request-id": request_id, **headers}
     parsed["ResponseMetadata"] = {

@@ -92,6 +92,31 @@ def test_get_if_unmodified_since_the_past_is_412(s3: Any) -> None:
     assert _code(error) == ("PreconditionFailed", 412)
 
 
+def test_if_match_that_holds_wins_over_if_unmodified_since(s3: Any) -> None:
+    etag = s3.put_object(Bucket=BUCKET, Key="a", Body=b"x")["ETag"]
+    got = s3.get_object(Bucket=BUCKET, Key="a", IfMatch=etag, IfUnmodifiedSince=datetime(2000, 1, 1, tzinfo=UTC))
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_if_none_match_that_holds_wins_over_if_modified_since(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key="a", Body=b"x")
+    future = datetime.now(UTC) + timedelta(days=1)
+    got = s3.get_object(Bucket=BUCKET, Key="a", IfNoneMatch='"0"', IfModifiedSince=future)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_copy_source_if_none_match_with_the_etag_is_412(s3: Any) -> None:
+    etag = s3.put_object(Bucket=BUCKET, Key="a", Body=b"x")["ETag"]
+    with pytest.raises(ClientError) as error:
+        s3.copy_object(Bucket=BUCKET, Key="b", CopySource=f"{BUCKET}/a", CopySourceIfNoneMatch=etag)
+    assert _code(error) == ("PreconditionFailed", 412)
+
+
+def test_upload_part_to_an_unknown_upload_is_no_such_upload(s3: Any) -> None:
+    with pytest.raises(s3.exceptions.NoSuchUpload):
+        s3.upload_part(Bucket=BUCKET, Key="k", UploadId="unknown", PartNumber=1, Body=b"x")
+
+
 @pytest.mark.parametrize(
     ("header", "body", "content_range"),
     [("bytes=1-3", b"123", "bytes 1-3/10"), ("bytes=7-", b"789", "bytes 7-9/10"), ("bytes=-2", b"89", "bytes 8-9/10")],

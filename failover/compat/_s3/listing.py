@@ -39,7 +39,7 @@ def _page(storage: ObjectStore, params: Params, after: str) -> tuple[list[ListEn
             key=_name,
         )
     later = [entry for entry in entries if _name(entry) > after] if after else entries
-    return later[:max_keys], len(later) > max_keys
+    return later[:max_keys], max_keys > 0 and len(later) > max_keys
 
 
 def _content(storage: ObjectStore, info: ObjectInfo, params: Params, owner: bool, encode: bool) -> dict[str, Any]:
@@ -104,7 +104,9 @@ def list_objects_v2(storage: ObjectStore, params: Params, buckets: Buckets) -> R
 def list_objects(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
     marker = params.get("Marker") or ""
     page, truncated = _page(storage, params, marker)
-    parsed: dict[str, Any] = {"IsTruncated": truncated, "Name": params["Bucket"], "Marker": marker}
+    parsed: dict[str, Any] = {"IsTruncated": truncated, "Name": params["Bucket"]}
+    if marker:
+        parsed["Marker"] = marker
     _fill(parsed, storage, page, params, True)
     if truncated and page and params.get("Delimiter"):
         last = _name(page[-1])
