@@ -91,7 +91,8 @@ def install_sqs(client: Any, backends: Any, handlers: Mapping[str, Any]) -> None
 def _sqs_error(error: S3Error) -> S3Error:
     code = _SQS_CODES.get(error.code, error.code)
     fields = {"Type": "Sender" if error.status < 500 else "Receiver", **error.fields, "QueryErrorCode": code}
-    return S3Error(_SQS_LEGACY.get(code, code), error.status, error.message, **fields)
+    status = 400 if error.status == 404 else error.status  # SQS answers a missing queue with 400
+    return S3Error(_SQS_LEGACY.get(code, code), status, error.message, **fields)
 
 
 def _answer_sqs(

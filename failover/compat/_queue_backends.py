@@ -7,6 +7,7 @@ with the name's queues in place of ``[queues.*]``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,11 +16,13 @@ from failover.compat._mapping import NameMap
 from failover.compat._sqs.backend import QueueBackend
 from failover.compat._sqs.queues import check_attributes
 from failover.config import FailoverConfig
-from failover.errors import NotFound
+from failover.errors import FailoverError, NotFound
 from failover.interfaces import MessageQueue
-from failover.queue import FailoverQueue, probe_queue
+from failover.queue import FailoverQueue, probe_queue, queue_from_config
 
 __all__ = ["QueueBackends", "QueueSource"]
+
+log = logging.getLogger(__name__)
 
 QueueSource = Mapping[str, MessageQueue] | Callable[[str], "MessageQueue | None"]
 """Ready-made queues by name, or a function from a queue name to one (None: unmapped)."""
@@ -75,7 +78,7 @@ class QueueBackends:
         if endpoints is None:
             return None
         if create:
-            endpoints = [endpoint.model_copy(update={"ensure": True}) for endpoint in endpoints]
+            _create_where_reachable(endpoints)
         scoped = self._names.config.model_copy(update={"queues": {f"q{i}": q for i, q in enumerate(endpoints)}})
         return FailoverQueue.from_config(scoped)
 
@@ -87,18 +90,25 @@ class QueueBackends:
                 backend.queue.close()
 
 
+def _create_where_reachable(endpoints: list[Any]) -> None:
+    """Create the queue on every provider that answers; one that is down keeps its turn: the next
+    CreateQueue, or the application's, creates it there (SQS's CreateQueue is idempotent)."""
+    for endpoint in endpoints:
+        try:
+            queue_from_config(endpoint.model_copy(update={"ensure": True})).close()
+        except FailoverError as exc:
+            log.warning("CreateQueue: %s not created on %s now: %s", endpoint.kind, endpoint.name or endpoint.kind, exc)
+
+
 def _exists(queue: MessageQueue, name: str) -> None:
-    """Whether any provider has the queue: a probe of each; NotFound when every one that answered lacks it."""
+    """Whether the queue exists: the first provider (in order) that answers a probe decides."""
     members = queue.queues if isinstance(queue, FailoverQueue) else (queue,)
-    missing: list[Exception] = []
     for member in members:
         try:
             probe_queue(member, PROBE_TIMEOUT)
             return
-        except NotFound as exc:
-            missing.append(exc)
-        except Exception:  # unreachable: it may hold the queue; the next provider decides
+        except NotFound:
+            queue.close()
+            raise NotFound(f"the queue {name!r} does not exist") from None
+        except Exception:  # unreachable: the next provider decides
             continue
-    if missing or not members:
-        queue.close()
-        raise NotFound(f"the queue {name!r} does not exist on any provider")

@@ -100,7 +100,7 @@ def test_send_batch_and_delete_batch(sqs: Any, queue_url: str) -> None:
             "TooManyEntriesInBatchRequest",
         ),
         (lambda sqs, url: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11), "InvalidParameterValue"),
-        (lambda sqs, url: sqs.send_message(QueueUrl=url, MessageBody="x" * (256 * 1024 + 1)), "InvalidParameterValue"),
+        (lambda sqs, url: sqs.send_message(QueueUrl=url, MessageBody="x" * (1024 * 1024 + 1)), "InvalidParameterValue"),
         (lambda sqs, url: sqs.delete_message(QueueUrl=url, ReceiptHandle="nope"), "ReceiptHandleIsInvalid"),
         (
             lambda sqs, url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Nope"]),

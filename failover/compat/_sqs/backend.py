@@ -17,7 +17,7 @@ __all__ = ["DEFAULT_ATTRIBUTES", "QueueBackend", "Receipts", "queue_name"]
 DEFAULT_ATTRIBUTES = {
     "VisibilityTimeout": "30",
     "DelaySeconds": "0",
-    "MaximumMessageSize": "262144",
+    "MaximumMessageSize": "1048576",
     "MessageRetentionPeriod": "345600",
     "ReceiveMessageWaitTimeSeconds": "0",
 }

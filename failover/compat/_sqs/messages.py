@@ -18,7 +18,7 @@ from failover.interfaces import OutgoingMessage
 
 __all__ = ["MESSAGES"]
 
-MAX_BODY = 256 * 1024
+MAX_BODY = 1024 * 1024  # SQS takes 1 MiB messages since August 2025
 MAX_BATCH = 10
 SqsHandler = Callable[[QueueBackend, Mapping[str, Any]], Reply]
 
@@ -90,10 +90,7 @@ def send_message_batch(backend: QueueBackend, params: Mapping[str, Any]) -> Repl
             successful.append({"Id": entry_id, "MessageId": result.id, **fields})
         else:
             failed.append({"Id": entry_id, "SenderFault": False, "Code": "InternalError", "Message": str(result.error)})
-    parsed: dict[str, Any] = {"Successful": successful}
-    if failed:
-        parsed["Failed"] = failed
-    return Reply(parsed)
+    return Reply({"Successful": successful, "Failed": failed})
 
 
 def _system(
@@ -115,7 +112,8 @@ def _system(
 
 
 def receive_message(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
-    most = int(params.get("MaxNumberOfMessages") or 1)
+    asked_most = params.get("MaxNumberOfMessages")
+    most = 1 if asked_most is None else int(asked_most)
     if not 1 <= most <= MAX_BATCH:
         raise invalid(f"Value {most} for parameter MaxNumberOfMessages is invalid. Reason: must be between 1 and 10.")
     asked_wait = params.get("WaitTimeSeconds")

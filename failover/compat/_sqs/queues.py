@@ -22,7 +22,7 @@ _RANGES = {
     "VisibilityTimeout": (0, 43200),
     "DelaySeconds": (0, 900),
     "ReceiveMessageWaitTimeSeconds": (0, 20),
-    "MaximumMessageSize": (1024, 262144),
+    "MaximumMessageSize": (1024, 1048576),
     "MessageRetentionPeriod": (60, 1209600),
 }
 
