@@ -22,15 +22,19 @@ FAST = Config(connect_timeout=0.5, read_timeout=2, retries={"total_max_attempts"
 
 def failover_config(clouds: LocalClouds, **boto3: Any) -> FailoverConfig:
     """Every bucket on the caller's S3 first, then on GCS as ``dr-{bucket}`` (created when missing),
-    written to both (mirror mode, acknowledged by one)."""
+    written to both (mirror mode, acknowledged by one); every queue on SQS, then Pub/Sub."""
     return FailoverConfig.model_validate(
         {
             "engine": {"deadline": 5, "attempt_timeout": 2, "probe": {"backoff_base": 0.2, "backoff_cap": 0.5}},
             # Every write on every healthy store: a listing during an outage misses nothing written before.
             "storage": {"mode": "mirror", "write_quorum": 1},
             "stores": {"gcp": clouds.gcs.gcs_config("placeholder", ensure=True).model_dump()},
-            "queues": {},
-            "boto3": {"buckets": [{"match": "*", "stores": {"gcp": "dr-{bucket}"}}], **boto3},
+            "queues": {"gcp": clouds.pubsub.pubsub_config("placeholder").model_dump()},
+            "boto3": {
+                "buckets": [{"match": "*", "stores": {"gcp": "dr-{bucket}"}}],
+                "queues": [{"match": "*", "queues": {"gcp": "dr-{queue}"}}],
+                **boto3,
+            },
         }
     )
 

@@ -1,7 +1,8 @@
 """A small application written against plain boto3, as applications are: it knows nothing of failover.
 
 It uploads files with ``upload_file`` (one in parts), lists them with a paginator, downloads and
-checks them, reads with a condition on the ETag, and cleans up with ``delete_objects``. Its tests run
+checks them, reads with a condition on the ETag, and cleans up with ``delete_objects``; a producer
+sends jobs to SQS and a consumer receives and deletes them. Its tests run
 it unchanged under `failover.compat.boto3.patch` through an AWS outage.
 """
 
@@ -24,6 +25,8 @@ class SampleApp:
         self.bucket = bucket
         self.workdir = workdir
         self.s3 = boto3.client("s3", **client_kwargs)
+        self.sqs = boto3.client("sqs", **client_kwargs)
+        self.queue_url = ""
         self.calls = 0
         self.failures: list[str] = []
 
@@ -68,3 +71,38 @@ class SampleApp:
     def clean(self, names: list[str]) -> None:
         objects = [{"Key": f"files/{name}"} for name in names]
         self._call("delete", self.s3.delete_objects, Bucket=self.bucket, Delete={"Objects": objects})
+
+    def open_queue(self, name: str) -> None:
+        created = self._call("create queue", self.sqs.create_queue, QueueName=name)
+        self.queue_url = created["QueueUrl"] if created else ""
+
+    def produce(self, jobs: list[str]) -> None:
+        for job in jobs:
+            attributes = {"kind": {"DataType": "String", "StringValue": "job"}}
+            self._call(
+                f"send {job}",
+                self.sqs.send_message,
+                QueueUrl=self.queue_url,
+                MessageBody=job,
+                MessageAttributes=attributes,
+            )
+
+    def consume(self, expected: int, rounds: int = 20) -> list[str]:
+        done: list[str] = []
+        for _ in range(rounds):
+            if len(done) >= expected:
+                break
+            answer = self._call(
+                "receive",
+                self.sqs.receive_message,
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                MessageAttributeNames=["All"],
+            )
+            for message in (answer or {}).get("Messages", []):
+                done.append(message["Body"])
+                self._call(
+                    "delete", self.sqs.delete_message, QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return done

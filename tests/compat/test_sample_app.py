@@ -24,8 +24,12 @@ def test_the_sample_app_runs_through_an_aws_outage_with_no_failed_call(
         boto3.client("s3", **aws.kwargs).create_bucket(Bucket=unique_name)
         with compat.patch(failover_config(local_clouds)):
             app = SampleApp(unique_name, tmp_path, **aws.kwargs)
+            app.open_queue(unique_name)
             app.upload("small.txt", FILES["small.txt"])
+            app.produce(["before-1", "before-2"])
+            assert sorted(app.consume(2)) == ["before-1", "before-2"]
             aws.break_()
+            app.produce(["during-1", "during-2", "during-3"])
             for name, data in FILES.items():
                 if name != "small.txt":
                     app.upload(name, data)
@@ -36,6 +40,7 @@ def test_the_sample_app_runs_through_an_aws_outage_with_no_failed_call(
             assert all(app.etag_is_stable(name, data) for name, data in FILES.items())
             app.clean(list(FILES))
             assert app.listed() == []
+            assert sorted(app.consume(3)) == ["during-1", "during-2", "during-3"]
         assert app.failures == []
         assert app.calls >= 12
 
