@@ -42,6 +42,10 @@ class Backends:
                 self._storages[bucket] = self._build(bucket)
             return self._storages[bucket]
 
+    def configs(self, bucket: str) -> list[Any] | None:
+        """The store configurations of ``bucket`` (None: unmapped, or storages given ready-made)."""
+        return None if self._names is None else self._names.bucket(bucket)
+
     def _build(self, bucket: str) -> ObjectStore | None:
         if self._given is not None:
             return self._given.get(bucket) if isinstance(self._given, Mapping) else self._given(bucket)

@@ -32,16 +32,44 @@ def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> N
     context[PARAMS] = params
 
 
-def install_s3(client: Any, backends: Any, handlers: Mapping[str, Handler]) -> None:
+def install_s3(
+    client: Any, backends: Any, handlers: Mapping[str, Handler], bucket_handlers: Mapping[str, Any] | None = None
+) -> None:
     """Register the S3 handlers on ``client``'s own event system (its copy, not the session's)."""
     events = client.meta.events
     events.register("before-parameter-build.s3", _keep_params, unique_id="failover-compat-params")
+    for operation, bucket_handler in (bucket_handlers or {}).items():
+        events.register(
+            f"before-call.s3.{operation}",
+            partial(_answer_bucket, operation, bucket_handler, backends),
+            unique_id=f"failover-compat-{operation}",
+        )
     for operation, handler in handlers.items():
         events.register(
             f"before-call.s3.{operation}",
             partial(_answer_s3, operation, handler, backends.storage),
             unique_id=f"failover-compat-{operation}",
         )
+
+
+def _answer_bucket(
+    operation: str, handler: Any, backends: Any, context: dict[str, Any], **_: Any
+) -> tuple[AWSResponse, dict[str, Any]] | None:
+    params: dict[str, Any] = context.get(PARAMS) or {}
+    bucket = params.get("Bucket")
+    if not isinstance(bucket, str):
+        return None
+    result: Reply | S3Error
+    try:
+        configs = backends.configs(bucket)
+        if configs is None:
+            return None
+        result = handler(configs, params)
+    except NameRejected as exc:
+        result = S3Error("InvalidBucketName", 400, str(exc), BucketName=bucket)
+    except S3Error as exc:
+        result = exc
+    return respond(result, head=operation in _HEAD_OPERATIONS)
 
 
 def _answer_s3(

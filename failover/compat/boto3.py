@@ -29,6 +29,7 @@ from failover.compat._hooks import install_s3, install_sqs
 from failover.compat._mapping import caller_aws
 from failover.compat._queue_backends import QueueBackends, QueueSource
 from failover.compat._s3 import HANDLERS
+from failover.compat._s3.buckets import BUCKET_HANDLERS
 from failover.compat._sqs import HANDLERS as SQS_HANDLERS
 from failover.config import FailoverConfig, load_config
 from failover.errors import ConfigError
@@ -57,7 +58,7 @@ def _backends(
 
 def _attach(made: Any, service: str, backends: Backends | QueueBackends) -> Any:
     if isinstance(backends, Backends):
-        install_s3(made, backends, HANDLERS)
+        install_s3(made, backends, HANDLERS, BUCKET_HANDLERS)
     else:
         install_sqs(made, backends, SQS_HANDLERS)
     made.meta.failover_backends = backends

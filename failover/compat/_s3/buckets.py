@@ -1,0 +1,55 @@
+"""CreateBucket and HeadBucket of a mapped bucket, on every provider it maps to.
+
+CreateBucket creates the bucket (container) on each provider that answers; one that is down is
+logged and gets it from the next CreateBucket. HeadBucket asks the providers in order: the first
+that answers a listing decides whether the bucket exists. Other bucket calls pass through to S3.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from failover.compat._errors import Reply, S3Error
+from failover.config import StoreConfig
+from failover.errors import FailoverError, NotFound
+from failover.storage import build_store
+
+__all__ = ["BUCKET_HANDLERS", "BucketHandler"]
+
+log = logging.getLogger(__name__)
+
+Configs = Callable[[str], "list[StoreConfig] | None"]
+BucketHandler = Callable[[list[StoreConfig], Mapping[str, Any]], Reply]
+
+
+def create_bucket(configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
+    created = 0
+    for config in configs:
+        try:
+            build_store(config.model_copy(update={"ensure": True})).close()
+            created += 1
+        except FailoverError as exc:
+            log.warning("CreateBucket: %s not created on %s now: %s", params["Bucket"], config.kind, exc)
+    if not created:
+        raise S3Error("ServiceUnavailable", 503, f"no provider could create the bucket {params['Bucket']!r}")
+    return Reply({"Location": f"/{params['Bucket']}"}, headers={"Location": f"/{params['Bucket']}"})
+
+
+def head_bucket(configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
+    for config in configs:
+        store = build_store(config)
+        try:
+            next(iter(store.list("failover-probe/")), None)
+            return Reply({"BucketRegion": getattr(config, "region", None) or "us-east-1"})
+        except NotFound:
+            raise S3Error("NoSuchBucket", 404, "The specified bucket does not exist") from None
+        except FailoverError:
+            continue  # unreachable: the next provider decides
+        finally:
+            store.close()
+    raise S3Error("ServiceUnavailable", 503, "no provider answered")
+
+
+BUCKET_HANDLERS: dict[str, BucketHandler] = {"CreateBucket": create_bucket, "HeadBucket": head_bucket}
