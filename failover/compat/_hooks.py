@@ -16,9 +16,11 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-from failover.compat._errors import Reply, S3Error, respond
+from failover.compat._errors import Reply, S3Error, from_failover, respond
 from failover.compat._mapping import NameRejected
 from failover.compat._s3._shapes import Handler
+from failover.compat._sqs.backend import queue_name
+from failover.errors import FailoverError
 
 __all__ = ["PARAMS", "install_s3", "install_sqs"]
 
@@ -126,9 +128,6 @@ def _sqs_error(error: S3Error) -> S3Error:
 def _answer_sqs(
     operation: str, handler: Any, backends: Any, context: dict[str, Any], **_: Any
 ) -> tuple[AWSResponse, dict[str, Any]] | None:
-    from failover.compat._sqs.backend import queue_name
-    from failover.errors import FailoverError
-
     params: dict[str, Any] = context.get(PARAMS) or {}
     name = params.get("QueueName") if operation in _BY_NAME else queue_name(str(params.get("QueueUrl") or ""))
     if not isinstance(name, str) or not name:
@@ -146,8 +145,6 @@ def _answer_sqs(
     except S3Error as exc:
         result = exc
     except FailoverError as exc:
-        from failover.compat._errors import from_failover
-
         result = from_failover(exc, not_found="QueueDoesNotExist")
     if isinstance(result, S3Error):
         result = _sqs_error(result)

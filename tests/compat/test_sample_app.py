@@ -56,3 +56,14 @@ def test_unpatch_restores_plain_boto3(local_clouds: LocalClouds) -> None:
 def test_other_services_are_not_touched_by_patch(local_clouds: LocalClouds) -> None:
     with compat.patch(failover_config(local_clouds)):
         assert not hasattr(boto3.client("sts", region_name="us-east-1").meta, "failover_backends")
+
+
+def test_boto3_resources_fail_over_under_patch(local_clouds: LocalClouds, unique_name: str) -> None:
+    with aws_through(local_clouds, "dns") as aws:
+        boto3.client("s3", **aws.kwargs).create_bucket(Bucket=unique_name)
+        with compat.patch(failover_config(local_clouds)):
+            bucket = boto3.resource("s3", **aws.kwargs).Bucket(unique_name)
+            aws.break_()
+            bucket.put_object(Key="k", Body=b"through a resource")
+            assert bucket.Object("k").get()["Body"].read() == b"through a resource"
+            assert [summary.key for summary in bucket.objects.all()] == ["k"]
