@@ -8,6 +8,7 @@ and waiters see what a real endpoint would have produced.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,7 +90,7 @@ def respond(result: Reply | S3Error, *, head: bool = False) -> tuple[AWSResponse
     ``head`` is for HEAD requests: S3 sends no body with their errors, so botocore names the error by
     its status (``"404"``, ``"412"``, ``"304"``); so does this.
     """
-    request_id = uuid.uuid4().hex[:16].upper()
+    request_id = f"{_PREFIX}{next(_REQUESTS):08X}"
     if isinstance(result, Reply):
         status, parsed, headers = result.status, result.parsed, result.headers
     else:
@@ -97,19 +98,25 @@ def respond(result: Reply | S3Error, *, head: bool = False) -> tuple[AWSResponse
         bare = head or result.status == 304  # S3 sends no body with these: botocore names them by status
         code, message = (str(result.status), _REASONS.get(result.status, "")) if bare else (result.code, result.message)
         parsed = {"Error": {"Code": code, "Message": message, **result.fields}}
-    headers = {"x-amz-request-id": request_id, **headers}
+    lowered = {"x-amz-request-id": request_id}
+    for name, value in headers.items():
+        lowered[name.lower()] = value
     parsed["ResponseMetadata"] = {
         "RequestId": request_id,
         "HostId": "",
         "HTTPStatusCode": status,
-        "HTTPHeaders": _lower(headers),
+        "HTTPHeaders": lowered,
         "RetryAttempts": 0,
     }
-    return AWSResponse("", status, cast(Any, headers), None), parsed
+    # The headers live in ResponseMetadata, where applications read them; botocore's after-call
+    # handlers and s3transfer read the parsed fields, so the response object carries none (cheaper).
+    return AWSResponse("", status, cast(Any, _NO_HEADERS), None), parsed
 
 
 _REASONS = {304: "Not Modified", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 412: "Precondition Failed"}
 
 
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items()}
+_NO_HEADERS: Mapping[str, str] = {}
+# Request ids: a random prefix per process and a counter (uuid4 per call cost more than the rest).
+_PREFIX = uuid.uuid4().hex[:8].upper()
+_REQUESTS = itertools.count(1)

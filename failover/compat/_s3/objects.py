@@ -22,7 +22,6 @@ from failover.compat._s3._shapes import (
     Handler,
     Params,
     failover_errors,
-    http_date,
     incoming_metadata,
     read_body,
     seconds,
@@ -111,7 +110,7 @@ def _not_modified(prefix: str) -> S3Error:
 def _object_fields(info: ObjectInfo) -> dict[str, Any]:
     return {
         "AcceptRanges": "bytes",
-        "LastModified": seconds(info.last_modified),
+        "LastModified": seconds(info.last_modified),  # once: the header below reuses it
         "ContentLength": info.size,
         "ETag": etag_of(info),
         "ContentType": info.content_type or "binary/octet-stream",
@@ -124,7 +123,7 @@ def _headers(fields: dict[str, Any]) -> dict[str, str]:
         "ETag": fields["ETag"],
         "Content-Length": str(fields["ContentLength"]),
         "Content-Type": fields["ContentType"],
-        "Last-Modified": http_date(fields["LastModified"]),
+        "Last-Modified": fields["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT"),
     }
     if "ContentRange" in fields:
         headers["Content-Range"] = fields["ContentRange"]
