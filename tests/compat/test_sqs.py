@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from failover.adapters.memory import MemoryQueue
+from failover.compat import boto3 as compat
 from failover.compat._sqs.attributes import md5_of_attributes
+from failover.queue import FailoverQueue
+from failover.testing.faulty_queue import FaultyQueue
+from tests.compat.conftest import NOWHERE
 
 ATTRIBUTES: dict[str, dict[str, Any]] = {
     "name": {"DataType": "String", "StringValue": "x"},
@@ -123,3 +128,34 @@ def test_batch_errors_are_catchable_as_client_exceptions(sqs: Any, queue_url: st
 def test_queue_url_names_the_queue(sqs: Any, queue_url: str) -> None:
     assert sqs.get_queue_url(QueueName="app-queue")["QueueUrl"] == queue_url
     assert queue_url.endswith("/000000000000/app-queue")
+
+
+def test_validation_errors_reach_no_queue() -> None:
+    counted = FaultyQueue(MemoryQueue("counted"))
+    with FailoverQueue([counted], drain_interval=None) as queue:
+        client = compat.client("sqs", queues={"q": queue}, **NOWHERE)
+        url = client.create_queue(QueueName="q")["QueueUrl"]
+        counted.reset_counts()
+        with pytest.raises(client.exceptions.EmptyBatchRequest):
+            client.send_message_batch(QueueUrl=url, Entries=[])
+        with pytest.raises(ClientError):
+            client.receive_message(QueueUrl=url, MaxNumberOfMessages=11)
+        assert counted.total_calls == 0
+
+
+def test_a_fifo_queue_keeps_group_and_dedup_ids() -> None:
+    with FailoverQueue([MemoryQueue("fifo")], drain_interval=None) as queue:
+        client = compat.client("sqs", queues={"jobs.fifo": queue}, **NOWHERE)
+        url = client.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        client.send_message(QueueUrl=url, MessageBody="m", MessageGroupId="g1", MessageDeduplicationId="d1")
+        got = client.receive_message(QueueUrl=url, AttributeNames=["MessageGroupId", "MessageDeduplicationId"])
+        assert got["Messages"][0]["Attributes"] == {"MessageGroupId": "g1", "MessageDeduplicationId": "d1"}
+
+
+def test_a_fifo_send_without_a_group_is_missing_parameter() -> None:
+    with FailoverQueue([MemoryQueue("fifo")], drain_interval=None) as queue:
+        client = compat.client("sqs", queues={"jobs.fifo": queue}, **NOWHERE)
+        url = client.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        with pytest.raises(ClientError) as error:
+            client.send_message(QueueUrl=url, MessageBody="m")
+        assert _code(error) == "MissingParameter"
