@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from failover.compat._mapping import NameMap
 from failover.config import FailoverConfig
+from failover.health import HealthState
 from failover.interfaces import ObjectStore
 from failover.storage import FailoverStorage
 
@@ -30,6 +32,7 @@ class Backends:
         self._given = storage
         self._storages: dict[str, ObjectStore | None] = {}
         self._lock = threading.Lock()
+        self._waiting: dict[str, dict[str, Any]] = {}  # bucket -> store name -> config still to create
 
     def storage(self, bucket: str) -> ObjectStore | None:
         """The storage of ``bucket``, or None when it is not mapped (its calls go to the endpoint)."""
@@ -59,6 +62,35 @@ class Backends:
             journal = journal.with_name(f"{journal.stem}-{bucket}{journal.suffix}")
         scoped = config.model_copy(update={"stores": {f"s{index}": store for index, store in enumerate(stores)}})
         return FailoverStorage.from_config(scoped, journal=journal)
+
+    def create_when_back(self, bucket: str, missed: list[int]) -> None:
+        """Create ``bucket`` on the stores at ``missed`` (positions in its mapping) once each is HEALTHY
+        again: the storage's health events say when; the creation runs on a thread of its own."""
+        configs = self.configs(bucket)
+        storage = self.storage(bucket)
+        if configs is None or not isinstance(storage, FailoverStorage):
+            return
+        names = list(storage.stores)
+        with self._lock:
+            first = bucket not in self._waiting
+            waiting = self._waiting.setdefault(bucket, {})
+            waiting.update({names[index]: configs[index] for index in missed})
+        if first:
+            storage.on_state_change(partial(self._on_state_change, waiting))
+
+    def _on_state_change(
+        self, waiting: dict[str, Any], store: str, old: HealthState, new: HealthState, reason: str
+    ) -> None:
+        config = waiting.get(store)
+        if config is not None and new is HealthState.HEALTHY:
+            threading.Thread(target=self._create, args=(waiting, store, config), daemon=True).start()
+
+    def _create(self, waiting: dict[str, Any], store: str, config: Any) -> None:
+        from failover.compat._s3.buckets import ensure_bucket
+
+        if ensure_bucket(config):
+            with self._lock:
+                waiting.pop(store, None)
 
     def close(self) -> None:
         """Close the storages built here (not those the caller passed)."""

@@ -66,7 +66,7 @@ def _answer_bucket(
         configs = backends.configs(bucket)
         if configs is None:
             return None
-        result = handler(configs, params)
+        result = handler(backends, configs, params)
     except NameRejected as exc:
         result = S3Error("InvalidBucketName", 400, str(exc), BucketName=bucket)
     except S3Error as exc:

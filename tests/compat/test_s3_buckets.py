@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,3 +68,23 @@ def test_head_bucket_answers_from_gcs_while_aws_is_down(s3: Any, aws: Aws, uniqu
     s3.create_bucket(Bucket=unique_name)
     aws.break_()
     assert s3.head_bucket(Bucket=unique_name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_a_bucket_created_while_aws_is_down_is_created_there_when_it_returns(
+    s3: Any, aws: Aws, unique_name: str
+) -> None:
+    aws.break_()
+    s3.create_bucket(Bucket=unique_name)
+    s3.put_object(Bucket=unique_name, Key="k", Body=b"during")  # fails over to GCS; S3 is marked down
+    aws.heal()
+    direct = boto3.client("s3", **aws.kwargs)
+    deadline = time.monotonic() + 20  # the prober finds S3 back; the bucket is made; the replicator copies
+    while True:
+        s3.meta.failover_backends.storage(unique_name).drain(timeout=5)
+        try:
+            assert direct.get_object(Bucket=unique_name, Key="k")["Body"].read() == b"during"
+            break
+        except direct.exceptions.ClientError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)

@@ -1,8 +1,9 @@
 """CreateBucket and HeadBucket of a mapped bucket, on every provider it maps to.
 
-CreateBucket creates the bucket (container) on each provider that answers; one that is down is
-logged and gets it from the next CreateBucket. HeadBucket asks the providers in order: the first
-that answers a listing decides whether the bucket exists. Other bucket calls pass through to S3.
+CreateBucket creates the bucket (container) on each provider that answers; one that is down gets it
+when its health is HEALTHY again (`Backends.create_when_back`), or from the next CreateBucket.
+HeadBucket asks the providers in order: the first that answers a listing decides whether the bucket
+exists. Other bucket calls pass through to S3.
 """
 
 from __future__ import annotations
@@ -20,24 +21,29 @@ __all__ = ["BUCKET_HANDLERS", "BucketHandler"]
 
 log = logging.getLogger(__name__)
 
-Configs = Callable[[str], "list[StoreConfig] | None"]
-BucketHandler = Callable[[list[StoreConfig], Mapping[str, Any]], Reply]
+BucketHandler = Callable[[Any, list[StoreConfig], Mapping[str, Any]], Reply]
 
 
-def create_bucket(configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
-    created = 0
-    for config in configs:
-        try:
-            build_store(config.model_copy(update={"ensure": True})).close()
-            created += 1
-        except FailoverError as exc:
-            log.warning("CreateBucket: %s not created on %s now: %s", params["Bucket"], config.kind, exc)
-    if not created:
+def ensure_bucket(config: StoreConfig) -> bool:
+    """Create the bucket ``config`` names if it is missing; False when the provider did not answer."""
+    try:
+        build_store(config.model_copy(update={"ensure": True})).close()
+    except FailoverError as exc:
+        log.warning("bucket %s not created on %s now: %s", config.name or config.kind, config.kind, exc)
+        return False
+    return True
+
+
+def create_bucket(backends: Any, configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
+    missed = [index for index, config in enumerate(configs) if not ensure_bucket(config)]
+    if missed and len(missed) < len(configs):
+        backends.create_when_back(params["Bucket"], missed)
+    if len(missed) == len(configs):
         raise S3Error("ServiceUnavailable", 503, f"no provider could create the bucket {params['Bucket']!r}")
     return Reply({"Location": f"/{params['Bucket']}"}, headers={"Location": f"/{params['Bucket']}"})
 
 
-def head_bucket(configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
+def head_bucket(backends: Any, configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
     for config in configs:
         store = build_store(config)
         try:
