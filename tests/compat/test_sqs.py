@@ -159,3 +159,11 @@ def test_a_fifo_send_without_a_group_is_missing_parameter() -> None:
         with pytest.raises(ClientError) as error:
             client.send_message(QueueUrl=url, MessageBody="m")
         assert _code(error) == "MissingParameter"
+
+
+def test_purge_empties_every_queue(sqs: Any, queue_url: str) -> None:
+    for batch in range(2):
+        entries = [{"Id": str(i), "MessageBody": f"m{batch}-{i}"} for i in range(10)]
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    sqs.purge_queue(QueueUrl=queue_url)
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)

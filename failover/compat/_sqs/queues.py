@@ -1,4 +1,4 @@
-"""CreateQueue, GetQueueUrl, GetQueueAttributes and SetQueueAttributes of a mapped queue name.
+"""CreateQueue, GetQueueUrl, Get/SetQueueAttributes and PurgeQueue of a mapped queue name.
 
 CreateQueue creates the queue on every provider the name maps to (those down are created when a
 later call builds them); the attributes the drop-in honours (VisibilityTimeout, DelaySeconds,
@@ -7,10 +7,12 @@ ReceiveMessageWaitTimeSeconds) live with the drop-in, for every provider alike.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from failover.compat._errors import Reply
+from failover.compat._s3._shapes import failover_errors
 from failover.compat._sqs.attributes import invalid
 from failover.compat._sqs.backend import DEFAULT_ATTRIBUTES, QueueBackend
 
@@ -68,9 +70,27 @@ def set_queue_attributes(backend: QueueBackend, params: Mapping[str, Any]) -> Re
     return Reply({})
 
 
+PURGE_SECONDS = 30.0
+
+
+def purge_queue(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
+    """Receive and delete until every provider answers with nothing (SQS purges asynchronously too;
+    messages in flight with other consumers are not purged)."""
+    deadline = time.monotonic() + PURGE_SECONDS
+    with failover_errors(not_found="QueueDoesNotExist"):
+        while time.monotonic() < deadline:
+            messages = backend.queue.receive(10, wait=0.0, visibility=60.0)
+            if not messages:
+                break
+            for message in messages:
+                backend.queue.ack(message)
+    return Reply({})
+
+
 QUEUES = {
     "CreateQueue": create_queue,
     "GetQueueUrl": get_queue_url,
     "GetQueueAttributes": get_queue_attributes,
     "SetQueueAttributes": set_queue_attributes,
+    "PurgeQueue": purge_queue,
 }
