@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import boto3 as _boto3
-from boto3.session import Session
+from boto3.session import Session as _BotoSession
 from botocore.config import Config as BotocoreConfig
 
 from failover.compat._backends import Backends, StorageSource
@@ -34,7 +34,7 @@ from failover.compat._sqs import HANDLERS as SQS_HANDLERS
 from failover.config import FailoverConfig, load_config
 from failover.errors import ConfigError
 
-__all__ = ["Patch", "client", "close", "patch", "unpatch"]
+__all__ = ["Patch", "Session", "client", "close", "patch", "resource", "unpatch"]
 
 ConfigSource = FailoverConfig | str | os.PathLike[str] | None
 SERVICES = ("s3", "sqs")
@@ -72,7 +72,7 @@ def client(
     failover_config: ConfigSource = None,
     storage: StorageSource | None = None,
     queues: QueueSource | None = None,
-    session: Session | None = None,
+    session: _BotoSession | None = None,
     **boto3_kwargs: Any,
 ) -> Any:
     """A boto3 client of ``service`` ("s3") whose mapped buckets fail over.
@@ -106,7 +106,42 @@ def close(made: Any) -> None:
         backends.close()
 
 
-def _session_aws(session: Session, made: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+class Session(_BotoSession):
+    """boto3's Session whose S3 and SQS clients, and the resources built on them, fail over.
+
+    ``failover_config`` is a `FailoverConfig` or a TOML path (None: ``$FAILOVER_CONFIG``, read on
+    the first S3 or SQS client); every other argument is boto3's.
+    """
+
+    def __init__(self, *args: Any, failover_config: ConfigSource = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._failover_source = failover_config
+        self._failover_resolved: FailoverConfig | None = None
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        plain: Any = _BotoSession.client
+        made = plain(self, service_name, *args, **kwargs)
+        if service_name not in SERVICES:
+            return made
+        if self._failover_resolved is None:
+            self._failover_resolved = _config(self._failover_source) or load_config()
+        aws = _session_aws(self, made, kwargs)
+        return _attach(made, service_name, _backends(made, service_name, self._failover_resolved, aws, None))
+
+
+def resource(service_name: str, *args: Any, failover_config: ConfigSource = None, **kwargs: Any) -> Any:
+    """``boto3.resource`` whose S3 and SQS resources fail over (each call makes its own backends)."""
+    session: Any = Session(failover_config=failover_config)
+    return session.resource(service_name, *args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # Everything else boto3 offers (set_stream_logger, DEFAULT_SESSION, s3.transfer, ...) is boto3's,
+    # so that swapping the import is the one change an application makes.
+    return getattr(_boto3, name)
+
+
+def _session_aws(session: _BotoSession, made: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     aws = caller_aws(kwargs)
     aws.setdefault("region", made.meta.region_name)
     if "access_key_id" not in aws and "profile" not in aws:
@@ -140,7 +175,7 @@ class Patch:
         self._backends: dict[tuple[str, tuple[tuple[str, str], ...]], Backends | QueueBackends] = {}
         self._lock = threading.Lock()
 
-    def make_client(self, session: Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
+    def make_client(self, session: _BotoSession, service_name: str, *args: Any, **kwargs: Any) -> Any:
         made = self._original(session, service_name, *args, **kwargs)
         if service_name not in SERVICES or _called_by_failover():
             return made
@@ -182,14 +217,14 @@ def patch(config: ConfigSource = None) -> Patch:
     with _patch_lock:
         if _active is not None:
             raise ConfigError("boto3 is patched already: unpatch() first", field="patch")
-        original = Session.client
+        original = _BotoSession.client
         active = Patch(resolved, original)
 
-        def patched_client(session: Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        def patched_client(session: _BotoSession, service_name: str, *args: Any, **kwargs: Any) -> Any:
             return active.make_client(session, service_name, *args, **kwargs)
 
         patched_client.__wrapped__ = original  # type: ignore[attr-defined]
-        setattr(Session, "client", patched_client)  # noqa: B010 - the overloaded method cannot be assigned typed
+        setattr(_BotoSession, "client", patched_client)  # noqa: B010 - the overloaded method cannot be assigned typed
         _active = active
     return active
 
@@ -201,5 +236,5 @@ def unpatch() -> None:
         active, _active = _active, None
         if active is None:
             return
-        setattr(Session, "client", active._original)  # noqa: B010
+        setattr(_BotoSession, "client", active._original)  # noqa: B010
     active.close()

@@ -67,3 +67,21 @@ def test_boto3_resources_fail_over_under_patch(local_clouds: LocalClouds, unique
             bucket.put_object(Key="k", Body=b"through a resource")
             assert bucket.Object("k").get()["Body"].read() == b"through a resource"
             assert [summary.key for summary in bucket.objects.all()] == ["k"]
+
+
+def test_the_swapped_import_offers_resource_session_and_the_rest_of_boto3(
+    local_clouds: LocalClouds, unique_name: str
+) -> None:
+    assert compat.set_stream_logger is boto3.set_stream_logger  # what the drop-in does not cover is boto3's
+    with aws_through(local_clouds, "dns") as aws:
+        boto3.client("s3", **aws.kwargs).create_bucket(Bucket=unique_name)
+        config = failover_config(local_clouds)
+        bucket = compat.resource("s3", failover_config=config, **aws.kwargs).Bucket(unique_name)
+        sqs = compat.Session(failover_config=config).client("sqs", **aws.kwargs)
+        url = sqs.create_queue(QueueName=unique_name)["QueueUrl"]
+        aws.break_()
+        bucket.put_object(Key="k", Body=b"v")
+        assert bucket.Object("k").get()["Body"].read() == b"v"
+        sqs.send_message(QueueUrl=url, MessageBody="m")
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)
+        assert [message["Body"] for message in got.get("Messages", [])] == ["m"]
