@@ -88,3 +88,10 @@ def test_a_bucket_created_while_aws_is_down_is_created_there_when_it_returns(
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
+
+
+def test_get_bucket_location_answers_while_aws_is_down(s3: Any, aws: Aws, unique_name: str) -> None:
+    s3.create_bucket(Bucket=unique_name)
+    expected = boto3.client("s3", **aws.kwargs).get_bucket_location(Bucket=unique_name)["LocationConstraint"]
+    aws.break_()
+    assert s3.get_bucket_location(Bucket=unique_name)["LocationConstraint"] == expected

@@ -3,7 +3,7 @@
 CreateBucket creates the bucket (container) on each provider that answers; one that is down gets it
 when its health is HEALTHY again (`Backends.create_when_back`), or from the next CreateBucket.
 HeadBucket asks the providers in order: the first that answers a listing decides whether the bucket
-exists. Other bucket calls pass through to S3.
+exists. GetBucketLocation answers from the mapping. Other bucket calls pass through to S3.
 """
 
 from __future__ import annotations
@@ -58,4 +58,14 @@ def head_bucket(backends: Any, configs: list[StoreConfig], params: Mapping[str, 
     raise S3Error("ServiceUnavailable", 503, "no provider answered")
 
 
-BUCKET_HANDLERS: dict[str, BucketHandler] = {"CreateBucket": create_bucket, "HeadBucket": head_bucket}
+def get_bucket_location(backends: Any, configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
+    """The region of the bucket on the caller's S3 (S3 answers None for us-east-1), from the mapping."""
+    region = next((getattr(config, "region", None) for config in configs if config.kind == "s3"), None)
+    return Reply({"LocationConstraint": None if region in (None, "us-east-1") else region})
+
+
+BUCKET_HANDLERS: dict[str, BucketHandler] = {
+    "CreateBucket": create_bucket,
+    "HeadBucket": head_bucket,
+    "GetBucketLocation": get_bucket_location,
+}
