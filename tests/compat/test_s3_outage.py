@@ -73,3 +73,16 @@ def test_a_put_during_the_outage_reaches_s3_after_it(s3: Any, aws: Aws, unique_n
 
 def test_an_unmapped_call_goes_to_s3_unchanged(s3: Any, unique_name: str) -> None:
     assert s3.get_bucket_versioning(Bucket=unique_name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_an_unmapped_bucket_goes_to_s3_unchanged(aws: Aws, local_clouds: LocalClouds, unique_name: str) -> None:
+    config = failover_config(local_clouds, buckets=[{"match": "app-*", "stores": {"gcp": "dr-{bucket}"}}])
+    client = compat.client("s3", failover_config=config, **aws.kwargs)
+    try:
+        client.create_bucket(Bucket=unique_name)
+        client.put_object(Bucket=unique_name, Key="k", Body=b"plain")
+        stored = boto3.client("s3", **aws.kwargs).head_object(Bucket=unique_name, Key="k")
+        assert "failover_etag" not in stored["Metadata"]  # not written through failover
+        assert client.meta.failover_backends.storage(unique_name) is None
+    finally:
+        compat.close(client)
