@@ -16,12 +16,15 @@ from failover.errors import InvalidRequest
 from failover.interfaces import Capabilities, Data
 from failover.keys import RESERVED_PREFIX, validate_content_type, validate_key, validate_metadata
 
-__all__ = ["SHA256_KEY", "VERSION_KEY", "PreparedPut", "prepare_put", "split_metadata"]
+__all__ = ["ETAG_KEY", "SHA256_KEY", "VERSION_KEY", "PreparedPut", "prepare_put", "split_metadata"]
 
 SHA256_KEY = "failover_sha256"
 VERSION_KEY = "failover_version"
+ETAG_KEY = "failover_etag"
+"""The S3-form ETag the boto3 drop-in (`failover.compat`) writes, so that every provider answers with it.
+It travels with the caller's metadata (replicated and copied with it) and stays visible there."""
 # The failover layer writes the version stamp through the adapters; the sha256 is always computed.
-_WRITABLE_RESERVED = frozenset({VERSION_KEY})
+_WRITABLE_RESERVED = frozenset({VERSION_KEY, ETAG_KEY})
 
 
 @dataclass(slots=True)
@@ -67,7 +70,7 @@ def split_metadata(raw: Mapping[str, str] | None) -> tuple[dict[str, str], str |
     user: dict[str, str] = {}
     for name, value in (raw or {}).items():
         lowered = name.lower()
-        if not lowered.startswith(RESERVED_PREFIX):
+        if not lowered.startswith(RESERVED_PREFIX) or lowered == ETAG_KEY:
             user[lowered] = value
     lowered_raw = {name.lower(): value for name, value in (raw or {}).items()}
     return user, lowered_raw.get(SHA256_KEY), lowered_raw.get(VERSION_KEY)

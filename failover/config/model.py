@@ -23,6 +23,10 @@ In TOML (``load_config`` reads it; every table is optional)::
     kind = "sqs"
     queue = "jobs"
 
+    [[boto3.buckets]]         # the boto3 drop-in (failover.compat): buckets and queues by pattern
+    match = "*"
+    stores = { gcp = "dr-{bucket}" }
+
 Store and queue names are lower-case identifiers, so that an environment variable can address each
 one: ``FAILOVER__STORES__AWS__REGION=eu-west-1``.
 """
@@ -37,6 +41,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from failover.compat.config import Boto3Config
 from failover.config.endpoints import QueueConfig, StoreConfig
 from failover.config.engine import EngineConfig
 from failover.config.sections import QueueSection, StorageSection
@@ -78,6 +83,7 @@ class FailoverConfig(BaseSettings):
     encryption: EncryptionConfig | None = Field(
         None, description="Master keys for EncryptedStorage and EncryptedQueue (failover.crypto)."
     )
+    boto3: Boto3Config = Field(Boto3Config(), description="The boto3 drop-in: buckets and queues mapped by pattern.")
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import BinaryIO, Final, Literal, Self, cast
 
+from failover.adapters._common import ETAG_KEY
 from failover.clock import Clock
 from failover.config import FailoverConfig, load_config
 from failover.engine import Engine, EngineSettings
@@ -48,6 +49,9 @@ __all__ = ["PROBE_KEY", "PROVIDER", "FailoverStorage", "default_quorum"]
 PROVIDER: Final = "failover"
 PROBE_KEY: Final = "failover-probe/canary"
 """What the probers read on a DOWN store; a NotFound answer, or a refusal by policy, proves it reachable."""
+
+
+_CALLER_RESERVED: Final = frozenset({ETAG_KEY})
 
 
 def _probe(store: ObjectStore, timeout: float) -> object:
@@ -312,7 +316,8 @@ class FailoverStorage:
         timeout: float | None = None,
     ) -> ObjectInfo:
         validate_key(key)
-        user = validate_metadata(metadata)  # failover_* names are reserved for this layer
+        # failover_* names are reserved for this layer; the drop-in's S3 ETag is the caller's to write
+        user = validate_metadata(metadata, reserved_allowed=_CALLER_RESERVED)
         validate_content_type(content_type)
         _check_conditions(key, if_none_match, if_match)
         validate_timeout(timeout)

@@ -1,0 +1,102 @@
+"""The failover backends of one drop-in client: a `FailoverStorage` per mapped bucket, built on first use.
+
+A backend is built from the configuration's ``[storage]`` and ``[engine]`` with the bucket's stores
+in place of ``[stores.*]``; each bucket keeps its own journal (next to the configured one, named
+after the bucket). Tests and benchmarks pass ready-made storages instead of a configuration.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from failover.compat._mapping import NameMap
+from failover.config import FailoverConfig
+from failover.health import HealthState
+from failover.interfaces import ObjectStore
+from failover.storage import FailoverStorage
+
+__all__ = ["Backends", "StorageSource"]
+
+StorageSource = Mapping[str, ObjectStore] | Callable[[str], "ObjectStore | None"]
+"""Ready-made storages by logical bucket name, or a function from a bucket name to one (None: unmapped)."""
+
+
+class Backends:
+    """Storages by logical bucket name, from a configuration or from the caller."""
+
+    def __init__(self, *, config: FailoverConfig | None, aws: Mapping[str, Any], storage: StorageSource | None) -> None:
+        self._names = NameMap(config, aws) if config is not None else None
+        self._given = storage
+        self._storages: dict[str, ObjectStore | None] = {}
+        self._lock = threading.Lock()
+        self._waiting: dict[str, dict[str, Any]] = {}  # bucket -> store name -> config still to create
+
+    def storage(self, bucket: str) -> ObjectStore | None:
+        """The storage of ``bucket``, or None when it is not mapped (its calls go to the endpoint)."""
+        try:
+            return self._storages[bucket]
+        except KeyError:
+            pass
+        with self._lock:
+            if bucket not in self._storages:
+                self._storages[bucket] = self._build(bucket)
+            return self._storages[bucket]
+
+    def configs(self, bucket: str) -> list[Any] | None:
+        """The store configurations of ``bucket`` (None: unmapped, or storages given ready-made)."""
+        return None if self._names is None else self._names.bucket(bucket)
+
+    def _build(self, bucket: str) -> ObjectStore | None:
+        if self._given is not None:
+            return self._given.get(bucket) if isinstance(self._given, Mapping) else self._given(bucket)
+        assert self._names is not None
+        stores = self._names.bucket(bucket)
+        if stores is None:
+            return None
+        config = self._names.config
+        journal = config.storage.journal
+        if journal is not None:
+            journal = journal.with_name(f"{journal.stem}-{bucket}{journal.suffix}")
+        scoped = config.model_copy(update={"stores": {f"s{index}": store for index, store in enumerate(stores)}})
+        return FailoverStorage.from_config(scoped, journal=journal)
+
+    def create_when_back(self, bucket: str, missed: list[int]) -> None:
+        """Create ``bucket`` on the stores at ``missed`` (positions in its mapping) once each is HEALTHY
+        again: the storage's health events say when; the creation runs on a thread of its own."""
+        configs = self.configs(bucket)
+        storage = self.storage(bucket)
+        if configs is None or not isinstance(storage, FailoverStorage):
+            return
+        names = list(storage.stores)
+        with self._lock:
+            first = bucket not in self._waiting
+            waiting = self._waiting.setdefault(bucket, {})
+            waiting.update({names[index]: configs[index] for index in missed})
+        if first:
+            storage.on_state_change(partial(self._on_state_change, waiting))
+
+    def _on_state_change(
+        self, waiting: dict[str, Any], store: str, old: HealthState, new: HealthState, reason: str
+    ) -> None:
+        config = waiting.get(store)
+        if config is not None and new is HealthState.HEALTHY:
+            threading.Thread(target=self._create, args=(waiting, store, config), daemon=True).start()
+
+    def _create(self, waiting: dict[str, Any], store: str, config: Any) -> None:
+        from failover.compat._s3.buckets import ensure_bucket
+
+        if ensure_bucket(config):
+            with self._lock:
+                waiting.pop(store, None)
+
+    def close(self) -> None:
+        """Close the storages built here (not those the caller passed)."""
+        with self._lock:
+            built, self._storages = self._storages, {}
+        if self._given is None:
+            for storage in built.values():
+                if storage is not None:
+                    storage.close()

@@ -1,0 +1,114 @@
+"""The queue backends of one drop-in SQS client: a `FailoverQueue` per mapped queue name.
+
+A name is served once CreateQueue made it (on every provider it maps to) or GetQueueUrl found it
+on one of them; each `FailoverQueue` is built from the configuration's ``[queue]`` and ``[engine]``
+with the name's queues in place of ``[queues.*]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from failover.compat._mapping import NameMap
+from failover.compat._sqs.backend import QueueBackend
+from failover.compat._sqs.queues import check_attributes
+from failover.config import FailoverConfig
+from failover.errors import FailoverError, NotFound
+from failover.interfaces import MessageQueue
+from failover.queue import FailoverQueue, probe_queue, queue_from_config
+
+__all__ = ["QueueBackends", "QueueSource"]
+
+log = logging.getLogger(__name__)
+
+QueueSource = Mapping[str, MessageQueue] | Callable[[str], "MessageQueue | None"]
+"""Ready-made queues by name, or a function from a queue name to one (None: unmapped)."""
+PROBE_TIMEOUT = 5.0
+
+
+class QueueBackends:
+    def __init__(
+        self,
+        *,
+        config: FailoverConfig | None,
+        aws: Mapping[str, Any],
+        queues: QueueSource | None,
+        url_base: str,
+    ) -> None:
+        self._names = NameMap(config, aws) if config is not None else None
+        self._given = queues
+        self._url_base = url_base.rstrip("/")
+        self._backends: dict[str, QueueBackend] = {}
+        self._lock = threading.Lock()
+
+    def mapped(self, name: str) -> bool:
+        if self._given is not None:
+            return True
+        assert self._names is not None
+        return self._names.queue(name) is not None
+
+    def get(
+        self, name: str, *, create: bool = False, attributes: Mapping[str, str] | None = None
+    ) -> QueueBackend | None:
+        """The backend of ``name``; None when it is not mapped. Raises NotFound for a queue that
+        does not exist (and is not being created)."""
+        with self._lock:
+            backend = self._backends.get(name)
+            if backend is None:
+                if create:
+                    check_attributes(attributes or {}, creating=True)
+                queue = self._build(name, create)
+                if queue is None:
+                    return None
+                if not create and self._given is None:
+                    _exists(queue, name)
+                backend = self._backends[name] = QueueBackend(name, f"{self._url_base}/{name}", queue)
+            if create and attributes:
+                backend.attributes.update({k: v for k, v in attributes.items() if k != "FifoQueue"})
+            return backend
+
+    def _build(self, name: str, create: bool) -> MessageQueue | None:
+        if self._given is not None:
+            return self._given.get(name) if isinstance(self._given, Mapping) else self._given(name)
+        assert self._names is not None
+        endpoints = self._names.queue(name)
+        if endpoints is None:
+            return None
+        if create:
+            _create_where_reachable(endpoints)
+        scoped = self._names.config.model_copy(update={"queues": {f"q{i}": q for i, q in enumerate(endpoints)}})
+        return FailoverQueue.from_config(scoped)
+
+    def close(self) -> None:
+        with self._lock:
+            built, self._backends = self._backends, {}
+        if self._given is None:
+            for backend in built.values():
+                backend.queue.close()
+
+
+def _create_where_reachable(endpoints: list[Any]) -> None:
+    """Create the queue on every provider that answers; one that is down keeps its turn: the next
+    CreateQueue, or the application's, creates it there (SQS's CreateQueue is idempotent)."""
+    for endpoint in endpoints:
+        try:
+            queue_from_config(endpoint.model_copy(update={"ensure": True})).close()
+        except FailoverError as exc:
+            log.warning("CreateQueue: %s not created on %s now: %s", endpoint.kind, endpoint.name or endpoint.kind, exc)
+
+
+def _exists(queue: MessageQueue, name: str) -> None:
+    """Whether the queue exists: the first provider (in order) that answers a probe decides."""
+    members = queue.queues if isinstance(queue, FailoverQueue) else (queue,)
+    for member in members:
+        try:
+            probe_queue(member, PROBE_TIMEOUT)
+            return
+        except NotFound:
+            queue.close()
+            raise NotFound(f"the queue {name!r} does not exist") from None
+        except Exception:  # unreachable: the next provider decides
+            continue

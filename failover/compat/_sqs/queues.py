@@ -1,0 +1,96 @@
+"""CreateQueue, GetQueueUrl, Get/SetQueueAttributes and PurgeQueue of a mapped queue name.
+
+CreateQueue creates the queue on every provider the name maps to (those down are created when a
+later call builds them); the attributes the drop-in honours (VisibilityTimeout, DelaySeconds,
+ReceiveMessageWaitTimeSeconds) live with the drop-in, for every provider alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from failover.compat._errors import Reply
+from failover.compat._s3._shapes import failover_errors
+from failover.compat._sqs.attributes import invalid
+from failover.compat._sqs.backend import DEFAULT_ATTRIBUTES, QueueBackend
+
+__all__ = ["QUEUES", "check_attributes"]
+
+_SETTABLE = frozenset({*DEFAULT_ATTRIBUTES, "Policy", "RedrivePolicy", "KmsMasterKeyId", "ContentBasedDeduplication"})
+_AT_CREATION = frozenset({"FifoQueue"})
+_RANGES = {
+    "VisibilityTimeout": (0, 43200),
+    "DelaySeconds": (0, 900),
+    "ReceiveMessageWaitTimeSeconds": (0, 20),
+    "MaximumMessageSize": (1024, 1048576),
+    "MessageRetentionPeriod": (60, 1209600),
+}
+
+
+def check_attributes(attributes: Mapping[str, str], *, creating: bool) -> None:
+    """SQS's checks of queue attributes, before any provider is called."""
+    for name, value in attributes.items():
+        if name not in _SETTABLE and not (creating and name in _AT_CREATION):
+            raise invalid(f"Unknown Attribute {name}.", "InvalidAttributeName")
+        if name in _RANGES:
+            low, high = _RANGES[name]
+            if not str(value).isdigit() or not low <= int(value) <= high:
+                raise invalid(f"Invalid value for the parameter {name}.", "InvalidAttributeValue")
+
+
+def create_queue(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
+    return Reply({"QueueUrl": backend.url})
+
+
+def get_queue_url(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
+    return Reply({"QueueUrl": backend.url})
+
+
+def get_queue_attributes(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
+    names = list(params.get("AttributeNames") or [])
+    known = {
+        **backend.attributes,
+        "QueueArn": f"arn:aws:sqs:failover:{backend.url.rstrip('/').split('/')[-2]}:{backend.name}",
+    }
+    if backend.fifo:
+        known["FifoQueue"] = "true"
+    for name in names:
+        if name != "All" and name not in known and not name.startswith("Approximate"):
+            raise invalid(f"Unknown Attribute {name}.", "InvalidAttributeName")
+    chosen = known if "All" in names else {name: known[name] for name in names if name in known}
+    return Reply({"Attributes": chosen} if chosen else {})
+
+
+def set_queue_attributes(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
+    attributes = dict(params.get("Attributes") or {})
+    check_attributes(attributes, creating=False)
+    backend.attributes.update(attributes)
+    return Reply({})
+
+
+PURGE_SECONDS = 30.0
+
+
+def purge_queue(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
+    """Receive and delete until every provider answers with nothing (SQS purges asynchronously too;
+    messages in flight with other consumers are not purged)."""
+    deadline = time.monotonic() + PURGE_SECONDS
+    with failover_errors(not_found="QueueDoesNotExist"):
+        while time.monotonic() < deadline:
+            messages = backend.queue.receive(10, wait=0.0, visibility=60.0)
+            if not messages:
+                break
+            for message in messages:
+                backend.queue.ack(message)
+    return Reply({})
+
+
+QUEUES = {
+    "CreateQueue": create_queue,
+    "GetQueueUrl": get_queue_url,
+    "GetQueueAttributes": get_queue_attributes,
+    "SetQueueAttributes": set_queue_attributes,
+    "PurgeQueue": purge_queue,
+}
