@@ -1,12 +1,13 @@
 """``failover status``: probe every configured store and queue, print who answers and how fast.
 
-A store is probed with a HEAD of the canary key the failover engine's probers use
-(`failover.storage.PROBE_KEY`): NotFound is an answer, so the store is reachable. A queue is probed
-with its adapter's `probe` (its attributes). The latency shown is a second probe's: the first also
-builds the SDK's client and opens a connection. Resources are never created here: ``ensure`` is off
-whatever the configuration says. The endpoints are probed in parallel, so a dead one costs its
-timeout once, not once per endpoint after it. Below the table: the write quorum each storage mode
-acknowledges at with these stores (the configuration names no mode: the program picks it).
+A store is probed with a GET of the canary key the failover engine's probers use
+(`failover.storage.PROBE_KEY`): NotFound is an answer, so the store is reachable, and so is a
+refusal of that one request by policy (a least-privilege role); rejected credentials or a missing
+bucket are not. A queue is probed with its adapter's `probe` (its attributes). The latency shown is
+a second probe's: the first also builds the SDK's client and opens a connection. Resources are never
+created here: ``ensure`` is off whatever the configuration says. The endpoints are probed in
+parallel, so a dead one costs its timeout once, not once per endpoint after it.
+Below the table: how writes are acknowledged in the configured mode with these stores.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from failover.cli._build import PROVIDER_OF, endpoint_label
 from failover.cli._journal import print_journal
 from failover.config import FailoverConfig, QueueConfig, StoreConfig, load_config
 from failover.errors import ConfigError, FailoverError, NotFound, ProviderError
+from failover.policy import is_refusal
 from failover.queue import SupportsProbe, queue_from_config
 from failover.replication.state import journal_file_name, state_dir
 from failover.storage import PROBE_KEY, build_store, default_quorum
@@ -67,19 +69,22 @@ def _probe(config: StoreConfig | QueueConfig, build: Callable[[], tuple[str, Cal
         except NotFound as exc:
             detail = "reachable" if config.kind in ("s3", "gcs", "azure_blob") else f"reachable, but {exc.message}"
         except Exception as exc:
+            if is_refusal(exc):
+                detail = "reachable (the canary is refused by policy)"
+                continue
             return ProbeResult(name, config.kind, provider, False, _why(exc), (time.perf_counter() - started) * 1000)
     return ProbeResult(name, config.kind, provider, True, detail, (time.perf_counter() - started) * 1000)
 
 
 def probe_store_config(config: StoreConfig, timeout: float) -> ProbeResult:
-    """HEAD the canary key on the store ``config`` describes (built without ``ensure``)."""
+    """GET the canary key on the store ``config`` describes (built without ``ensure``)."""
 
     store = None
 
     def build() -> tuple[str, Callable[[], object]]:
         nonlocal store
         store = built = build_store(config.model_copy(update={"ensure": False}))
-        return built.name, lambda: built.head(PROBE_KEY, timeout=timeout)
+        return built.name, lambda: built.get(PROBE_KEY, byte_range=(0, 1), timeout=timeout).close()
 
     try:
         return _probe(config, build)

@@ -18,18 +18,7 @@ __all__ = ["LatencyStats"]
 class LatencyStats:
     """EWMA (weight ``alpha`` for each new sample) and p95 of the last ``window`` latencies, in seconds."""
 
-    __slots__ = (
-        "_count",
-        "_next",
-        "_p95",
-        "_p95_at",
-        "_samples",
-        "alpha",
-        "ewma",
-        "last",
-        "refresh_every",
-        "window",
-    )
+    __slots__ = ("_count", "_next", "_p95", "_p95_at", "_samples", "alpha", "ewma", "refresh_every", "window")
 
     def __init__(self, alpha: float = 0.2, window: int = 128, refresh_every: int = 8) -> None:
         if not 0.0 < alpha <= 1.0:
@@ -40,7 +29,6 @@ class LatencyStats:
         self.window = window
         self.refresh_every = max(1, refresh_every)
         self.ewma: float | None = None
-        self.last: float | None = None  # the latest sample
         self._samples: list[float] = []
         self._next = 0
         self._count = 0
@@ -55,7 +43,6 @@ class LatencyStats:
     def add(self, latency: float) -> None:
         ewma = self.ewma
         self.ewma = latency if ewma is None else ewma + self.alpha * (latency - ewma)
-        self.last = latency
         if len(self._samples) < self.window:
             self._samples.append(latency)
         else:
@@ -74,14 +61,8 @@ class LatencyStats:
             self._p95_at = self._count
         return self._p95
 
-    def fresh_p95(self) -> float | None:
-        """The p95 computed now, whatever ``refresh_every`` says (for decisions, not the hot path)."""
-        self._p95 = None
-        return self.p95
-
     def reset(self) -> None:
         self.ewma = None
-        self.last = None
         self._samples = []
         self._next = 0
         self._count = 0

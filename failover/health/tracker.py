@@ -21,7 +21,6 @@ across a call, allocates nothing and logs nothing.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,11 +143,9 @@ class HealthTracker:
         self._trials_in_flight = 0
         self._trial_admitted_at = 0.0
         self._counts = dict.fromkeys(HealthCounters.__dataclass_fields__, 0)
-        # Set by a HealthRegistry: called (outside the lock) every `sample_every` successes, and after
-        # each success slower than `slow_after` seconds (a brownout shows at once, not 16 calls later).
+        # Set by a HealthRegistry: called (outside the lock) every `sample_every` successes.
         self.sample_hook: Callable[[], None] | None = None
         self.sample_every = 16
-        self.slow_after = math.inf
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -170,16 +167,6 @@ class HealthTracker:
         """Seconds: the 95th percentile latency of the last successful calls, None before any."""
         with self._lock:
             return self._latency.p95
-
-    def fresh_p95(self) -> float | None:
-        """Seconds: the p95 computed now from the last samples (the brownout check's view)."""
-        with self._lock:
-            return self._latency.fresh_p95()
-
-    @property
-    def last_latency(self) -> float | None:
-        """Seconds: the latest successful call's latency, None before any (or since a re-measure)."""
-        return self._latency.last
 
     @property
     def latency_samples(self) -> int:
@@ -227,11 +214,7 @@ class HealthTracker:
             record = self.store.get(self.name)
             if record is not None and record.state not in _SERVING:
                 change = self._answered_while_open(record, now)
-            hook = (
-                self.sample_hook
-                if latency is not None and (successes % self.sample_every == 0 or latency > self.slow_after)
-                else None
-            )
+            hook = self.sample_hook if latency is not None and successes % self.sample_every == 0 else None
         if change is not None:
             self.events.state_changed(self.name, *change)
         if hook is not None:
