@@ -43,9 +43,12 @@ class ObjectInfo:
 
     ``etag`` is the provider's opaque token for this version of the object (the S3 and Azure ETag,
     the GCS generation): pass it back as ``if_match``. It differs between providers; ``sha256`` and
-    ``version`` (the failover version stamp) do not. Entries yielded by `ObjectStore.list` may
-    leave ``metadata``, ``content_type``, ``sha256`` and ``version`` empty: listings of most
-    providers do not carry them; call `head` for the full record.
+    ``version`` (the failover version stamp) do not, and a `FailoverStorage` hands out the version
+    stamp as the etag, so that ``if_match`` works whichever store takes the next write. ``provider``
+    is the answering store's (``"failover"`` for a `FailoverStorage`, whose ``store`` then names the
+    store that answered).
+    Entries yielded by `ObjectStore.list` may leave ``metadata``, ``content_type``, ``sha256`` and
+    ``version`` empty: listings of most providers do not carry them; call `head` for the full record.
     """
 
     key: str
@@ -57,6 +60,7 @@ class ObjectInfo:
     etag: str | None = None
     sha256: str | None = None
     version: str | None = None
+    store: str | None = None  # the name of the store that answered, when a FailoverStorage did
 
 
 @dataclass(frozen=True, slots=True)

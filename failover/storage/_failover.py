@@ -340,7 +340,7 @@ class FailoverStorage:
             )
         finally:
             body.close()
-        return replace(info, provider=PROVIDER)
+        return _public(info)
 
     def get(
         self,
@@ -355,7 +355,7 @@ class FailoverStorage:
         validate_timeout(timeout)
         _check_flag("allow_stale", allow_stale)
         reader = self._reads.get(key, span, timeout=timeout, allow_stale=allow_stale)
-        reader.info = replace(reader.info, provider=PROVIDER)
+        reader.info = _public(reader.info)
         return reader
 
     def get_bytes(
@@ -386,10 +386,10 @@ class FailoverStorage:
         _check_flag("allow_stale", allow_stale)
 
         def head(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
-            return store.head(key, timeout=attempt_timeout)
+            return replace(store.head(key, timeout=attempt_timeout), store=store.name)
 
         info = self._reads.read("head", key, head, timeout=timeout, allow_stale=allow_stale)
-        return replace(info, provider=PROVIDER)
+        return _public(info)
 
     def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         validate_key(key)
@@ -412,7 +412,7 @@ class FailoverStorage:
             raise InvalidRequest(f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter")
         validate_timeout(timeout)
         entries = self._reads.list(prefix, delimiter, timeout=timeout)
-        return (replace(entry, provider=PROVIDER) if isinstance(entry, ObjectInfo) else entry for entry in entries)
+        return (_public(entry) if isinstance(entry, ObjectInfo) else entry for entry in entries)
 
     def copy(self, src: str, dst: str, *, timeout: float | None = None) -> ObjectInfo:
         validate_key(src)
@@ -478,6 +478,13 @@ class FailoverStorage:
         if isinstance(journal, str | os.PathLike):
             return SqliteJournal(journal)
         return journal
+
+
+def _public(info: ObjectInfo) -> ObjectInfo:
+    """What a caller sees: the answering store's record (``store`` names it), from provider "failover",
+    its etag the version stamp (the same on every store, so that ``if_match`` works whichever store
+    takes the next write)."""
+    return replace(info, provider=PROVIDER, etag=info.version or info.etag)
 
 
 def _is_journal(journal: object) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TypeVar
 
 from failover.engine import Engine
@@ -64,6 +65,7 @@ class Reads:
             return _started(store.get(key, byte_range=byte_range, timeout=attempt_timeout))
 
         reader, endpoint = self._read("get", key, open_reader, timeout=timeout, allow_stale=allow_stale)
+        reader.info = replace(reader.info, store=endpoint)
         if reader.info.version is None or reader.info.sha256 is None:
             return reader  # written outside failover: nothing proves another copy is the same object
         resuming = _Resuming(self, key, reader, endpoint, byte_range)

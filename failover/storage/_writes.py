@@ -31,7 +31,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal, TypeVar
 
@@ -42,7 +42,9 @@ from failover.errors import (
     Disposition,
     FailoverError,
     JournalError,
+    NotFound,
     OutcomeUnknown,
+    PreconditionFailed,
     ProviderUnavailable,
     Reason,
 )
@@ -112,15 +114,19 @@ class Writes:
     ) -> ObjectInfo:
         def write(stored: Mapping[str, str], conditional: bool) -> Write[ObjectInfo]:
             def attempt(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
-                return store.put(
+                native = None
+                if conditional and if_match is not None:
+                    native = native_etag(store, key, if_match, attempt_timeout)
+                info = store.put(
                     key,
                     body.open(),
                     content_type=content_type,
                     metadata=stored,
                     if_none_match=if_none_match if conditional else None,
-                    if_match=if_match if conditional else None,
+                    if_match=native,
                     timeout=attempt_timeout,
                 )
+                return replace(info, store=store.name)
 
             return attempt
 
@@ -129,9 +135,14 @@ class Writes:
             version = str(self._hlc.now())
             stored = {**metadata, VERSION_KEY: version}
             record = _Record(key, version, body.sha256, body.size, Op.PUT)
+            # An if_match is checked on a store that holds the key's newest version, never on one
+            # the journal says is behind (it would refuse a caller who is right).
+            stale = self._journal.newest_pending(key) if if_match is not None else frozenset()
             with self._outbox(record, deadline):
                 if self.mode == "primary":
-                    outcome = self._engine.call("put", write(stored, True), timeout=self._left(deadline, record))
+                    outcome = self._engine.call(
+                        "put", write(stored, True), timeout=self._left(deadline, record), skip=stale
+                    )
                     self._journal_write(record, outcome.endpoint, deadline)
                     return outcome.value
                 acked: dict[str, ObjectInfo] = {}
@@ -142,7 +153,7 @@ class Writes:
                     # passed it.
                     busy = self.inflight.stores(key)
                     first = self._engine.call(
-                        "put", write(stored, True), timeout=self._left(deadline, record), skip=busy
+                        "put", write(stored, True), timeout=self._left(deadline, record), skip=busy | stale
                     )
                     acked[first.endpoint] = first.value
                     errors.extend(error for _, error in first.failures)
@@ -444,3 +455,26 @@ def _not_called(
         for name in engine.names
         if name not in acked and name not in targets
     ]
+
+
+def native_etag(store: ObjectStore, key: str, etag: str, timeout: float) -> str:
+    """The etag ``store`` itself uses for the version of ``key`` that ``etag`` names, or `PreconditionFailed`.
+
+    The etag `FailoverStorage` hands out is the version stamp (the same on every store); a store's
+    conditional write takes its own etag. The store's current copy is looked up, compared, and its own
+    etag returned, so that the write is still conditional on that copy, atomically, on that store.
+    """
+    try:
+        current = store.head(key, timeout=timeout)
+    except NotFound:
+        raise PreconditionFailed(
+            f"if_match {etag!r}: the object does not exist", provider=store.provider, operation="put", key=key
+        ) from None
+    if etag not in (current.version, current.etag) or current.etag is None:
+        raise PreconditionFailed(
+            f"if_match {etag!r}: the object's etag is {current.version or current.etag!r}",
+            provider=store.provider,
+            operation="put",
+            key=key,
+        )
+    return current.etag

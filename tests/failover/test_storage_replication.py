@@ -11,7 +11,7 @@ import pytest
 from failover.adapters.aws.s3 import S3Store
 from failover.adapters.azure.blob import AzureBlobStore
 from failover.adapters.gcp.gcs import GcsStore
-from failover.errors import AllProvidersFailed, NotFound
+from failover.errors import AllProvidersFailed, NotFound, PreconditionFailed
 from failover.health import HealthState
 from failover.interfaces import ObjectInfo, ObjectStore
 from failover.storage import FailoverStorage
@@ -225,3 +225,29 @@ def test_replicated_delete_spares_a_newer_put_from_another_writer_on_the_emulato
         x.close()
         y.close()
         direct.close()
+
+
+@pytest.mark.parametrize("secondary", ["gcs", "azure"])
+def test_compare_and_swap_keeps_working_when_s3_goes_away(
+    secondary: str, local_clouds: LocalClouds, proxy: FaultProxy, unique_name: str, tmp_path: Path
+) -> None:
+    # The etag FailoverStorage hands out is the version stamp; underneath, GCS checks its generation
+    # and Azure its ETag, so the swap stays atomic on whichever store takes it.
+    stores = Stores(local_clouds, unique_name, proxy.endpoint, azure=secondary == "azure")
+    chosen = [stores.s3, stores.azure if stores.azure is not None else stores.gcs]
+    storage = FailoverStorage(chosen, settings=SETTINGS, journal=tmp_path / "journal.sqlite")
+    try:
+        first = storage.put("counter", b"1")
+        storage.drain(timeout=WAIT)
+        proxy.set(Fault.refuse())
+        second = storage.put("counter", b"2", if_match=storage.head("counter").etag)
+        assert second.store == chosen[1].name, f"the swap landed on {second.store}"
+        with pytest.raises(PreconditionFailed):
+            storage.put("counter", b"3", if_match=first.etag)
+        assert storage.get_bytes("counter") == b"2"
+        proxy.clear()
+        storage.drain(timeout=WAIT)
+        assert version_on(stores.direct_s3, "counter") == acknowledged(second)
+    finally:
+        storage.close()
+        stores.close()
