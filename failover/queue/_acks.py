@@ -75,13 +75,14 @@ class PendingAcks:
         done()
         return True
 
-    def retry(self) -> int:
-        """Try every pending ack whose queue is available, once; the number still pending."""
+    def retry(self, *, force: bool = False) -> int:
+        """Try every pending ack whose queue is available (every one, with ``force``), once; the
+        number still pending."""
         with self._lock:
             batch, self._pending = self._pending, []
         keep: list[_Pending] = []
         for item in batch:
-            if self._closed.is_set() or not self._engine.is_available(item.queue, background=True):
+            if self._closed.is_set() or not (force or self._engine.is_available(item.queue, background=True)):
                 keep.append(item)
                 continue
             item.tries += 1

@@ -18,6 +18,7 @@ from failover.config import FailoverConfig, load_config
 from failover.config.sections import DEFAULT_DEDUP_TTL, DEFAULT_DRAIN_INTERVAL
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, FailoverError, InvalidRequest, NotFound
+from failover.health import FailoverListener, HealthRegistry, StateChangeListener
 from failover.interfaces import (
     Message,
     MessageId,
@@ -376,6 +377,37 @@ class FailoverQueue:
     def pending_acks(self) -> int:
         """Acks the delivering queue could not take yet, retried in the background."""
         return len(self._acks)
+
+    def drain(self, timeout: float | None = None) -> int:
+        """Try every pending ack once, whatever its queue's health, then retry those left until none
+        is or ``timeout`` passes (None: one try); the number still pending.
+
+        The queue's counterpart of `FailoverStorage.drain`: what this process owes a queue that was
+        down. Messages themselves need no drain: receives take them from every queue.
+        """
+        check_timeout(timeout, "drain")
+        deadline = Deadline(timeout, self.engine.clock) if timeout is not None else None
+        left = self._acks.retry(force=True)  # one try on every queue owed an ack, whatever its health
+        while left and deadline is not None and not deadline.expired:
+            self.engine.clock.sleep(min(0.1, deadline.remaining()))
+            left = self._acks.retry()
+        return left
+
+    # -- health, as FailoverStorage has it ---------------------------------------------------------
+
+    @property
+    def health(self) -> HealthRegistry:
+        return self.engine.health
+
+    def on_state_change(self, listener: StateChangeListener) -> StateChangeListener:
+        """Call ``listener(queue, old, new, reason)`` on every health state change; returns it."""
+        self.engine.health.events.on_state_change.append(listener)
+        return listener
+
+    def on_failover(self, listener: FailoverListener) -> FailoverListener:
+        """Call ``listener(from_queue, to_queue or None, operation, error)`` on every failover; returns it."""
+        self.engine.health.events.on_failover.append(listener)
+        return listener
 
     def nack(self, message: Message, *, delay: float = 0.0, timeout: float | None = None) -> None:
         """Hand the message back to the queue that delivered it. With dedup, its failover_id is
