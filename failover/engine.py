@@ -52,6 +52,7 @@ from failover.health import (
     HealthPolicy,
     HealthRegistry,
     HealthState,
+    HealthStore,
     HealthTracker,
     ProbeBackoff,
     Prober,
@@ -120,13 +121,19 @@ class Engine(Generic[A]):
         settings: EngineSettings | None = None,
         clock: Clock | None = None,
         executor: futures.ThreadPoolExecutor | None = None,
+        health_store: HealthStore | None = None,
     ) -> None:
+        """``executor`` (hedged reads, mirrored writes) and ``health_store`` (where circuit states
+        live: in this process by default, a fleet's shared store otherwise) stay the caller's when
+        given: `close` shuts down only an executor the engine made."""
         if not adapters:
             raise ConfigError("a failover group needs at least one adapter", field="adapters")
         self.settings = settings = settings if settings is not None else EngineSettings()
         self.clock: Clock = clock if clock is not None else SystemClock()
         names = [name_of(adapter) for adapter in adapters]
-        self.health = HealthRegistry(names, policy=settings.health, degraded=settings.degraded, clock=self.clock)
+        self.health = HealthRegistry(
+            names, policy=settings.health, degraded=settings.degraded, clock=self.clock, store=health_store
+        )
         self.router: Router = (
             LatencyRouter(self.health) if settings.routing == "latency" else PriorityRouter(self.health)
         )

@@ -18,7 +18,7 @@ from failover.config import FailoverConfig, load_config
 from failover.config.sections import DEFAULT_DEDUP_TTL, DEFAULT_DRAIN_INTERVAL
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, FailoverError, InvalidRequest, NotFound
-from failover.health import FailoverListener, HealthRegistry, StateChangeListener
+from failover.health import FailoverListener, HealthRegistry, HealthStore, StateChangeListener
 from failover.interfaces import (
     Message,
     MessageId,
@@ -93,6 +93,7 @@ class FailoverQueue:
         executor: futures.ThreadPoolExecutor | None = None,
         ack_retry_interval: float | None = DEFAULT_ACK_RETRY_INTERVAL,
         claim_give_up: int = DEFAULT_CLAIM_GIVE_UP,
+        health_store: HealthStore | None = None,
     ) -> None:
         queues = tuple(queues)
         if not queues:
@@ -118,7 +119,13 @@ class FailoverQueue:
         self._window = dedup_window(dedup, dedup_ttl)
         try:
             self.engine: Engine[MessageQueue] = Engine(
-                queues, name_of=_name_of, probe=probe, settings=settings, clock=clock, executor=executor
+                queues,
+                name_of=_name_of,
+                probe=probe,
+                settings=settings,
+                clock=clock,
+                executor=executor,
+                health_store=health_store,
             )
         except BaseException:
             if self._owns_window and self._window is not None:

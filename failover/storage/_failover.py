@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent import futures
 from dataclasses import replace
 from functools import partial
 from types import MappingProxyType, TracebackType
@@ -14,7 +15,7 @@ from failover.clock import Clock
 from failover.config import FailoverConfig, load_config
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, InvalidRequest
-from failover.health import FailoverListener, HealthRegistry, StateChangeListener
+from failover.health import FailoverListener, HealthRegistry, HealthStore, StateChangeListener
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
 from failover.keys import (
     validate_body,
@@ -145,6 +146,8 @@ class FailoverStorage:
         replicate: bool = True,
         on_progress: ProgressCallback | None = None,
         replication_concurrency: int = 1,
+        health_store: HealthStore | None = None,
+        executor: futures.ThreadPoolExecutor | None = None,
     ) -> None:
         stores = list(stores)
         if not stores:
@@ -160,7 +163,13 @@ class FailoverStorage:
         self._capabilities, self._size_limited_by = common_capabilities(stores)
         self._name = "failover:" + "+".join(store.name for store in stores)
         self._engine: Engine[ObjectStore] = Engine(
-            stores, name_of=_name_of, probe=_probe, settings=settings, clock=clock
+            stores,
+            name_of=_name_of,
+            probe=_probe,
+            settings=settings,
+            clock=clock,
+            executor=executor,
+            health_store=health_store,
         )
         self._owns_journal = not _is_journal(journal)
         try:
