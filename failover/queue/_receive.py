@@ -9,9 +9,10 @@ the receipt names the queue that delivered them, so that ack, nack and extend go
 A receive does not fail while some queue answers: the long poll on the best queue keeps half an
 attempt of the hold for the next queue when others are available (a hung queue's timeout then
 leaves time to fail over), and if it fails anyway, the other available queues are polled once. When
-every queue's circuit is open (a heal the probes have not seen yet), the queue whose circuit opened
-first is asked once, without waiting and within the probe timeout, at most once a second each; an
-answer moves it to PROBING, as a probe's would. The call raises only when no queue answered at all.
+every queue's circuit is open (a heal the probes have not seen yet), the queues are asked in the
+order their circuits opened, without waiting and within the probe timeout, each at most once a
+second, until one answers; an answer moves it to PROBING, as a probe's would. The call raises only
+when no queue answered at all.
 """
 
 from __future__ import annotations
@@ -135,27 +136,29 @@ class Receiver:
         return poll.found
 
     def _last_resort(self, poll: _Poll) -> bool:
-        """Every circuit is open: ask the queue whose circuit opened first, once; whether it answered."""
+        """Every circuit is open: ask the queues, the one whose circuit opened first first, once each
+        (skipping those asked less than a second ago), until one answers; whether one did."""
         if any(self.engine.is_available(name) for name in self.engine.names):
             return False
-        now = self._clock.monotonic()
-        name = min(self.engine.names, key=lambda each: self.engine.health[each].record.since)
-        last = self._last_resort_at.get(name)
-        if last is not None and now - last < _LAST_RESORT_EVERY:
-            return False
-        self._last_resort_at[name] = now
-        timeout = min(poll.attempt, self.engine.settings.probe_timeout)
-        try:
-            raw = self.engine.endpoints[name].adapter.receive(
-                poll.room, wait=0.0, visibility=poll.visibility, timeout=timeout
-            )
-        except FailoverError as exc:
-            logger.debug("last-resort receive from %s failed: %s", name, exc)
-            return False
-        self.engine.health[name].probe_succeeded(self._clock.monotonic() - now)
-        poll.answered.add(name)
-        self._deliver(name, raw, poll)
-        return True
+        for name in sorted(self.engine.names, key=lambda each: self.engine.health[each].record.since):
+            now = self._clock.monotonic()
+            last = self._last_resort_at.get(name)
+            if last is not None and now - last < _LAST_RESORT_EVERY:
+                continue
+            self._last_resort_at[name] = now
+            timeout = min(poll.attempt, self.engine.settings.probe_timeout)
+            try:
+                raw = self.engine.endpoints[name].adapter.receive(
+                    poll.room, wait=0.0, visibility=poll.visibility, timeout=timeout
+                )
+            except FailoverError as exc:
+                logger.debug("last-resort receive from %s failed: %s", name, exc)
+                continue
+            self.engine.health[name].probe_succeeded(self._clock.monotonic() - now)
+            poll.answered.add(name)
+            self._deliver(name, raw, poll)
+            return True
+        return False
 
     def _time_for_one_more(self, poll: _Poll) -> bool:
         return poll.hold_until - self._clock.monotonic() >= DEFAULT_FLOOR
