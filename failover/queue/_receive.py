@@ -137,28 +137,36 @@ class Receiver:
 
     def _last_resort(self, poll: _Poll) -> bool:
         """Every circuit is open: ask the queues, the one whose circuit opened first first, once each
-        (skipping those asked less than a second ago), until one answers; whether one did."""
+        (a queue asked less than a second ago is waited for, if the hold allows), until one answers."""
         if any(self.engine.is_available(name) for name in self.engine.names):
             return False
         for name in sorted(self.engine.names, key=lambda each: self.engine.health[each].record.since):
-            now = self._clock.monotonic()
             last = self._last_resort_at.get(name)
-            if last is not None and now - last < _LAST_RESORT_EVERY:
-                continue
-            self._last_resort_at[name] = now
-            timeout = min(poll.attempt, self.engine.settings.probe_timeout)
-            try:
-                raw = self.engine.endpoints[name].adapter.receive(
-                    poll.room, wait=0.0, visibility=poll.visibility, timeout=timeout
-                )
-            except FailoverError as exc:
-                logger.debug("last-resort receive from %s failed: %s", name, exc)
-                continue
-            self.engine.health[name].probe_succeeded(self._clock.monotonic() - now)
-            poll.answered.add(name)
-            self._deliver(name, raw, poll)
-            return True
+            if last is not None:
+                ready = last + _LAST_RESORT_EVERY - self._clock.monotonic()
+                if ready > 0 and ready > poll.hold_until - self._clock.monotonic() - DEFAULT_FLOOR:
+                    continue  # not again so soon, and the caller cannot wait for it
+                if ready > 0:
+                    threading.Event().wait(ready)  # within the receive's hold: a wait, not a failure
+            if self._ask(name, poll):
+                return True
         return False
+
+    def _ask(self, name: str, poll: _Poll) -> bool:
+        started = self._clock.monotonic()
+        self._last_resort_at[name] = started
+        timeout = min(poll.attempt, self.engine.settings.probe_timeout)
+        try:
+            raw = self.engine.endpoints[name].adapter.receive(
+                poll.room, wait=0.0, visibility=poll.visibility, timeout=timeout
+            )
+        except FailoverError as exc:
+            logger.debug("last-resort receive from %s failed: %s", name, exc)
+            return False
+        self.engine.health[name].probe_succeeded(self._clock.monotonic() - started)
+        poll.answered.add(name)
+        self._deliver(name, raw, poll)
+        return True
 
     def _time_for_one_more(self, poll: _Poll) -> bool:
         return poll.hold_until - self._clock.monotonic() >= DEFAULT_FLOOR
