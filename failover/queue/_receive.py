@@ -9,9 +9,10 @@ the receipt names the queue that delivered them, so that ack, nack and extend go
 A receive does not fail while some queue answers: the long poll on the best queue keeps half an
 attempt of the hold for the next queue when others are available (a hung queue's timeout then
 leaves time to fail over), and if it fails anyway, the other available queues are polled once. When
-every queue's circuit is open (a heal the probes have not seen yet), the queue whose circuit opened
-first is asked once, without waiting and within the probe timeout, at most once a second each; an
-answer moves it to PROBING, as a probe's would. The call raises only when no queue answered at all.
+every queue's circuit is open (a heal the probes have not seen yet), the queues are asked in the
+order their circuits opened, without waiting and within the probe timeout, each at most once a
+second, until one answers; an answer moves it to PROBING, as a probe's would. The call raises only
+when no queue answered at all.
 """
 
 from __future__ import annotations
@@ -133,15 +134,25 @@ class Receiver:
         return poll.found
 
     def _last_resort(self, poll: _Poll) -> bool:
-        """Every circuit is open: ask the queue whose circuit opened first, once; whether it answered."""
+        """Every circuit is open: ask the queues, the one whose circuit opened first first, once each
+        (a queue asked less than a second ago is waited for, if the hold allows), until one answers."""
         if any(self.engine.is_available(name) for name in self.engine.names):
             return False
-        now = self._clock.monotonic()
-        name = min(self.engine.names, key=lambda each: self.engine.health[each].record.since)
-        last = self._last_resort_at.get(name)
-        if last is not None and now - last < _LAST_RESORT_EVERY:
-            return False
-        self._last_resort_at[name] = now
+        for name in sorted(self.engine.names, key=lambda each: self.engine.health[each].record.since):
+            last = self._last_resort_at.get(name)
+            if last is not None:
+                ready = last + _LAST_RESORT_EVERY - self._clock.monotonic()
+                if ready > 0 and ready > poll.hold_until - self._clock.monotonic() - DEFAULT_FLOOR:
+                    continue  # not again so soon, and the caller cannot wait for it
+                if ready > 0:
+                    threading.Event().wait(ready)  # within the receive's hold: a wait, not a failure
+            if self._ask(name, poll):
+                return True
+        return False
+
+    def _ask(self, name: str, poll: _Poll) -> bool:
+        started = self._clock.monotonic()
+        self._last_resort_at[name] = started
         timeout = min(poll.attempt, self.engine.settings.probe_timeout)
         try:
             raw = self.engine.endpoints[name].adapter.receive(
@@ -150,7 +161,7 @@ class Receiver:
         except FailoverError as exc:
             logger.debug("last-resort receive from %s failed: %s", name, exc)
             return False
-        self.engine.health[name].probe_succeeded(self._clock.monotonic() - now)
+        self.engine.health[name].probe_succeeded(self._clock.monotonic() - started)
         poll.answered.add(name)
         self._deliver(name, raw, poll)
         return True

@@ -47,6 +47,7 @@ class ConsumerSpec:
 @dataclass
 class ConsumerResult:
     events: list[Event] = field(default_factory=list)
+    started_at: list[float] = field(default_factory=list)  # time.monotonic() when each event began
     ended_at: list[float] = field(default_factory=list)  # time.monotonic() when each event ended
     raw: Counter[str] = field(default_factory=Counter)  # deliveries per failover id, before dedup
     dropped_by_dedup: int = 0
@@ -58,6 +59,7 @@ class _TimedHistory(History):
 
     def __init__(self) -> None:
         super().__init__(0)
+        self.started_at: list[float] = []
         self.ended_at: list[float] = []
 
     def finish(
@@ -74,6 +76,7 @@ class _TimedHistory(History):
     ) -> Event:
         event = super().finish(slot, process, kind, key, outcome=outcome, digest=digest, version=version, error=error)
         with self._cond:
+            self.started_at.append(slot.started_at)
             self.ended_at.append(time.monotonic())
         return event
 
@@ -119,6 +122,7 @@ def _consume(directory: Path) -> None:
         consumer.poll(wait=0.0)  # one more: copies still in flight are dropped (and counted) by the dedup window
         result = ConsumerResult(
             list(history.events()),
+            list(history.started_at),
             list(history.ended_at),
             raw,
             queue.counters().duplicates_dropped,
@@ -172,15 +176,20 @@ class ConsumerProcess:
 
 
 def merge(result: ConsumerResult, after: int, broken_at: list[tuple[float, str]]) -> list[Event]:
-    """The consumer's events as the parent's: numbered after ``after``, failures with what was broken."""
+    """The consumer's events as the parent's: numbered after ``after``; a failure carries every
+    provider broken at any moment of the call (a queue was healthy only if it was for all of it)."""
     merged: list[Event] = []
-    for event, ended in zip(result.events, result.ended_at, strict=True):
+    for event, started, ended in zip(result.events, result.started_at, result.ended_at, strict=True):
         broken = ""
         if event.outcome is not Outcome.OK:
-            for since, what in broken_at:
-                if since > ended:
-                    break
-                broken = what
+            states: list[str] = []
+            for index, (since, what) in enumerate(broken_at):
+                until = broken_at[index + 1][0] if index + 1 < len(broken_at) else float("inf")
+                if since <= ended and until > started:
+                    states.append(what)
+            named = sorted({part for what in states for part in what.split(" (", 1)[0].split("+") if part})
+            last = states[-1] if states else ""
+            broken = "+".join(named) + (f" (at the end: {last or 'nothing'})" if len(states) > 1 else "")
         merged.append(replace(event, start=event.start + after, end=event.end + after, broken=broken))
     return merged
 
