@@ -10,7 +10,7 @@ from failover.adapters.memory import MemoryStore
 from failover.errors import AllProvidersFailed, InvalidRequest, ProviderUnavailable, Reason
 from failover.interfaces import OutgoingMessage, QueueCapabilities
 from failover.queue import CLAIM_PREFIX
-from tests.unit.test_queue_rig import Rig
+from tests.unit.queue_rig import Rig
 
 SMALL = QueueCapabilities(max_message_size=256, max_attributes=10, max_delay=900)
 LARGE_BODY = bytes(range(256)) * 8  # 2 KiB: over the queues' 256 bytes

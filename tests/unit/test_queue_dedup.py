@@ -10,7 +10,7 @@ import pytest
 from failover.errors import ConfigError, OutcomeUnknown
 from failover.replication.dedup import SqliteDedupWindow
 from failover.testing.faulty import timed_out
-from tests.unit.test_queue_rig import Rig, bodies
+from tests.unit.queue_rig import Rig, bodies
 
 VISIBILITY = 30.0  # MemoryQueue's default
 

@@ -10,7 +10,7 @@ from failover.errors import AllProvidersFailed, InvalidRequest
 from failover.health import HealthState
 from failover.interfaces import Message
 from failover.queue import DEFAULT_DRAIN_INTERVAL
-from tests.unit.test_queue_rig import Rig, bodies
+from tests.unit.queue_rig import Rig, bodies
 
 
 @pytest.fixture

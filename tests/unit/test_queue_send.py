@@ -15,7 +15,7 @@ from failover.errors import AllProvidersFailed, ConfigError, InvalidRequest, Not
 from failover.health import HealthState
 from failover.interfaces import MessageQueue, OutgoingMessage, QueueCapabilities
 from failover.queue import FailoverQueue
-from tests.unit.test_queue_rig import SETTINGS, Rig, bodies
+from tests.unit.queue_rig import SETTINGS, Rig, bodies
 
 
 @pytest.fixture
@@ -197,3 +197,12 @@ def test_from_config_without_queues_is_a_config_error() -> None:
 def test_two_queues_of_one_name_are_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unique"):
         FailoverQueue([MemoryQueue("same"), MemoryQueue("same")])
+
+
+def test_rig_starts_with_both_queues_healthy_and_nothing_to_drain() -> None:
+    rig = Rig()
+    try:
+        assert [rig.state(name) for name in ("primary", "secondary")] == [HealthState.HEALTHY] * 2
+        assert rig.queue.draining == frozenset()
+    finally:
+        rig.close()

@@ -61,12 +61,3 @@ class Rig:
 
 def bodies(messages: Sequence[Message]) -> list[bytes]:
     return sorted(message.body for message in messages)
-
-
-def test_rig_starts_with_both_queues_healthy_and_nothing_to_drain() -> None:
-    rig = Rig()
-    try:
-        assert [rig.state(name) for name in ("primary", "secondary")] == [HealthState.HEALTHY] * 2
-        assert rig.queue.draining == frozenset()
-    finally:
-        rig.close()
