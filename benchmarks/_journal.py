@@ -154,6 +154,16 @@ class MemoryJournal:
             entry = self._entries.get(key)
             return frozenset(entry.pending) | frozenset(entry.dead) if entry is not None else frozenset()
 
+    def newest_under(self, prefix: str) -> list[JournalItem]:
+        with self._lock:
+            items = [
+                JournalItem(key, e.version, e.sha256, e.size, e.source, e.op, name, attempts, at, e.created, error)
+                for key, e in self._entries.items()
+                if key.startswith(prefix)
+                for name, (attempts, at, error) in (e.pending | e.dead).items()
+            ]
+        return sorted(items, key=lambda item: (item.key, item.store))
+
     def backlog(self) -> dict[str, int]:
         with self._lock:
             counts = Counter(store for entry in self._entries.values() for store in entry.pending)

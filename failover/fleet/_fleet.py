@@ -2,7 +2,7 @@
 
 ::
 
-    with Fleet(FleetConfig(dsn="postgresql://failover@db/app", schema="orders")) as fleet:
+    with Fleet(FleetConfig(dsn="postgresql://failover@db/app", schema_name="orders")) as fleet:
         storage = FailoverStorage(stores, journal=fleet.journal)
         queue = FailoverQueue(queues, dedup=fleet.dedup_window(ttl=3600))
 """

@@ -66,4 +66,4 @@ def test_schema_newer_than_the_library_is_refused(db: FleetDatabase) -> None:
 
 def test_schema_name_must_be_a_plain_identifier() -> None:
     with pytest.raises(ValueError, match="schema"):
-        FleetConfig(dsn="postgresql://u@h/d", schema="x; DROP TABLE y")
+        FleetConfig.model_validate({"dsn": "postgresql://u@h/d", "schema": "x; DROP TABLE y"})
