@@ -41,6 +41,7 @@ from failover.config.endpoints import QueueConfig, StoreConfig
 from failover.config.engine import EngineConfig
 from failover.config.sections import QueueSection, StorageSection
 from failover.crypto.config import EncryptionConfig
+from failover.fleet.config import FleetConfig
 
 __all__ = ["ENV_NESTED_DELIMITER", "ENV_PREFIX", "FailoverConfig"]
 
@@ -77,6 +78,11 @@ class FailoverConfig(BaseSettings):
     queues: dict[str, QueueConfig] = Field(default_factory=dict, description="Queues by name, in order.")
     encryption: EncryptionConfig | None = Field(
         None, description="Master keys for EncryptedStorage and EncryptedQueue (failover.crypto)."
+    )
+    fleet: FleetConfig | None = Field(
+        None,
+        description="A PostgreSQL schema shared by every process of a fleet: its journal and dedup "
+        "windows replace the local SQLite ones (needs failover[postgres]).",
     )
 
     @classmethod

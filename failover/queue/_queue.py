@@ -18,6 +18,7 @@ from failover.config import FailoverConfig, load_config
 from failover.config.sections import DEFAULT_DEDUP_TTL, DEFAULT_DRAIN_INTERVAL
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, FailoverError, InvalidRequest, NotFound
+from failover.fleet import Fleet
 from failover.interfaces import (
     Message,
     MessageId,
@@ -167,7 +168,12 @@ class FailoverQueue:
         try:
             for entry in config.queues.values():
                 queues.append(queue_from_config(entry))
-            if dedup is None and section.dedup is True:
+            if dedup is None and section.dedup is True and config.fleet is not None:
+                # The fleet's window, shared by every consumer; the queue owns the fleet it opened.
+                fleet = Fleet(config.fleet, state_dir=config.state_dir)
+                owned.append(fleet)
+                dedup = fleet.dedup_window(section.dedup_ttl)
+            elif dedup is None and section.dedup is True:
                 dedup = default_state_file("dedup", [q.name for q in queues], directory=config.state_dir)
             elif dedup is None and isinstance(section.dedup, Path):
                 dedup = section.dedup  # a path: the window opened from it is closed by `close`

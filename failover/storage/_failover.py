@@ -13,6 +13,7 @@ from failover.clock import Clock
 from failover.config import FailoverConfig, load_config
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, InvalidRequest
+from failover.fleet import Fleet
 from failover.health import FailoverListener, HealthRegistry, StateChangeListener
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
 from failover.keys import (
@@ -185,6 +186,7 @@ class FailoverStorage:
             inflight=inflight,
         )
         self._reads = Reads(self._engine, self._journal, self._hlc)
+        self._fleet: Fleet | None = None  # opened by `from_config` for a ``[fleet]``: closed with this
         self._closed = False
         if replicate:
             self.replicator.start()
@@ -212,12 +214,16 @@ class FailoverStorage:
         section = config.storage
         settings = settings if settings is not None else config.storage_engine().build()
         stores = build_stores(config)
+        fleet: Fleet | None = None
         try:
+            if journal is None and config.fleet is not None:
+                fleet = Fleet(config.fleet, state_dir=config.state_dir)
+                journal = fleet.journal
             if journal is None:
                 journal = section.journal
             if journal is None and config.state_dir is not None:
                 journal = default_journal_path([store.name for store in stores], directory=config.state_dir)
-            return cls(
+            storage = cls(
                 stores,
                 mode=section.mode,
                 write_quorum=section.write_quorum,
@@ -231,7 +237,11 @@ class FailoverStorage:
         except BaseException:
             for store in stores:
                 store.close()
+            if fleet is not None:
+                fleet.close()
             raise
+        storage._fleet = fleet  # closed by `close`, after the replicator that uses its journal
+        return storage
 
     @classmethod
     def from_file(
@@ -451,6 +461,8 @@ class FailoverStorage:
             store.close()
         if self._owns_journal:
             self._journal.close()  # the file stays: its backlog is the next instance's
+        if self._fleet is not None:
+            self._fleet.close()
 
     def __enter__(self) -> Self:
         return self
