@@ -149,8 +149,8 @@ def test_intent_recorded_while_the_database_is_stopped_is_spooled_then_moved(
     journal.intend("k", "v1", SHA, 1, ["a", "b"], lease=3600)
     assert [i.key for i in journal.intents(expired_by=FOREVER)] == ["k"]
     postgres.start()
-    _until(lambda: [i.key for i in fleet_view.intents(expired_by=FOREVER)] == ["k"], timeout=10)
-    assert journal.spool.intents(expired_by=FOREVER) == []
+    _until(lambda: journal.spool.intents(expired_by=FOREVER) == [], timeout=10)
+    assert [i.key for i in fleet_view.intents(expired_by=FOREVER)] == ["k"]
     assert fleet_view.intents(expired_by=FOREVER)[0].expires > time.time() + 3000, "the lease was not kept"
 
 
