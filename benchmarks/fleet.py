@@ -47,7 +47,7 @@ _spawn = multiprocessing.get_context("spawn")
 
 
 def _config(dsn: str, schema: str) -> FleetConfig:
-    return FleetConfig(dsn=dsn, schema=schema, pool_size=2, call_timeout=10.0)
+    return FleetConfig(dsn=dsn, schema_name=schema, pool_size=2, call_timeout=10.0)
 
 
 # -- (a) puts per second -------------------------------------------------------------------------------

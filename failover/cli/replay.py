@@ -3,8 +3,9 @@
 The stores are the configuration's, named as the writers named them (``name``, else kind:bucket),
 which is how the journal refers to them. The replay is `FailoverStorage.drain`: oldest version first,
 never an older version over a newer one, and a store that is down is skipped, not hammered (what it
-misses stays in the journal for the next replay). Without ``--journal``, the default journal of
-the configured stores (see `failover.replication.state`). Items the replicator gave up on (dead
+misses stays in the journal for the next replay). Without ``--journal``, the fleet's journal when
+the configuration has a ``[fleet]`` table, else the default journal of the configured stores (see
+`failover.replication.state`). Items the replicator gave up on (dead
 letters) are listed; ``--retry-dead`` makes them pending again first. Exit code 1 if anything is left
 pending or dead.
 """
@@ -49,6 +50,8 @@ def run_replay(
         unknown = {store: count for store, count in before.items() if store not in storage.stores}
         total = sum(count for store, count in before.items() if store in storage.stores)
         label = str(journal_path) if journal_path is not None else str(getattr(storage.journal, "path", "default"))
+        if journal_path is None and config.fleet is not None:
+            label = f"of the fleet (schema {config.fleet.schema_name})"
         console.print(f"journal {label}: {total} copies pending ({_counts(before)})", highlight=False)
         progress.update(task, total=total)
         with progress:

@@ -115,6 +115,12 @@ def probe_queue_config(config: QueueConfig, timeout: float) -> ProbeResult:
 def _show_journal(path: Path | None, config: FailoverConfig, store_names: list[str], console: Console) -> None:
     from failover.replication import SqliteJournal
 
+    if path is None and config.fleet is not None:
+        from failover.fleet import PostgresJournal
+
+        with PostgresJournal.open(config.fleet) as fleet:
+            print_journal(fleet, f"of the fleet (schema {config.fleet.schema_name})", console)
+        return
     if path is None:
         path = config.storage.journal
     if path is None:
@@ -130,8 +136,8 @@ def _show_journal(path: Path | None, config: FailoverConfig, store_names: list[s
 
 def run_status(config_path: Path, console: Console, *, timeout: float, journal: Path | None = None) -> int:
     """Print one row per endpoint, then the journal's backlog and dead letters; 1 if any endpoint is
-    unreachable. The journal is ``journal``, else the default journal of the configured stores when
-    one exists (`failover.replication.state`)."""
+    unreachable. The journal is ``journal``, else the fleet's with a ``[fleet]`` table, else the
+    default journal of the configured stores when one exists (`failover.replication.state`)."""
     from rich.table import Table
     from rich.text import Text
 

@@ -46,6 +46,7 @@ from failover.config.endpoints import QueueConfig, StoreConfig
 from failover.config.engine import EngineConfig
 from failover.config.sections import QueueSection, StorageSection
 from failover.crypto.config import EncryptionConfig
+from failover.fleet.config import FleetConfig
 
 __all__ = ["ENV_NESTED_DELIMITER", "ENV_PREFIX", "FailoverConfig"]
 
@@ -84,6 +85,11 @@ class FailoverConfig(BaseSettings):
         None, description="Master keys for EncryptedStorage and EncryptedQueue (failover.crypto)."
     )
     boto3: Boto3Config = Field(Boto3Config(), description="The boto3 drop-in: buckets and queues mapped by pattern.")
+    fleet: FleetConfig | None = Field(
+        None,
+        description="A PostgreSQL schema shared by every process of a fleet: its journal and dedup "
+        "windows replace the local SQLite ones (needs failover[postgres]).",
+    )
 
     @classmethod
     def settings_customise_sources(

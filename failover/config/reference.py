@@ -79,7 +79,8 @@ def _rows(model: type[BaseModel], path: str) -> Iterator[tuple[str, str, str, st
     for name, field in model.model_fields.items():
         if name == "kind":
             continue
-        here = f"{path}.{name}" if path else name
+        key = field.alias or name  # the name a file spells (FleetConfig's schema_name is `schema`)
+        here = f"{path}.{key}" if path else key
         table = _table_model(field)
         if table is not None and not here.endswith(".engine"):
             many = get_origin(field.annotation) is list

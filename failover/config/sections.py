@@ -58,7 +58,7 @@ class QueueSection(_Section):
     dedup: bool | Path = Field(
         False,
         description="A durable dedup window, so a message re-sent around a failover is handed out once: "
-        "true for a file under the state directory, or its path.",
+        "true for a file under the state directory (with [fleet]: the fleet's shared window), or its path.",
     )
     dedup_ttl: float = Field(DEFAULT_DEDUP_TTL, gt=0, description="Seconds a delivered message id is remembered.")
     claim_check: bool = Field(

@@ -6,6 +6,8 @@ side: a hung server (paused, or a network that drops packets) never answers a se
 then fails it. Any failure to reach the database is raised as `DatabaseUnavailable`, and the database
 rests for ``retry_after`` seconds, during which calls fail at once instead of each paying the
 timeout; the connections opened before the failure are recycled, since a restarted server closed them.
+Every other database error (a lock not granted in time, a missing table) is a `JournalError`: the
+database answered, so it does not rest.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from failover.errors import ConfigError, FailoverError
+from failover.errors import ConfigError, JournalError
 from failover.fleet.config import FleetConfig
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ __all__ = ["DatabaseUnavailable", "FleetDatabase", "connect_kwargs", "require_ps
 log = logging.getLogger("failover.fleet")
 
 
-class DatabaseUnavailable(FailoverError):
+class DatabaseUnavailable(JournalError):
     """The fleet's database did not answer (refused, timed out, resting after a failure)."""
 
 
@@ -135,6 +137,11 @@ class FleetDatabase:
 
         self.config = config
         self._operational_error = psycopg.OperationalError
+        self._error = psycopg.Error
+        self._answered: tuple[type[BaseException], ...] = (
+            psycopg.errors.LockNotAvailable,
+            psycopg.errors.QueryCanceled,
+        )
         self._clock = clock
         self._lock = threading.Lock()
         self._resting_until = 0.0
@@ -182,8 +189,12 @@ class FleetDatabase:
         token = _watchdog.arm(conn.pgconn.socket, deadline)
         try:
             yield conn
+        except self._answered as exc:  # the server said no in time (lock_timeout): it is well
+            raise JournalError(f"the fleet database did not grant a lock in time: {exc}", operation="query") from exc
         except self._operational_error as exc:
             raise self._failed(exc, "query") from exc
+        except self._error as exc:
+            raise JournalError(f"the fleet database refused a call: {type(exc).__name__}: {exc}") from exc
         finally:
             _watchdog.disarm(token)
             self._pool.putconn(conn)

@@ -2,7 +2,7 @@
 
 ::
 
-    with Fleet(FleetConfig(dsn="postgresql://failover@db/app", schema="orders")) as fleet:
+    with Fleet(FleetConfig(dsn="postgresql://failover@db/app", schema_name="orders")) as fleet:
         storage = FailoverStorage(stores, journal=fleet.journal)
         queue = FailoverQueue(queues, dedup=fleet.dedup_window(ttl=3600))
 """
@@ -19,6 +19,7 @@ from failover.fleet.dedup import PostgresDedupWindow
 from failover.fleet.health import PostgresHealthStore
 from failover.fleet.spool import SpoolingJournal
 from failover.replication.dedup import SqliteDedupWindow
+from failover.replication.state import default_state_file
 
 __all__ = ["Fleet"]
 
@@ -26,18 +27,21 @@ __all__ = ["Fleet"]
 class Fleet:
     """The journal (spooling to local SQLite while the database is away), dedup windows and the health
     store of this process, on one connection pool; `close` it at the end (after the storage and
-    queues that use them)."""
+    queues that use them). The spool is ``config.spool``, else a file of ``state_dir`` (default
+    `failover.replication.state.state_dir`) named after the schema."""
 
     def __init__(
         self,
         config: FleetConfig,
         *,
+        state_dir: str | os.PathLike[str] | None = None,
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self._local = tempfile.mkdtemp(prefix="failover-fleet-")
-        spool = config.spool or os.path.join(self._local, "spool.sqlite")
+        # The spool outlives the process: what it spooled before it died, its successor moves.
+        spool = config.spool or default_state_file("spool", [f"fleet:{config.schema_name}"], directory=state_dir)
         self.journal = SpoolingJournal.open(config, spool=spool, wall=wall)
         self.db = self.journal.primary.db
         self._wall = wall
@@ -59,6 +63,10 @@ class Fleet:
         window = PostgresDedupWindow(self.db, ttl, wall=self._wall, fallback=fallback)
         self._windows.append(window)
         return window
+
+    @property
+    def name(self) -> str:
+        return f"fleet:{self.config.schema_name}"
 
     def close(self) -> None:
         self.health.close()

@@ -89,6 +89,71 @@ MIGRATIONS: tuple[tuple[int, tuple[LiteralString, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # The outbox (SqliteJournal's semantics): intents, dead letters. Keys, versions and stores
+            # compare byte for byte (code point order, as in SQLite and Python), whatever the
+            # database's locale: a version stamp's order must not depend on a collation.
+            'ALTER TABLE entries ALTER COLUMN key TYPE TEXT COLLATE "C", ALTER COLUMN version TYPE TEXT COLLATE "C"',
+            """ALTER TABLE pending ALTER COLUMN store TYPE TEXT COLLATE "C",
+                ADD COLUMN dead BOOLEAN NOT NULL DEFAULT FALSE""",
+            "CREATE INDEX entries_by_version ON entries (version)",
+            """CREATE TABLE intents (
+                key TEXT COLLATE "C" NOT NULL,
+                version TEXT COLLATE "C" NOT NULL,
+                sha256 TEXT,
+                size BIGINT NOT NULL,
+                op TEXT NOT NULL CHECK (op IN ('put', 'delete')),
+                stores TEXT[] NOT NULL,
+                expires DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (key, version)
+            )""",
+            "CREATE INDEX intents_by_expiry ON intents (expires)",
+            # An intent is recorded before any store is written: durable when the call returns.
+            """CREATE FUNCTION journal_intend(
+                p_key TEXT, p_version TEXT, p_sha256 TEXT, p_size BIGINT, p_op TEXT, p_stores TEXT[],
+                p_expires DOUBLE PRECISION
+            ) RETURNS VOID LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM set_config('synchronous_commit', 'on', true);
+                INSERT INTO intents (key, version, sha256, size, op, stores, expires)
+                VALUES (p_key, p_version, p_sha256, p_size, p_op, p_stores, p_expires)
+                ON CONFLICT (key, version) DO UPDATE SET expires = excluded.expires;
+            END
+            $$""",
+            "DROP FUNCTION journal_append(TEXT, TEXT, TEXT, BIGINT, TEXT, TEXT, TEXT[], DOUBLE PRECISION)",
+            # The commit of a write: clears its intent; waits at most p_lock_ms for the key's turn.
+            """CREATE FUNCTION journal_append(
+                p_key TEXT, p_version TEXT, p_sha256 TEXT, p_size BIGINT, p_source TEXT, p_op TEXT,
+                p_stores TEXT[], p_now DOUBLE PRECISION, p_lock_ms INTEGER
+            ) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+            DECLARE
+                v_entry BIGINT;
+            BEGIN
+                PERFORM set_config('synchronous_commit', 'on', true);
+                PERFORM set_config('lock_timeout', p_lock_ms || 'ms', true);
+                PERFORM pg_advisory_xact_lock(hashtext('failover.key'), hashtext(p_key));
+                DELETE FROM intents WHERE key = p_key AND version = p_version;
+                IF EXISTS (SELECT 1 FROM entries WHERE key = p_key AND version > p_version) THEN
+                    RETURN FALSE;
+                END IF;
+                DELETE FROM entries WHERE key = p_key AND version < p_version;
+                IF cardinality(p_stores) = 0 THEN
+                    RETURN TRUE;
+                END IF;
+                INSERT INTO entries (key, version, sha256, size, source, op, created)
+                VALUES (p_key, p_version, p_sha256, p_size, p_source, p_op, p_now)
+                ON CONFLICT (key, version) DO UPDATE SET key = excluded.key
+                RETURNING id INTO v_entry;
+                INSERT INTO pending (entry_id, store, next_attempt)
+                SELECT v_entry, store, p_now FROM unnest(p_stores) AS store
+                ON CONFLICT DO NOTHING;
+                RETURN TRUE;
+            END
+            $$""",
+        ),
+    ),
 )
 
 # The schema's own bookkeeping, before any migration. The lock serializes processes starting at once.
@@ -103,18 +168,28 @@ RECORD_VERSION = "INSERT INTO schema_version (version) VALUES (%(version)s)"
 # -- journal -------------------------------------------------------------------------------------------
 
 APPEND = """
-SELECT journal_append(%(key)s, %(version)s, %(sha256)s, %(size)s, %(source)s, %(op)s, %(stores)s, %(now)s)
+SELECT journal_append(%(key)s, %(version)s, %(sha256)s, %(size)s, %(source)s, %(op)s, %(stores)s, %(now)s,
+                      %(lock_ms)s)
+"""
+INTEND = """
+SELECT journal_intend(%(key)s, %(version)s, %(sha256)s, %(size)s, %(op)s, %(stores)s, %(expires)s)
+"""
+ABANDON = "DELETE FROM intents WHERE key = %(key)s AND version = %(version)s"
+EXPIRED_INTENTS = """
+SELECT key, version, sha256, size, op, stores, expires FROM intents WHERE expires <= %(expired_by)s
+ORDER BY version LIMIT %(limit)s
 """
 
 _ITEM_COLUMNS = """e.key, e.version, e.sha256, e.size, e.source, e.op, p.store, p.attempts, p.next_attempt, e.created,
        p.last_error"""
 
-# Due items not leased by another process (or whose lease ran out), taken for ``lease`` seconds.
+# Items due at ``now`` not leased by another process (or whose lease ran out at ``wall``, the time now:
+# ``now`` may be infinite, a drain's), taken for ``lease`` seconds.
 CLAIM_DUE = f"""
 WITH due AS (
     SELECT p.entry_id, p.store FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
-    WHERE p.next_attempt <= %(now)s AND (%(store)s::text IS NULL OR p.store = %(store)s)
-      AND (p.lease_owner IS NULL OR p.lease_owner = %(owner)s OR p.lease_until <= %(now)s)
+    WHERE NOT p.dead AND p.next_attempt <= %(now)s AND (%(store)s::text IS NULL OR p.store = %(store)s)
+      AND (p.lease_owner IS NULL OR p.lease_owner = %(owner)s OR p.lease_until <= %(wall)s)
     ORDER BY e.version, p.store
     LIMIT %(limit)s
     FOR UPDATE OF p SKIP LOCKED
@@ -129,7 +204,7 @@ RETURNING {_ITEM_COLUMNS}
 HOLD_ITEM = """
 UPDATE pending AS p SET lease_owner = %(owner)s, lease_until = %(until)s
 FROM entries AS e
-WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s
+WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s AND NOT p.dead
   AND (p.lease_owner IS NULL OR p.lease_owner = %(owner)s OR p.lease_until <= %(now)s)
 RETURNING 1
 """
@@ -150,6 +225,28 @@ UPDATE pending AS p SET attempts = attempts + 1, next_attempt = %(next_attempt)s
 FROM entries AS e
 WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s
 """
+DEAD_LETTER = """
+UPDATE pending AS p SET attempts = attempts + 1, dead = TRUE, last_error = COALESCE(%(error)s, p.last_error),
+       lease_owner = NULL, lease_until = 0
+FROM entries AS e
+WHERE e.id = p.entry_id AND e.key = %(key)s AND e.version = %(version)s AND p.store = %(store)s
+"""
+DEAD_LETTERS = f"""
+SELECT {_ITEM_COLUMNS} FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
+WHERE p.dead ORDER BY e.version, p.store LIMIT %(limit)s
+"""
+REVIVE = """
+UPDATE pending SET dead = FALSE, attempts = 0, next_attempt = %(now)s, lease_owner = NULL, lease_until = 0
+WHERE dead AND (%(store)s::text IS NULL OR store = %(store)s)
+"""
+# Dead letters count (their store still lacks the version). Every key under the prefix sorts below
+# prefix + U+10FFFF (a noncharacter, never in a key): a range the key index answers.
+NEWEST_UNDER = f"""
+SELECT {_ITEM_COLUMNS} FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
+WHERE e.key >= %(low)s AND e.key < %(high)s
+  AND e.version = (SELECT MAX(version) FROM entries WHERE key = e.key)
+ORDER BY e.key, p.store
+"""
 NEWEST_PENDING = """
 SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id
 WHERE e.key = %(key)s AND e.version = (SELECT MAX(version) FROM entries WHERE key = %(key)s)
@@ -158,7 +255,7 @@ ITEMS_OF_KEY = f"""
 SELECT {_ITEM_COLUMNS} FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
 WHERE e.key = %(key)s ORDER BY e.version, p.store
 """
-BACKLOG = "SELECT store, COUNT(*) FROM pending GROUP BY store ORDER BY store"
+BACKLOG = "SELECT store, COUNT(*) FROM pending WHERE NOT dead GROUP BY store ORDER BY store"
 
 # -- dedup window --------------------------------------------------------------------------------------
 

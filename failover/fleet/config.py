@@ -58,5 +58,5 @@ class FleetConfig(BaseModel):
     spool: Path | None = Field(
         default=None,
         description="The local SQLite journal that takes entries while the database is down "
-        "(default: a file in a temporary directory of the process).",
+        "(default: a file of the state directory named after the schema).",
     )

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from failover.errors import ProviderUnavailable
+from failover.errors import JournalError, ProviderUnavailable
 from failover.fleet import _sql
 from failover.fleet._db import DatabaseUnavailable, FleetDatabase, connect_kwargs
 from failover.fleet.journal import owner_id
@@ -209,7 +209,7 @@ def fleet_probe(store: PostgresHealthStore, endpoint: str, probe: Probe, *, leas
     """``probe``, run only by the process that holds the fleet's probe lease of ``endpoint``.
 
     The others raise `ProbeDeferred` (their prober backs off, and the holder's answer reaches them as
-    a state change). Without the database, every process probes for itself.
+    a state change). Without the database (or when it fails the call), every process probes for itself.
     """
 
     def probe_for_the_fleet(timeout: float) -> object:
@@ -218,8 +218,8 @@ def fleet_probe(store: PostgresHealthStore, endpoint: str, probe: Probe, *, leas
         try:
             with store._db.connection() as conn:
                 held = conn.execute(_sql.TAKE_PROBE_LEASE, params).fetchone() is not None
-        except DatabaseUnavailable:
-            held = True  # per process while the database is away
+        except JournalError:
+            held = True  # per process while the database is away (or refuses the lease)
         if not held:
             raise ProbeDeferred("another process probes this endpoint", provider=endpoint, operation="probe")
         return probe(timeout)

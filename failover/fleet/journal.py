@@ -17,6 +17,9 @@ any number of processes share the work:
   newer one). `mark_done` and `reschedule` end the lease.
 - `newest_pending` reads the shared table: a read in any process skips the stores on which another
   process's acknowledged newest version is still pending.
+- `intend` and `append` commit with ``synchronous_commit`` on (durable when they return), in one
+  round trip each; `append` waits at most its ``timeout`` for the key's turn. Every database error is
+  a `JournalError` (`DatabaseUnavailable` when the database did not answer).
 
 The wall clocks of the fleet's machines should agree to well within a lease (NTP does).
 """
@@ -34,9 +37,12 @@ from failover.fleet import _sql
 from failover.fleet._db import FleetDatabase
 from failover.fleet.config import FleetConfig
 from failover.fleet.migrations import migrate
-from failover.replication.journal import JournalItem, Op
+from failover.replication.journal import Intent, JournalItem, Op
 
 __all__ = ["PostgresJournal", "owner_id"]
+
+_LOCK_SHARE = 0.75
+"""The part of an append's deadline it may wait for the key's turn; the rest is for the round trip."""
 
 
 def owner_id() -> str:
@@ -80,6 +86,49 @@ class PostgresJournal:
     def db(self) -> FleetDatabase:
         return self._db
 
+    @property
+    def wall(self) -> Callable[[], float]:
+        """The clock of leases and schedules (wall-clock seconds)."""
+        return self._wall
+
+    # -- the life of a write -------------------------------------------------------------------------
+
+    def intend(
+        self,
+        key: str,
+        version: str,
+        sha256: str | None,
+        size: int,
+        stores: Collection[str],
+        op: Op = Op.PUT,
+        *,
+        lease: float,
+        timeout: float | None = None,
+    ) -> None:
+        params = {
+            "key": key,
+            "version": version,
+            "sha256": sha256,
+            "size": size,
+            "op": Op(op).value,
+            "stores": sorted(set(stores)),
+            "expires": self._wall() + lease,
+        }
+        with self._db.connection(self._bound(timeout)) as conn:
+            conn.execute(_sql.INTEND, params)
+
+    def abandon(self, key: str, version: str, *, timeout: float | None = None) -> None:
+        with self._db.connection(self._bound(timeout)) as conn:
+            conn.execute(_sql.ABANDON, {"key": key, "version": version})
+
+    def intents(self, *, expired_by: float, limit: int = 100) -> list[Intent]:
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.EXPIRED_INTENTS, {"expired_by": expired_by, "limit": limit}).fetchall()
+        return [
+            Intent(key, version, sha256, int(size), Op(op), tuple(stores), expires)
+            for key, version, sha256, size, op, stores, expires in rows
+        ]
+
     def append(
         self,
         key: str,
@@ -89,19 +138,40 @@ class PostgresJournal:
         source: str,
         pending_stores: Collection[str],
         op: Op = Op.PUT,
+        *,
+        timeout: float | None = None,
     ) -> bool:
         op = Op(op)
         if op is Op.PUT and not sha256:
             raise ValueError("a put entry needs the object's sha256")
         stores = sorted(set(pending_stores) - {source})
+        bound = self._bound(timeout)
         entry = {"key": key, "version": version, "sha256": sha256, "size": size, "source": source, "op": op.value}
-        with self._db.connection() as conn:
-            row = conn.execute(_sql.APPEND, {**entry, "stores": stores, "now": self._wall()}).fetchone()
+        # The server gives up the key's turn first, so that a busy key is not taken for a hung server.
+        lock_ms = max(1, round(bound * 1000 * _LOCK_SHARE))
+        params = {**entry, "stores": stores, "now": self._wall(), "lock_ms": lock_ms}
+        with self._db.connection(bound) as conn:
+            row = conn.execute(_sql.APPEND, params).fetchone()
         return bool(row and row[0])
 
+    def _bound(self, timeout: float | None) -> float:
+        """A call's deadline: ``timeout``, never longer than the config's ``call_timeout``."""
+        limit = self._db.config.call_timeout
+        return limit if timeout is None else max(0.001, min(timeout, limit))
+
+    # -- the life of an item -------------------------------------------------------------------------
+
     def pending(self, store: str | None = None, *, limit: int = 100, now: float | None = None) -> list[JournalItem]:
-        due = self._wall() if now is None else now
-        params = {"now": due, "store": store, "owner": self.owner, "until": due + self.lease, "limit": limit}
+        wall = self._wall()
+        due = wall if now is None else now
+        params = {
+            "now": due,
+            "wall": wall,
+            "store": store,
+            "owner": self.owner,
+            "until": wall + self.lease,
+            "limit": limit,
+        }
         with self._db.connection() as conn:
             rows = conn.execute(_sql.CLAIM_DUE, params).fetchall()
         return sorted((_item(row) for row in rows), key=lambda item: (item.version, item.store))
@@ -122,6 +192,23 @@ class PostgresJournal:
         with self._db.connection() as conn:
             conn.execute(_sql.RESCHEDULE, params)
 
+    def dead_letter(self, key: str, version: str, store: str, error: str | None = None) -> None:
+        params = {"key": key, "version": version, "store": store, "error": error}
+        with self._db.connection() as conn:
+            conn.execute(_sql.DEAD_LETTER, params)
+
+    def dead_letters(self, *, limit: int = 100) -> list[JournalItem]:
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.DEAD_LETTERS, {"limit": limit}).fetchall()
+        return [_item(row) for row in rows]
+
+    def revive(self, store: str | None = None) -> int:
+        with self._db.connection() as conn:
+            cursor = conn.execute(_sql.REVIVE, {"now": self._wall(), "store": store})
+        return cursor.rowcount
+
+    # -- what readers and operators ask --------------------------------------------------------------
+
     def newest_pending(self, key: str) -> frozenset[str]:
         with self._db.connection() as conn:
             rows = conn.execute(_sql.NEWEST_PENDING, {"key": key}).fetchall()
@@ -131,6 +218,11 @@ class PostgresJournal:
         """Every pending item of ``key``, due or not, held by anyone (for status output and tests)."""
         with self._db.connection() as conn:
             rows = conn.execute(_sql.ITEMS_OF_KEY, {"key": key}).fetchall()
+        return [_item(row) for row in rows]
+
+    def newest_under(self, prefix: str) -> list[JournalItem]:
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.NEWEST_UNDER, {"low": prefix, "high": prefix + "\U0010ffff"}).fetchall()
         return [_item(row) for row in rows]
 
     def backlog(self) -> dict[str, int]:

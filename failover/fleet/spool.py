@@ -7,6 +7,10 @@ mover thread moves spooled entries into PostgreSQL once it answers again: each i
 (an entry older than one the fleet journaled meanwhile is refused, as any late append) and only then
 removed from the spool, so a crash in between appends it twice, which the journal absorbs.
 
+Intents follow the same path: `intend` records in PostgreSQL, or in the spool while the database is
+away; the mover moves spooled intents too (keeping their expiry), and a commit clears the intent
+wherever this process recorded it. `intents`, `dead_letters` and `newest_under` read both journals.
+
 While the database is away this process still replicates its own spooled entries, and its reads
 skip the stores its own spooled writes are pending on; what other processes wrote meanwhile it
 cannot know (read-your-writes across the fleet resumes with the database).
@@ -27,7 +31,7 @@ from failover.fleet._db import DatabaseUnavailable, FleetDatabase
 from failover.fleet.config import FleetConfig
 from failover.fleet.journal import PostgresJournal
 from failover.fleet.migrations import migrate
-from failover.replication.journal import JournalItem, Op, SqliteJournal
+from failover.replication.journal import Intent, JournalItem, Op, SqliteJournal
 
 __all__ = ["SpoolingJournal"]
 
@@ -52,6 +56,9 @@ class SpoolingJournal:
         # False when the process started while the database was away: the mover migrates it first.
         self._migrated = migrated
         self._move_lock = threading.Lock()
+        # Intents this process recorded in the spool and has not moved: its commit clears them there.
+        self._spooled_intents: set[tuple[str, str]] = set()
+        self._intents_lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._mover = threading.Thread(target=self._run_mover, name="failover-spool-mover", daemon=True)
@@ -83,6 +90,55 @@ class SpoolingJournal:
     def _reachable(self) -> bool:
         return self._migrated and self.primary.db.available
 
+    # -- the life of a write -------------------------------------------------------------------------
+
+    def intend(
+        self,
+        key: str,
+        version: str,
+        sha256: str | None,
+        size: int,
+        stores: Collection[str],
+        op: Op = Op.PUT,
+        *,
+        lease: float,
+        timeout: float | None = None,
+    ) -> None:
+        if self._reachable:
+            try:
+                self.primary.intend(key, version, sha256, size, stores, op, lease=lease, timeout=timeout)
+                return
+            except DatabaseUnavailable:
+                pass
+        with self._intents_lock:
+            self._spooled_intents.add((key, version))
+        self.spool.intend(key, version, sha256, size, stores, op, lease=lease, timeout=timeout)
+        self._wake.set()
+
+    def abandon(self, key: str, version: str, *, timeout: float | None = None) -> None:
+        if self._spooled((key, version)):
+            self.spool.abandon(key, version, timeout=timeout)
+            self._forget_intent((key, version))
+        if self._migrated:
+            # Unreachable: the intent stays there, and replication finds that no store holds it.
+            with contextlib.suppress(DatabaseUnavailable):
+                self.primary.abandon(key, version, timeout=timeout)
+
+    def intents(self, *, expired_by: float, limit: int = 100) -> list[Intent]:
+        found = self.spool.intents(expired_by=expired_by, limit=limit)
+        if self._migrated:
+            with contextlib.suppress(DatabaseUnavailable):
+                found += self.primary.intents(expired_by=expired_by, limit=limit)
+        return sorted(found, key=lambda intent: (intent.version, intent.key))[:limit]
+
+    def _spooled(self, intent: tuple[str, str]) -> bool:
+        with self._intents_lock:
+            return intent in self._spooled_intents
+
+    def _forget_intent(self, intent: tuple[str, str]) -> None:
+        with self._intents_lock:
+            self._spooled_intents.discard(intent)
+
     def append(
         self,
         key: str,
@@ -92,15 +148,25 @@ class SpoolingJournal:
         source: str,
         pending_stores: Collection[str],
         op: Op = Op.PUT,
+        *,
+        timeout: float | None = None,
     ) -> bool:
         if self._reachable:
             try:
-                return self.primary.append(key, version, sha256, size, source, pending_stores, op)
+                appended = self.primary.append(key, version, sha256, size, source, pending_stores, op, timeout=timeout)
             except DatabaseUnavailable:
                 pass
-        appended = self.spool.append(key, version, sha256, size, source, pending_stores, op)
+            else:
+                if self._spooled((key, version)):
+                    self.spool.abandon(key, version, timeout=timeout)
+                    self._forget_intent((key, version))
+                return appended
+        appended = self.spool.append(key, version, sha256, size, source, pending_stores, op, timeout=timeout)
+        self._forget_intent((key, version))  # the spool's append cleared it there
         self._wake.set()
         return appended
+
+    # -- the life of an item -------------------------------------------------------------------------
 
     def pending(self, store: str | None = None, *, limit: int = 100, now: float | None = None) -> list[JournalItem]:
         items = self.spool.pending(store, limit=limit, now=now)
@@ -136,6 +202,30 @@ class SpoolingJournal:
         with contextlib.suppress(DatabaseUnavailable):  # unreachable: its lease runs out and it comes back
             self.primary.reschedule(key, version, store, next_attempt, error)
 
+    def dead_letter(self, key: str, version: str, store: str, error: str | None = None) -> None:
+        if self.spool.is_pending(key, version, store):
+            self.spool.dead_letter(key, version, store, error)
+            return
+        if self._migrated:
+            with contextlib.suppress(DatabaseUnavailable):  # unreachable: tried again after its lease
+                self.primary.dead_letter(key, version, store, error)
+
+    def dead_letters(self, *, limit: int = 100) -> list[JournalItem]:
+        items = self.spool.dead_letters(limit=limit)
+        if self._migrated:
+            with contextlib.suppress(DatabaseUnavailable):
+                items += self.primary.dead_letters(limit=limit)
+        return sorted(items, key=lambda item: (item.version, item.store))[:limit]
+
+    def revive(self, store: str | None = None) -> int:
+        """Revives the spool's dead letters, then the database's (`DatabaseUnavailable` if it is away)."""
+        revived = self.spool.revive(store)
+        if self._migrated:
+            revived += self.primary.revive(store)
+        return revived
+
+    # -- what readers and operators ask --------------------------------------------------------------
+
     def newest_pending(self, key: str) -> frozenset[str]:
         stale = self.spool.newest_pending(key)
         if not self._migrated:
@@ -156,9 +246,32 @@ class SpoolingJournal:
             pass
         return counts
 
+    def newest_under(self, prefix: str) -> list[JournalItem]:
+        items = self.spool.newest_under(prefix)
+        if self._migrated:
+            with contextlib.suppress(DatabaseUnavailable):
+                items += self.primary.newest_under(prefix)
+        newest: dict[str, str] = {}
+        for item in items:
+            newest[item.key] = max(newest.get(item.key, item.version), item.version)
+        # An entry moved while both were read may show in both: one item per (key, store).
+        kept = {(item.key, item.store): item for item in items if item.version == newest[item.key]}
+        return [kept[where] for where in sorted(kept)]
+
+    def items(self, key: str) -> list[JournalItem]:
+        """Every pending item of ``key`` in the spool and (when it answers) the database."""
+        found = self.spool.items(key)
+        if self._migrated:
+            with contextlib.suppress(DatabaseUnavailable):
+                found += self.primary.items(key)
+        return sorted(found, key=lambda item: (item.version, item.store))
+
     def spooled(self) -> int:
         """Pending items waiting in the spool for the database."""
         return sum(self.spool.backlog().values())
+
+    def _has_intents(self) -> bool:
+        return bool(self.spool.intents(expired_by=math.inf, limit=1))
 
     # -- moving the spool into the database ---------------------------------------------------------
 
@@ -172,6 +285,7 @@ class SpoolingJournal:
                     self._migrated = True
                 except DatabaseUnavailable:
                     return 0
+            moved += self._move_intents()
             while self._reachable:
                 items = self.spool.pending(limit=_MOVE_BATCH, now=math.inf)
                 if not items:
@@ -193,6 +307,26 @@ class SpoolingJournal:
             log.info("moved %d spooled journal items into the fleet database", moved)
         return moved
 
+    def _move_intents(self) -> int:
+        """Spooled intents into the database, with the time left of their leases."""
+        moved = 0
+        while self._reachable:
+            intents = self.spool.intents(expired_by=math.inf, limit=_MOVE_BATCH)
+            if not intents:
+                break
+            try:
+                for intent in intents:
+                    lease = intent.expires - self.primary.wall()
+                    self.primary.intend(
+                        intent.key, intent.version, intent.sha256, intent.size, intent.stores, intent.op, lease=lease
+                    )
+                    self.spool.abandon(intent.key, intent.version)
+                    self._forget_intent((intent.key, intent.version))
+                    moved += 1
+            except DatabaseUnavailable:
+                break
+        return moved
+
     def _run_mover(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(self.move_interval)
@@ -200,7 +334,7 @@ class SpoolingJournal:
             if self._stopping.is_set():
                 return
             try:
-                if self.primary.db.available and (self.spooled() or not self._migrated):
+                if self.primary.db.available and (self.spooled() or self._has_intents() or not self._migrated):
                     self.move_spooled()
             except Exception:  # the spool itself failed (disk full): keep the thread alive
                 log.exception("moving the journal spool failed")

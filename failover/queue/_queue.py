@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
@@ -18,6 +19,7 @@ from failover.config import FailoverConfig, load_config
 from failover.config.sections import DEFAULT_DEDUP_TTL, DEFAULT_DRAIN_INTERVAL
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, FailoverError, InvalidRequest, NotFound
+from failover.fleet import Fleet
 from failover.health import FailoverListener, HealthRegistry, HealthStore, StateChangeListener
 from failover.interfaces import (
     Message,
@@ -175,7 +177,16 @@ class FailoverQueue:
         try:
             for entry in config.queues.values():
                 queues.append(queue_from_config(entry))
-            if dedup is None and section.dedup is True:
+            fleet: Fleet | None = None
+            if config.fleet is not None:
+                # The fleet's health (one circuit per endpoint, fleet-wide) and, with dedup = true,
+                # its window, shared by every consumer; the queue owns the fleet it opened.
+                monotonic = clock.monotonic if clock is not None else time.monotonic
+                fleet = Fleet(config.fleet, state_dir=config.state_dir, monotonic=monotonic)
+                owned.append(fleet)
+            if dedup is None and section.dedup is True and fleet is not None:
+                dedup = fleet.dedup_window(section.dedup_ttl)
+            elif dedup is None and section.dedup is True:
                 dedup = default_state_file("dedup", [q.name for q in queues], directory=config.state_dir)
             elif dedup is None and isinstance(section.dedup, Path):
                 dedup = section.dedup  # a path: the window opened from it is closed by `close`
@@ -194,6 +205,7 @@ class FailoverQueue:
                 drain_interval=section.drain_interval,
                 ack_retry_interval=section.ack_retry_interval,
                 claim_give_up=section.claim_give_up,
+                health_store=fleet.health if fleet is not None else None,
             )
         except BaseException:
             for resource in [*queues, *owned]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent import futures
 from dataclasses import replace
@@ -15,6 +16,7 @@ from failover.clock import Clock
 from failover.config import FailoverConfig, load_config
 from failover.engine import Engine, EngineSettings
 from failover.errors import ConfigError, InvalidRequest
+from failover.fleet import Fleet
 from failover.health import FailoverListener, HealthRegistry, HealthStore, StateChangeListener
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
 from failover.keys import (
@@ -201,6 +203,7 @@ class FailoverStorage:
             inflight=inflight,
         )
         self._reads = Reads(self._engine, self._journal, self._hlc)
+        self._fleet: Fleet | None = None  # opened by `from_config` for a ``[fleet]``: closed with this
         self._closed = False
         if replicate:
             self.replicator.start()
@@ -228,12 +231,20 @@ class FailoverStorage:
         section = config.storage
         settings = settings if settings is not None else config.storage_engine().build()
         stores = build_stores(config)
+        fleet: Fleet | None = None
         try:
+            if journal is None and config.fleet is not None:
+                fleet = Fleet(
+                    config.fleet,
+                    state_dir=config.state_dir,
+                    monotonic=clock.monotonic if clock is not None else time.monotonic,
+                )
+                journal = fleet.journal
             if journal is None:
                 journal = section.journal
             if journal is None and config.state_dir is not None:
                 journal = default_journal_path([store.name for store in stores], directory=config.state_dir)
-            return cls(
+            storage = cls(
                 stores,
                 mode=section.mode,
                 write_quorum=section.write_quorum,
@@ -243,11 +254,16 @@ class FailoverStorage:
                 writer_id=section.writer_id,
                 replicate=section.replicate if replicate is None else replicate,
                 on_progress=on_progress,
+                health_store=fleet.health if fleet is not None else None,  # one circuit per endpoint, fleet-wide
             )
         except BaseException:
             for store in stores:
                 store.close()
+            if fleet is not None:
+                fleet.close()
             raise
+        storage._fleet = fleet  # closed by `close`, after the replicator that uses its journal
+        return storage
 
     @classmethod
     def from_file(
@@ -468,6 +484,8 @@ class FailoverStorage:
             store.close()
         if self._owns_journal:
             self._journal.close()  # the file stays: its backlog is the next instance's
+        if self._fleet is not None:
+            self._fleet.close()
 
     def __enter__(self) -> Self:
         return self

@@ -200,7 +200,7 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
     history.mkdir(parents=True, exist_ok=True)
     with LocalClouds(("aws", "gcs"), log_dir=workdir / "logs") as clouds, PostgresServer(log_dir=workdir) as pg:
         pg.start()
-        fleet = FleetConfig(dsn=pg.dsn, schema="chaos", call_timeout=1.0, retry_after=0.5, lease=5.0)
+        fleet = FleetConfig(dsn=pg.dsn, schema_name="chaos", call_timeout=1.0, retry_after=0.5, lease=5.0)
         # Outages are refused connections at a proxy: stopping moto would wipe its memory, a data loss
         # no cloud outage causes.
         proxies = {"aws": FaultProxy.in_front_of(clouds.aws.endpoint).start()}

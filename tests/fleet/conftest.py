@@ -42,7 +42,7 @@ def schema() -> str:
 @pytest.fixture
 def fleet_config(postgres: PostgresServer, schema: str) -> FleetConfig:
     """The fleet configuration for a fresh schema, with deadlines short enough for outage tests."""
-    return FleetConfig(dsn=postgres.dsn, schema=schema, pool_size=4, call_timeout=1.0, retry_after=0.2)
+    return FleetConfig(dsn=postgres.dsn, schema_name=schema, pool_size=4, call_timeout=1.0, retry_after=0.2)
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def write_all(root: Path, journal: PostgresJournal) -> None:
 
 
 def main(root: Path, dsn: str, schema: str, lease: float, kill_at: int | None) -> None:
-    config = FleetConfig(dsn=dsn, schema=schema, lease=lease, pool_size=2)
+    config = FleetConfig(dsn=dsn, schema_name=schema, lease=lease, pool_size=2)
     source = DirStore(root, "a")
     target = DirStore(root, "b", put_delay=0.01, kill_at=kill_at)
     with PostgresJournal.open(config) as journal:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,7 @@ def test_items_of_a_killed_replicator_are_taken_over_when_its_lease_runs_out(
         free = journal.pending("b", limit=1000)
         assert len(free) < sum(journal.backlog().values()), "the killed worker held no lease: takeover untested"
         stores = {"a": DirStore(tmp_path, "a"), "b": DirStore(tmp_path, "b")}
+        time.sleep(1.2)  # the killed worker's lease (1 s) runs out; until then its items are its own
         Replicator(stores, journal, poll_interval=0.1).drain(timeout=30)
         assert journal.backlog() == {}
     _assert_replica_matches_and_no_put_repeated(tmp_path)

@@ -66,4 +66,31 @@ def test_schema_newer_than_the_library_is_refused(db: FleetDatabase) -> None:
 
 def test_schema_name_must_be_a_plain_identifier() -> None:
     with pytest.raises(ValueError, match="schema"):
-        FleetConfig(dsn="postgresql://u@h/d", schema="x; DROP TABLE y")
+        FleetConfig.model_validate({"dsn": "postgresql://u@h/d", "schema": "x; DROP TABLE y"})
+
+
+def test_a_schema_at_version_1_keeps_its_pending_items_through_the_outbox_migration(
+    fleet_config: FleetConfig,
+) -> None:
+    from psycopg import sql
+
+    from failover.fleet import PostgresJournal
+    from failover.fleet._sql import MIGRATIONS
+    from failover.testing.contract.journal import SHA
+
+    db = FleetDatabase(fleet_config)
+    try:
+        with db.connection() as conn, conn.transaction():
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(db.schema)))
+            conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied TIMESTAMPTZ)")
+            for statement in MIGRATIONS[0][1]:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+            conn.execute("SELECT journal_append('k', 'v1', %s, 1, 'a', 'put', '{b,c}', 0)", (SHA,))
+        assert migrate(db) == LATEST_VERSION - 1
+        journal = PostgresJournal(db)
+        assert [(i.key, i.store) for i in journal.pending()] == [("k", "b"), ("k", "c")]
+        journal.dead_letter("k", "v1", "b")
+        assert journal.backlog() == {"c": 1}
+    finally:
+        db.close()

@@ -106,3 +106,12 @@ def test_change_made_right_before_close_still_reaches_the_fleet(
     HealthTracker(ENDPOINT, store=leaving).open_circuit("connect refused")
     leaving.close()
     _until(lambda: watcher.state is HealthState.DOWN, timeout=5)
+
+
+def test_every_process_probes_for_itself_when_the_database_refuses_the_lease(db: FleetDatabase) -> None:
+    store = PostgresHealthStore(db)
+    with db.connection() as conn:
+        conn.execute("DROP TABLE health")
+    probes: list[str] = []
+    fleet_probe(store, ENDPOINT, lambda timeout: probes.append("probed"), lease=10)(1.0)
+    assert probes == ["probed"]

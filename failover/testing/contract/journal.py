@@ -13,12 +13,13 @@ from typing import Protocol
 
 import pytest
 
-from failover.replication.journal import Journal, JournalItem, Op
+from failover.replication.journal import Intent, Journal, JournalItem, Op
 from failover.testing.contract._wall import ManualWall
 
 __all__ = ["JournalContract", "ListedJournal", "OpenJournal"]
 
 SHA = "ab" * 32
+FOREVER = float("inf")
 
 
 class ListedJournal(Journal, Protocol):
@@ -193,3 +194,121 @@ class JournalContract:
         one.append("k", "v1", SHA, 1, "a", ["b"])
         two.append("k", "v2", SHA, 1, "a", ["b"])
         assert [i.version for i in one.pending()] == ["v2"]
+
+    # -- the outbox: intents before the store write ----------------------------------------------------
+
+    def test_intent_is_listed_once_its_lease_ran_out(self, journal: ListedJournal, wall: ManualWall) -> None:
+        journal.intend("k", "v1", SHA, 3, ["b", "a"], lease=10)
+        assert journal.intents(expired_by=wall.seconds + 9) == []
+        assert journal.intents(expired_by=wall.seconds + 10) == [
+            Intent("k", "v1", SHA, 3, Op.PUT, ("a", "b"), wall.seconds + 10)
+        ]
+
+    def test_intent_is_neither_pending_nor_stale(self, journal: ListedJournal) -> None:
+        journal.intend("k", "v1", SHA, 1, ["a", "b"], lease=10)
+        assert (journal.pending(), journal.backlog(), journal.newest_pending("k")) == ([], {}, frozenset())
+        assert journal.newest_under("") == []
+
+    def test_append_clears_the_intent_of_its_version_only(self, journal: ListedJournal) -> None:
+        journal.intend("k", "v1", SHA, 1, ["a", "b"], lease=0)
+        journal.intend("k", "v2", None, 0, ["a", "b"], Op.DELETE, lease=0)
+        journal.append("k", "v1", SHA, 1, "a", ["b"], timeout=5)
+        assert [(i.version, i.op) for i in journal.intents(expired_by=FOREVER)] == [("v2", Op.DELETE)]
+
+    def test_abandon_drops_the_intent(self, journal: ListedJournal) -> None:
+        journal.intend("k", "v1", SHA, 1, ["a", "b"], lease=0, timeout=5)
+        journal.abandon("k", "v1", timeout=5)
+        assert journal.intents(expired_by=FOREVER) == []
+        assert journal.backlog() == {}
+
+    def test_intending_again_renews_the_lease(self, journal: ListedJournal, wall: ManualWall) -> None:
+        journal.intend("k", "v1", SHA, 1, ["a", "b"], lease=1)
+        journal.intend("k", "v1", SHA, 1, ["a", "b"], lease=60)
+        assert journal.intents(expired_by=wall.seconds + 30) == []
+
+    def test_intents_are_oldest_version_first_up_to_the_limit(self, journal: ListedJournal) -> None:
+        for key, version in (("x", "v3"), ("y", "v1"), ("z", "v2")):
+            journal.intend(key, version, SHA, 1, ["a"], lease=0)
+        assert [i.key for i in journal.intents(expired_by=FOREVER, limit=2)] == ["y", "z"]
+
+    def test_intents_are_seen_by_another_journal_on_the_same_record(self, open_journal: OpenJournal) -> None:
+        one, two = open_journal(), open_journal()
+        one.intend("k", "v1", SHA, 1, ["a", "b"], lease=0)
+        assert [i.key for i in two.intents(expired_by=FOREVER)] == ["k"]
+
+    # -- dead letters ----------------------------------------------------------------------------------
+
+    def test_dead_letter_is_neither_pending_nor_backlog_but_still_stale(self, journal: ListedJournal) -> None:
+        journal.append("k", "v1", SHA, 1, "a", ["b", "c"])
+        journal.dead_letter("k", "v1", "b", "source_missing")
+        assert [i.store for i in journal.pending(now=FOREVER)] == ["c"]
+        assert journal.backlog() == {"c": 1}
+        assert journal.is_pending("k", "v1", "b") is False
+        assert journal.newest_pending("k") == frozenset({"b", "c"}), "b still lacks the version"
+
+    def test_dead_letters_list_the_given_up_items_with_attempts_and_error(self, journal: ListedJournal) -> None:
+        journal.append("k", "v2", SHA, 1, "a", ["b"])
+        journal.append("j", "v1", SHA, 1, "a", ["b"])
+        journal.reschedule("k", "v2", "b", 0.0, "refused")
+        journal.dead_letter("k", "v2", "b", "source_missing")
+        journal.dead_letter("j", "v1", "b")
+        items = [(i.key, i.attempts, i.last_error) for i in journal.dead_letters()]
+        assert items == [("j", 1, None), ("k", 2, "source_missing")]
+        assert [i.key for i in journal.dead_letters(limit=1)] == ["j"]
+
+    def test_revive_makes_dead_letters_due_again(self, journal: ListedJournal, wall: ManualWall) -> None:
+        journal.append("k", "v1", SHA, 1, "a", ["b", "c"])
+        journal.reschedule("k", "v1", "b", wall.seconds + 3600, "refused")
+        journal.dead_letter("k", "v1", "b")
+        journal.dead_letter("k", "v1", "c")
+        assert journal.revive("b") == 1
+        (item,) = journal.pending(now=wall.seconds)
+        assert (item.store, item.attempts) == ("b", 0)
+        assert journal.revive() == 1
+        assert journal.dead_letters() == []
+        assert journal.backlog() == {"b": 1, "c": 1}
+
+    def test_newer_version_retires_a_dead_letter(self, journal: ListedJournal) -> None:
+        journal.append("k", "v1", SHA, 1, "a", ["b"])
+        journal.dead_letter("k", "v1", "b", "source_missing")
+        journal.append("k", "v2", SHA, 1, "a", ["b"])
+        assert journal.dead_letters() == []
+        assert [(i.version, i.store) for i in journal.pending(now=FOREVER)] == [("v2", "b")]
+
+    # -- listings and ordering -------------------------------------------------------------------------
+
+    def test_newest_under_gives_the_newest_pending_version_of_each_key_under_a_prefix(
+        self, journal: ListedJournal
+    ) -> None:
+        journal.append("a/1", "v1", "s1", 1, "aws", ["gcp"])
+        journal.append("a/1", "v2", None, 0, "aws", ["gcp", "azure"], Op.DELETE)
+        journal.append("a/2", "v1", "s2", 2, "gcp", ["aws"])
+        journal.append("ab", "v1", "s3", 3, "aws", ["gcp"])
+        journal.append("b/1", "v1", "s4", 4, "aws", ["gcp"])
+        under = [(item.key, item.version, item.op, item.store) for item in journal.newest_under("a/")]
+        assert under == [
+            ("a/1", "v2", Op.DELETE, "azure"),
+            ("a/1", "v2", Op.DELETE, "gcp"),
+            ("a/2", "v1", Op.PUT, "aws"),
+        ]
+        assert [item.key for item in journal.newest_under("")] == ["a/1", "a/1", "a/2", "ab", "b/1"]
+
+    def test_newest_under_includes_items_not_due_and_dead_letters(
+        self, journal: ListedJournal, wall: ManualWall
+    ) -> None:
+        journal.append("p/1", "v1", SHA, 1, "a", ["b"])
+        journal.append("p/2", "v1", SHA, 1, "a", ["b"])
+        journal.reschedule("p/1", "v1", "b", wall.seconds + 3600)
+        journal.dead_letter("p/2", "v1", "b")
+        assert [item.key for item in journal.newest_under("p/")] == ["p/1", "p/2"]
+
+    def test_keys_are_listed_in_code_point_order(self, journal: ListedJournal) -> None:
+        for key in ("p/é", "p/a", "p/Z", "p/-b", "p/a b"):
+            journal.append(key, "v1", SHA, 1, "a", ["b"])
+        assert [item.key for item in journal.newest_under("p/")] == ["p/-b", "p/Z", "p/a", "p/a b", "p/é"]
+
+    def test_versions_compare_by_code_point(self, journal: ListedJournal) -> None:
+        # Stamps are compared as strings, byte for byte: "1-b" is older than "1a" ("-" < "a").
+        journal.append("k", "1a", SHA, 1, "a", ["b"])
+        assert journal.append("k", "1-b", SHA, 1, "a", ["b"]) is False
+        assert [i.version for i in journal.pending()] == ["1a"]
