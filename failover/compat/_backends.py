@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 from failover.compat._mapping import NameMap
 from failover.config import FailoverConfig
-from failover.health import HealthState
 from failover.interfaces import ObjectStore
 from failover.storage import FailoverStorage
+
+_CREATE_EVERY = 1.0  # seconds between tries to create a bucket on a store that missed it
 
 __all__ = ["Backends", "StorageSource"]
 
@@ -33,6 +33,8 @@ class Backends:
         self._storages: dict[str, ObjectStore | None] = {}
         self._lock = threading.Lock()
         self._waiting: dict[str, dict[str, Any]] = {}  # bucket -> store name -> config still to create
+        self._creator: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def storage(self, bucket: str) -> ObjectStore | None:
         """The storage of ``bucket``, or None when it is not mapped (its calls go to the endpoint)."""
@@ -64,36 +66,39 @@ class Backends:
         return FailoverStorage.from_config(scoped, journal=journal)
 
     def create_when_back(self, bucket: str, missed: list[int]) -> None:
-        """Create ``bucket`` on the stores at ``missed`` (positions in its mapping) once each is HEALTHY
-        again: the storage's health events say when; the creation runs on a thread of its own."""
+        """Create ``bucket`` on the stores at ``missed`` (positions in its mapping) once each answers
+        again. A thread of its own tries every second: a store whose bucket is missing stays DOWN
+        (a missing bucket is that store's fault), so waiting for it to be HEALTHY would wait forever."""
         configs = self.configs(bucket)
         storage = self.storage(bucket)
         if configs is None or not isinstance(storage, FailoverStorage):
             return
         names = list(storage.stores)
         with self._lock:
-            first = bucket not in self._waiting
-            waiting = self._waiting.setdefault(bucket, {})
-            waiting.update({names[index]: configs[index] for index in missed})
-        if first:
-            storage.on_state_change(partial(self._on_state_change, waiting))
+            self._waiting.setdefault(bucket, {}).update({names[index]: configs[index] for index in missed})
+            if self._creator is None or not self._creator.is_alive():
+                self._creator = threading.Thread(target=self._create_waiting, name="failover-buckets", daemon=True)
+                self._creator.start()
 
-    def _on_state_change(
-        self, waiting: dict[str, Any], store: str, old: HealthState, new: HealthState, reason: str
-    ) -> None:
-        config = waiting.get(store)
-        if config is not None and new is HealthState.HEALTHY:
-            threading.Thread(target=self._create, args=(waiting, store, config), daemon=True).start()
-
-    def _create(self, waiting: dict[str, Any], store: str, config: Any) -> None:
+    def _create_waiting(self) -> None:
         from failover.compat._s3.buckets import ensure_bucket
 
-        if ensure_bucket(config):
+        while not self._closed.wait(_CREATE_EVERY):
             with self._lock:
-                waiting.pop(store, None)
+                pending = [
+                    (bucket, store, config) for bucket, w in self._waiting.items() for store, config in w.items()
+                ]
+                if not pending:
+                    self._creator = None
+                    return
+            for bucket, store, config in pending:
+                if ensure_bucket(config):
+                    with self._lock:
+                        self._waiting.get(bucket, {}).pop(store, None)
 
     def close(self) -> None:
         """Close the storages built here (not those the caller passed)."""
+        self._closed.set()
         with self._lock:
             built, self._storages = self._storages, {}
         if self._given is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from failover.compat._errors import Reply, S3Error
 from failover.config import StoreConfig
-from failover.errors import FailoverError, NotFound
+from failover.errors import FailoverError, NotFound, ProviderUnavailable, Reason
 from failover.storage import build_store
 
 __all__ = ["BUCKET_HANDLERS", "BucketHandler"]
@@ -51,6 +51,10 @@ def head_bucket(backends: Any, configs: list[StoreConfig], params: Mapping[str, 
             return Reply({"BucketRegion": getattr(config, "region", None) or "us-east-1"})
         except NotFound:
             raise S3Error("NoSuchBucket", 404, "The specified bucket does not exist") from None
+        except ProviderUnavailable as exc:
+            if exc.reason is Reason.NO_BUCKET:  # the provider answered: the bucket is not there
+                raise S3Error("NoSuchBucket", 404, "The specified bucket does not exist") from None
+            continue
         except FailoverError:
             continue  # unreachable: the next provider decides
         finally:

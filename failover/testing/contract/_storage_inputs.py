@@ -162,16 +162,18 @@ class StorageInputsContract:
     ) -> None:
         # What FailoverStorage accepts from a caller, plus the stamp it adds, plus the sha256 the
         # adapter adds: the store takes it, and all of it fits S3's 2 KB as counted on the wire.
+        limit = MAX_USER_METADATA_BYTES
+
         @settings(
             max_examples=max(3, self.property_examples // 5),
             deadline=None,
             database=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         )
-        @given(cuts=st.lists(st.integers(min_value=1, max_value=MAX_USER_METADATA_BYTES), max_size=6))
+        @given(cuts=st.lists(st.integers(min_value=1, max_value=limit), max_size=6))
         def check(cuts: list[int]) -> None:
-            user = _metadata_of_size(MAX_USER_METADATA_BYTES, cuts)
-            assert metadata_size(user) == MAX_USER_METADATA_BYTES
+            user = _metadata_of_size(limit, cuts)
+            assert metadata_size(user) == limit
             # The failover layer writes its own stamp (and refuses one from its caller).
             stamp = {} if store.provider == "failover" else {"failover_version": _LONGEST_STAMP}
             store.put("meta-limit", b"x", metadata={**user, **stamp})
