@@ -36,8 +36,8 @@ lint: $(STAMP) ## ruff format check and lint
 typecheck: $(STAMP) ## mypy --strict over the package, the tests and the benchmarks
 	$(BIN)/mypy
 
-pytest: install ## the whole pytest suite (starts the emulators itself)
-	$(BIN)/python -m pytest
+pytest: install ## the whole pytest suite (starts the emulators itself), in three workers (a file each at a time)
+	$(BIN)/python -m pytest -n 3 --dist loadfile
 
 test: lint typecheck pytest ## everything CI runs
 

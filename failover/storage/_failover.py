@@ -459,10 +459,15 @@ class FailoverStorage:
         ``replicator.max_attempts``) and a store that fails is left for the rest of the drain. So
         ``drain()`` returns once nothing it could still do is left, and ``drain(timeout=t)`` within
         ``t`` seconds, with copies in flight finishing in the background. The background replicator
-        keeps running meanwhile; the two never apply one item at once.
+        keeps running meanwhile; the two never apply one item at once. Mirror writes still running in
+        the background are waited for first (within ``timeout``): what they leave pending is then
+        drained too, instead of racing them.
         """
         validate_timeout(timeout)
-        return self.replicator.drain(timeout=timeout)
+        started = self._engine.clock.monotonic()
+        self._writes.wait(timeout)
+        left = None if timeout is None else max(timeout - (self._engine.clock.monotonic() - started), 0.001)
+        return self.replicator.drain(timeout=left)
 
     def wait_for_writes(self, timeout: float | None = None) -> bool:
         """Wait until no mirror write runs in the background (each ends by its call's deadline).
