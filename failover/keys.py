@@ -25,6 +25,7 @@ __all__ = [
     "validate_byte_range",
     "validate_content_type",
     "validate_key",
+    "validate_listing",
     "validate_metadata",
     "validate_size",
     "validate_timeout",
@@ -179,6 +180,18 @@ def validate_byte_range(byte_range: object) -> tuple[int, int | None] | None:
     if stop is not None and (not _is_int(stop) or stop <= start):
         raise _reject("range.stop", "failover", f"a range stops after its start, not at {stop!r}")
     return (start, stop)
+
+
+def validate_listing(prefix: object, delimiter: object) -> tuple[str, str | None]:
+    """``(prefix, delimiter)`` of a listing, or `InvalidRequest`: a prefix is a str of at most
+    `MAX_KEY_BYTES` UTF-8 bytes (it may be empty), a delimiter None or a non-empty str."""
+    if not isinstance(prefix, str):
+        raise _reject("prefix.type", "failover", f"a prefix is a str, not {type(prefix).__name__}")
+    if len(prefix.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise _reject("prefix.length", "failover", f"a prefix is at most {MAX_KEY_BYTES} bytes, as keys are")
+    if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
+        raise _reject("delimiter", "failover", f"a delimiter is None or a non-empty str, not {delimiter!r}")
+    return prefix, delimiter
 
 
 def validate_timeout(timeout: object) -> float | None:

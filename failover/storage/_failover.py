@@ -24,6 +24,7 @@ from failover.keys import (
     validate_byte_range,
     validate_content_type,
     validate_key,
+    validate_listing,
     validate_metadata,
     validate_timeout,
 )
@@ -431,10 +432,7 @@ class FailoverStorage:
     def list(
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
-        if not isinstance(prefix, str):
-            raise InvalidRequest(f"a prefix is a str, not {type(prefix).__name__}", rule="prefix.type")
-        if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
-            raise InvalidRequest(f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter")
+        prefix, delimiter = validate_listing(prefix, delimiter)
         validate_timeout(timeout)
         entries = self._reads.list(prefix, delimiter, timeout=timeout)
         return (_public(entry) if isinstance(entry, ObjectInfo) else entry for entry in entries)

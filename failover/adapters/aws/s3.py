@@ -21,7 +21,7 @@ from failover.adapters.aws._multipart import Unaborted, check_condition, part_si
 from failover.config import S3Config
 from failover.errors import InvalidRequest, NotFound, PreconditionFailed
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
-from failover.keys import validate_byte_range, validate_key, validate_timeout
+from failover.keys import validate_byte_range, validate_key, validate_listing, validate_timeout
 from failover.reader import ObjectReader
 
 if TYPE_CHECKING:
@@ -276,10 +276,7 @@ class S3Store:
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
         validate_timeout(timeout)
-        if not isinstance(prefix, str):
-            raise InvalidRequest(f"a prefix is a str, not {type(prefix).__name__}", rule="prefix.type")
-        if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
-            raise InvalidRequest(f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter")
+        prefix, delimiter = validate_listing(prefix, delimiter)
         options: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
         if delimiter is not None:
             options["Delimiter"] = delimiter

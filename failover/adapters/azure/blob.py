@@ -27,9 +27,9 @@ from failover.adapters._sdk import require
 from failover.adapters.azure._client import call_timeouts, client_options, resolve_connection
 from failover.adapters.azure._errors import PROVIDER, error_code, translate_errors, translate_exception
 from failover.config import AzureBlobConfig
-from failover.errors import InvalidRequest, NotFound, OutcomeUnknown, PreconditionFailed, ProviderUnavailable, Reason
+from failover.errors import NotFound, OutcomeUnknown, PreconditionFailed, ProviderUnavailable, Reason
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
-from failover.keys import MAX_KEY_BYTES, validate_byte_range, validate_key, validate_timeout
+from failover.keys import validate_byte_range, validate_key, validate_listing, validate_timeout
 from failover.reader import ObjectReader
 
 if TYPE_CHECKING:
@@ -241,13 +241,8 @@ class AzureBlobStore:
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
         validate_timeout(timeout)
-        if not isinstance(prefix, str) or len(prefix.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-            raise InvalidRequest(
-                f"a prefix is a str of at most {MAX_KEY_BYTES} bytes", rule="prefix", imposed_by="failover"
-            )
-        if delimiter is not None and not isinstance(delimiter, str):
-            raise InvalidRequest("a delimiter is a str", rule="delimiter", imposed_by="failover")
-        return self._list(prefix, delimiter or None, call_timeouts(self._config, timeout))
+        prefix, delimiter = validate_listing(prefix, delimiter)
+        return self._list(prefix, delimiter, call_timeouts(self._config, timeout))
 
     def _list(self, prefix: str, delimiter: str | None, options: dict[str, Any]) -> Iterator[ListEntry]:
         with translate_errors("list", key=prefix or None):

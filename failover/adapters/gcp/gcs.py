@@ -34,14 +34,13 @@ from failover.adapters.gcp._errors import PROVIDER, translate, translate_errors
 from failover.errors import (
     ConfigError,
     Disposition,
-    InvalidRequest,
     NotFound,
     PreconditionFailed,
     ProviderUnavailable,
     Reason,
 )
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo
-from failover.keys import validate_byte_range, validate_key, validate_timeout
+from failover.keys import validate_byte_range, validate_key, validate_listing, validate_timeout
 from failover.reader import ObjectReader
 
 if TYPE_CHECKING:
@@ -335,14 +334,7 @@ class GcsStore:
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
         validate_timeout(timeout)
-        if not isinstance(prefix, str):
-            raise InvalidRequest(
-                f"a prefix is a str, not {type(prefix).__name__}", rule="prefix", imposed_by="failover"
-            )
-        if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
-            raise InvalidRequest(
-                f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter", imposed_by="failover"
-            )
+        prefix, delimiter = validate_listing(prefix, delimiter)
         return self._list(prefix, delimiter, timeout)
 
     def _list(self, prefix: str, delimiter: str | None, timeout: float | None) -> Iterator[ListEntry]:

@@ -13,7 +13,7 @@ from failover._streams import CHUNK_SIZE
 from failover.adapters._common import prepare_put, split_metadata
 from failover.errors import InvalidRequest, NotFound, PreconditionFailed
 from failover.interfaces import Capabilities, CommonPrefix, Data, ListEntry, ObjectInfo, ObjectReader
-from failover.keys import validate_byte_range, validate_key, validate_timeout
+from failover.keys import validate_byte_range, validate_key, validate_listing, validate_timeout
 
 __all__ = ["DEFAULT_CAPABILITIES", "PROVIDER", "MemoryStore"]
 
@@ -188,10 +188,7 @@ class MemoryStore:
         self, prefix: str = "", *, delimiter: str | None = None, timeout: float | None = None
     ) -> Iterator[ListEntry]:
         validate_timeout(timeout)
-        if not isinstance(prefix, str):
-            raise InvalidRequest(f"a prefix is a str, not {type(prefix).__name__}", rule="prefix.type")
-        if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
-            raise InvalidRequest(f"a delimiter is a non-empty str, not {delimiter!r}", rule="delimiter")
+        prefix, delimiter = validate_listing(prefix, delimiter)
         with self._lock:
             snapshot = sorted((key, obj) for key, obj in self._objects.items() if key.startswith(prefix))
         return self._entries(snapshot, prefix, delimiter)

@@ -105,6 +105,24 @@ class StorageInputsContract:
 
     property_examples = 25
 
+    @pytest.mark.parametrize(
+        ("prefix", "delimiter"),
+        [
+            pytest.param(7, None, id="prefix-int"),
+            pytest.param(None, None, id="prefix-none"),
+            pytest.param(b"a/", None, id="prefix-bytes"),
+            pytest.param("p" * 1025, None, id="prefix-too-long"),
+            pytest.param("a/", "", id="delimiter-empty"),
+            pytest.param("a/", 5, id="delimiter-int"),
+        ],
+    )
+    def test_invalid_listing_is_refused_before_the_store_is_called(
+        self, store: ObjectStore, prefix: Any, delimiter: Any
+    ) -> None:
+        # One rule on every store (keys.validate_listing), raised when list is called, not when iterated.
+        with pytest.raises(InvalidRequest):
+            store.list(prefix, delimiter=delimiter)
+
     @pytest.mark.parametrize("key", BAD_KEYS)
     def test_invalid_key_is_refused_by_every_operation(self, store: ObjectStore, key: Any) -> None:
         calls: dict[str, Callable[[], object]] = {
