@@ -126,8 +126,7 @@ def _show_journal(path: Path | None, config: FailoverConfig, store_names: list[s
     if path is None:
         if not store_names:
             return
-        base = config.state_dir.expanduser() if config.state_dir is not None else state_dir()
-        path = base / journal_file_name(store_names)
+        path = state_dir(configured=config.state_dir) / journal_file_name(store_names)
         if not path.is_file():
             return
     with SqliteJournal(path) as opened:

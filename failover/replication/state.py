@@ -32,8 +32,11 @@ __all__ = [
 STATE_DIR_ENV = "FAILOVER_STATE_DIR"
 
 
-def state_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The state directory (not created here): ``$FAILOVER_STATE_DIR``, else the user state dir."""
+def state_dir(env: Mapping[str, str] | None = None, *, configured: str | os.PathLike[str] | None = None) -> Path:
+    """The state directory (not created here): ``configured`` (a configuration's ``state_dir``),
+    else ``$FAILOVER_STATE_DIR``, else the user state dir."""
+    if configured is not None:
+        return Path(configured).expanduser()
     env = os.environ if env is None else env
     if env.get(STATE_DIR_ENV):
         return Path(env[STATE_DIR_ENV]).expanduser()
@@ -56,7 +59,7 @@ def default_journal_path(store_names: Iterable[str], *, directory: str | os.Path
 def default_state_file(kind: str, names: Iterable[str], *, directory: str | os.PathLike[str] | None = None) -> Path:
     """``<directory>/<kind>-<hash of the sorted names>.sqlite``; the directory is created (mode 0700)."""
     name = state_file_name(kind, names)
-    base = Path(directory).expanduser() if directory is not None else state_dir()
+    base = state_dir(configured=directory)
     try:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:

@@ -462,10 +462,9 @@ class FailoverStorage:
         drained too, instead of racing them.
         """
         validate_timeout(timeout)
-        started = self._engine.clock.monotonic()
+        deadline = None if timeout is None else Deadline(timeout, self._engine.clock)
         self._writes.wait(timeout)
-        left = None if timeout is None else max(timeout - (self._engine.clock.monotonic() - started), 0.001)
-        return self.replicator.drain(timeout=left)
+        return self.replicator.drain(timeout=None if deadline is None else max(deadline.remaining(), 0.001))
 
     def wait_for_writes(self, timeout: float | None = None) -> bool:
         """Wait until no mirror write runs in the background (each ends by its call's deadline).
