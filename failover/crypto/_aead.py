@@ -24,6 +24,10 @@ class Aead(Protocol):
 
     def decrypt(self, nonce: bytes, data: bytes | memoryview, associated_data: bytes | None) -> bytes: ...
 
+    def encrypt_into(
+        self, nonce: bytes, data: bytes | memoryview, associated_data: bytes | None, buf: memoryview
+    ) -> int: ...
+
 
 def load_aead(what: str) -> tuple[Callable[[bytes], Aead], type[Exception]]:
     """``(AESGCM, InvalidTag)``, or `ConfigError` naming the extra when `cryptography` is missing."""

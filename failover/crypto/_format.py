@@ -29,7 +29,7 @@ import binascii
 import json
 import os
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from failover.crypto._aead import KEY_SIZE, TAG_SIZE, Aead, derive, load_aead
@@ -186,6 +186,10 @@ class ObjectKeys:
     def seal_segment(self, index: int, last: bool, plaintext: bytes | memoryview) -> bytes:
         return self._segments.encrypt(nonce(self._prefix, index, last), plaintext, None)
 
+    def seal_segment_into(self, index: int, last: bool, plaintext: memoryview, out: memoryview) -> None:
+        """Seal into ``out``, exactly ``len(plaintext) + TAG_SIZE`` bytes: no copy of the ciphertext."""
+        self._segments.encrypt_into(nonce(self._prefix, index, last), plaintext, None, out)
+
     def open_segment(self, index: int, count: int, ciphertext: bytes | memoryview) -> bytes:
         try:
             return self._segments.decrypt(nonce(self._prefix, index, index == count - 1), ciphertext, None)
@@ -196,41 +200,3 @@ class ObjectKeys:
                 check=f"segment {index} of {count}",
                 key=self.key,
             ) from None
-
-    def open_segments(
-        self, chunks: Iterator[bytes], *, first: int, count: int, ciphertext: int, start: int, stop: int
-    ) -> Iterator[bytes]:
-        """Plaintext ``[start, stop)`` from ``chunks``, the ciphertext read from segment ``first`` on.
-
-        Each segment is authenticated before any of its bytes is yielded.
-        """
-        pending, offset = b"", 0  # unread ciphertext is pending[offset:]: one chunk of the store below
-        index = first
-        while index < count and index * SEGMENT_SIZE < stop:
-            want = min(CIPHER_SEGMENT, ciphertext - index * CIPHER_SEGMENT)
-            if len(pending) - offset >= want:
-                segment: bytes | memoryview = memoryview(pending)[offset : offset + want]
-                offset += want
-            else:  # the segment spans chunks: join its pieces (never more than a segment)
-                parts = [pending[offset:]]
-                have = len(parts[0])
-                while have < want:
-                    chunk = next(chunks, None)
-                    if chunk is None:
-                        raise IntegrityError(
-                            f"the object ended inside segment {index}: truncated while read",
-                            key_id=self.key_id,
-                            check=f"segment {index} of {count}",
-                            key=self.key,
-                        )
-                    take = min(want - have, len(chunk))
-                    parts.append(chunk[:take])
-                    have += take
-                    pending, offset = chunk, take
-                segment = b"".join(parts)
-            plain = self.open_segment(index, count, segment)
-            base = index * SEGMENT_SIZE
-            piece = plain[max(start - base, 0) : max(stop - base, 0)]
-            if piece:
-                yield piece
-            index += 1

@@ -1,28 +1,69 @@
-"""`EncryptingStream`: the ciphertext of a seekable plaintext, as a seekable file, one segment in memory.
+"""The ciphertext of a put's body, as the seekable file the store below uploads.
 
-Segments are sealed on demand from the position asked for, so the store below can hash the body in
-one pass, rewind and upload it (or upload it to several providers at once, each from its own
-position) without the ciphertext ever existing whole anywhere.
+`SealedBody`: a body the caller holds in memory, sealed whole in one pass straight into one buffer
+(no copy of the ciphertext), its sha256 computed here so the store below does not hash it again.
+
+`EncryptingStream`: the ciphertext of a seekable plaintext, one segment in memory. Segments are
+sealed on demand from the position asked for, so the store below can hash the body in one pass,
+rewind and upload it (or upload it to several providers at once, each from its own position)
+without the ciphertext ever existing whole anywhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import IO
 
+from failover._streams import HashedStream
+from failover.crypto._aead import TAG_SIZE
 from failover.crypto._format import CIPHER_SEGMENT, SEGMENT_SIZE, ObjectKeys, ciphertext_size, segment_count
 
-__all__ = ["EncryptingStream", "seal_bytes"]
+__all__ = ["EncryptingStream", "SealedBody"]
 
 
-def seal_bytes(plaintext: bytes, keys: ObjectKeys) -> bytes:
-    """The whole ciphertext of ``plaintext`` at once: one pass, for a body the caller holds in memory."""
-    count = segment_count(len(plaintext))
-    view = memoryview(plaintext)
-    return b"".join(
-        keys.seal_segment(index, index == count - 1, view[index * SEGMENT_SIZE : (index + 1) * SEGMENT_SIZE])
-        for index in range(count)
-    )
+class SealedBody(HashedStream):
+    """The whole ciphertext of ``plaintext``, sealed at once, read-only; its ``size`` and ``sha256`` known."""
+
+    def __init__(self, plaintext: bytes, keys: ObjectKeys) -> None:
+        count = segment_count(len(plaintext))
+        sealed = bytearray(ciphertext_size(len(plaintext)))
+        source, target = memoryview(plaintext), memoryview(sealed)
+        for index in range(count):
+            piece = source[index * SEGMENT_SIZE : (index + 1) * SEGMENT_SIZE]
+            at = index * CIPHER_SEGMENT
+            keys.seal_segment_into(index, index == count - 1, piece, target[at : at + len(piece) + TAG_SIZE])
+        self._view = target.toreadonly()
+        self.size = len(sealed)
+        self.sha256 = hashlib.sha256(self._view).hexdigest()
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = min(max(base + offset, 0), self.size)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        stop = self.size if size is None or size < 0 else min(self._position + size, self.size)
+        data = bytes(self._view[self._position : stop])
+        self._position = max(stop, self._position)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        stop = min(self._position + len(buffer), self.size)
+        taken = stop - self._position
+        buffer[:taken] = self._view[self._position : stop]
+        self._position = stop
+        return taken
 
 
 class EncryptingStream(io.RawIOBase):

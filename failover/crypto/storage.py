@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import BinaryIO, Literal, cast
 
@@ -32,7 +33,8 @@ from failover.crypto._format import (
     plaintext_size,
     segment_count,
 )
-from failover.crypto._stream import EncryptingStream, seal_bytes
+from failover.crypto._opening import open_range
+from failover.crypto._stream import EncryptingStream, SealedBody
 from failover.crypto.keys import Keyring
 from failover.errors import IntegrityError, InvalidRequest
 from failover.interfaces import Capabilities, Data, ListEntry, ObjectInfo, ObjectReader, ObjectStore
@@ -49,6 +51,10 @@ from failover.keys import (
 
 __all__ = ["EncryptedStorage"]
 
+# A body held in memory from this size on is hashed in the worker thread while it is sealed (sha256
+# releases the GIL; AES-GCM does not): below it, a thread's round trip costs more than it saves.
+_HASH_AHEAD = 1024 * 1024
+
 
 class EncryptedStorage:
     """An `ObjectStore` over ``store`` that encrypts under ``keys.active`` and reads under any key."""
@@ -59,6 +65,8 @@ class EncryptedStorage:
         load_aead("EncryptedStorage")  # fail at construction, naming the extra, not at the first put
         self._inner = store
         self._keys = keys
+        # One worker, started on the first large put: it hashes the plaintext while this thread seals it.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="failover-crypto")
         inner = store.capabilities
         self._capabilities = replace(
             inner,
@@ -105,12 +113,15 @@ class EncryptedStorage:
         validate_content_type(content_type)
         in_memory: bytes | None = None
         body: PreparedBody | None = None
+        hashing: Future[str] | None = None
         if isinstance(data, bytes | bytearray | memoryview):
             # The caller holds it whole: seal it whole, once (a stream is sealed segment by segment, on
             # each of the store's reads, so that memory stays bounded whatever its size).
             in_memory = bytes(data)
             size = validate_size(len(in_memory), self._capabilities.max_object_size, self.provider)
-            sha256 = hashlib.sha256(in_memory).hexdigest()
+            if size >= _HASH_AHEAD:
+                hashing = self._hash_ahead(in_memory)
+            sha256 = "" if hashing is not None else hashlib.sha256(in_memory).hexdigest()
         else:
             body = prepare_body(data, max_size=self._capabilities.max_object_size, provider=self.provider)
             size, sha256 = body.size, body.sha256
@@ -119,17 +130,19 @@ class EncryptedStorage:
             data_key = provider.new_data_key()
             salt, prefix = Header.fresh_salt()
             keys = ObjectKeys(data_key.plaintext, salt=salt, prefix=prefix, key=key, key_id=provider.key_id)
+            payload: Data
+            if body is None:
+                assert in_memory is not None
+                payload = cast(BinaryIO, SealedBody(in_memory, keys))  # sealed while the worker hashes
+                if hashing is not None:
+                    sha256 = hashing.result()
+            else:
+                payload = cast(BinaryIO, EncryptingStream(body.stream, size, keys))
             unsealed = Header(salt, prefix, provider.key_id, data_key.wrapped, b"")
             sealed = Sealed(size, sha256, content_type, user)
             header = replace(unsealed, sealed=keys.seal_header(unsealed.clear_part(), sealed))
             stored = {HEADER_NAME: header.encode()}
             _check_header_fits(stored, key)
-            payload: Data
-            if body is None:
-                assert in_memory is not None
-                payload = seal_bytes(in_memory, keys)
-            else:
-                payload = cast(BinaryIO, EncryptingStream(body.stream, size, keys))
             info = self._inner.put(
                 key,
                 payload,
@@ -142,6 +155,14 @@ class EncryptedStorage:
             if body is not None:
                 body.close()
         return _plain_info(info, sealed)
+
+    def _hash_ahead(self, plaintext: bytes) -> Future[str]:
+        try:
+            return self._worker.submit(lambda: hashlib.sha256(plaintext).hexdigest())
+        except RuntimeError:  # closed: hash here
+            done: Future[str] = Future()
+            done.set_result(hashlib.sha256(plaintext).hexdigest())
+            return done
 
     def _open(self, info: ObjectInfo) -> tuple[ObjectKeys, Sealed, int]:
         """The object's keys, its sealed header and its segment count; `IntegrityError` if any check fails."""
@@ -185,8 +206,14 @@ class EncryptedStorage:
             reader.close()
             raise
         end = sealed.size if stop is None else min(stop, sealed.size)
-        chunks = keys.open_segments(
-            iter(reader), first=first, count=count, ciphertext=reader.info.size, start=start, stop=end
+        chunks = open_range(
+            keys,
+            iter(reader),
+            first=first,
+            count=count,
+            ciphertext=reader.info.size,
+            start=start,
+            stop=end,
         )
         return ObjectReader(_plain_info(reader.info, sealed), chunks, close=reader.close)
 
@@ -239,6 +266,7 @@ class EncryptedStorage:
             )
 
     def close(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
         self._inner.close()
 
 
