@@ -2,8 +2,9 @@
 
 Put it over a `FailoverStorage`: each object is encrypted once, in the application, and the same
 ciphertext is replicated to every cloud; the sha256 that replication compares is the ciphertext's.
-The format is in `failover.crypto._format`; memory stays bounded by one segment (64 KiB) whatever the
-object's size, both ways.
+The format is in `failover.crypto._format`; memory stays bounded whatever the object's size: a put
+from a stream seals one segment (64 KiB) at a time, a get opens a batch of four (`_opening`). A put
+of bytes the caller holds is sealed whole into one buffer beside them (`_stream.SealedBody`).
 
 What differs from a plain store, each declared in `capabilities` or documented here:
 
