@@ -200,3 +200,12 @@ def test_segments_open_from_chunks_cut_anywhere(size: int, cuts: list[int]) -> N
             return ObjectReader(inner.head(key), chunks())
 
     assert EncryptedStorage(Cut(), keyring()).get_bytes("obj") == body
+
+
+def test_put_of_a_large_buffer_records_the_plaintext_and_the_ciphertext_sha256() -> None:
+    store, inner = encrypted_memory()
+    body = os.urandom(MiB + 5)  # large enough for the plaintext to be hashed beside the sealing
+    written = store.put("large", body)
+    assert written.sha256 == store.head("large").sha256 == hashlib.sha256(body).hexdigest()
+    assert inner.head("large").sha256 == hashlib.sha256(inner.get_bytes("large")).hexdigest()
+    assert store.get_bytes("large") == body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,8 @@ from failover.adapters.memory import MemoryStore
 from failover.crypto import EncryptedStorage, Keyring, LocalKey
 from failover.crypto._format import CIPHER_SEGMENT, HEADER_NAME, SEGMENT_SIZE
 from failover.errors import IntegrityError
-from tests.crypto.support import KEY_B, encrypted_memory
+from failover.interfaces import ObjectReader
+from tests.crypto.support import KEY_B, encrypted_memory, keyring
 
 BODY = os.urandom(3 * SEGMENT_SIZE + 100)  # four segments, the last one short
 
@@ -139,3 +141,19 @@ def test_object_without_a_header_raises() -> None:
     inner.put("plain", b"written around the encryption")
     with pytest.raises(IntegrityError, match="no encryption header"):
         store.get_bytes("plain")
+
+
+def test_stream_that_ends_inside_a_segment_raises_after_the_whole_segments_before_it() -> None:
+    store, inner = encrypted_memory()
+    store.put("doc", BODY)
+    cut = 2 * CIPHER_SEGMENT + 7  # the store below reports the whole size, then its stream breaks off
+
+    class Breaking(MemoryStore):
+        def get(self, key: str, *, byte_range: Any = None, timeout: float | None = None) -> ObjectReader:
+            ciphertext = inner.get_bytes(key)[:cut]
+            return ObjectReader(inner.head(key), iter([ciphertext[:1000], ciphertext[1000:]]))
+
+    received, error = _read_until_error(EncryptedStorage(Breaking(), keyring()), "doc")
+    assert received == BODY[: 2 * SEGMENT_SIZE], "the segments read whole before the break were not returned"
+    assert error.check == "segment 2 of 4", f"the error names {error.check!r}"
+    assert "truncated while read" in str(error)
