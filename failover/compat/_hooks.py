@@ -19,6 +19,7 @@ from botocore.awsrequest import AWSResponse
 from failover.compat._errors import Reply, S3Error, from_failover, respond
 from failover.compat._mapping import NameRejected
 from failover.compat._s3._shapes import Handler
+from failover.compat._shortcut import install_shortcut
 from failover.compat._sqs.backend import queue_name
 from failover.errors import FailoverError
 
@@ -52,6 +53,7 @@ def install_s3(
             partial(_answer_s3, operation, handler, backends.storage),
             unique_id=f"failover-compat-{operation}",
         )
+    install_shortcut(client, backends, handlers)
 
 
 def _answer_bucket(

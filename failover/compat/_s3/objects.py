@@ -7,7 +7,6 @@ read returned, so no other write can slip in between.
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import datetime
 from typing import IO, Any, cast
@@ -22,6 +21,7 @@ from failover.compat._s3._shapes import (
     Handler,
     Params,
     failover_errors,
+    http_date,
     incoming_metadata,
     read_body,
     seconds,
@@ -88,9 +88,11 @@ def put_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
 
 def check_conditions(info: ObjectInfo, params: Params, prefix: str = "") -> None:
     """S3's order: If-Match (412), If-None-Match (304), If-Unmodified-Since (412), If-Modified-Since (304)."""
-    etag, modified = etag_of(info), seconds(info.last_modified)
     if_match, if_none_match = params.get(prefix + "IfMatch"), params.get(prefix + "IfNoneMatch")
     unmodified_since, modified_since = params.get(prefix + "IfUnmodifiedSince"), params.get(prefix + "IfModifiedSince")
+    if if_match is None and if_none_match is None and unmodified_since is None and modified_since is None:
+        return
+    etag, modified = etag_of(info), seconds(info.last_modified)
     if if_match is not None and not matches(if_match, etag):
         raise S3Error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold")
     if if_none_match is not None and matches(if_none_match, etag):
@@ -123,7 +125,7 @@ def _headers(fields: dict[str, Any]) -> dict[str, str]:
         "ETag": fields["ETag"],
         "Content-Length": str(fields["ContentLength"]),
         "Content-Type": fields["ContentType"],
-        "Last-Modified": fields["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        "Last-Modified": http_date(fields["LastModified"]),
     }
     if "ContentRange" in fields:
         headers["Content-Range"] = fields["ContentRange"]
@@ -183,11 +185,17 @@ def get_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
         fields["ContentRange"] = f"bytes {first}-{last}/{info.size}"
         status = 206
     fields["Body"] = StreamingBody(cast("IO[bytes]", _Limited(reader, length)), length)
-    for name in ("ContentType", "ContentDisposition", "ContentEncoding", "ContentLanguage", "CacheControl", "Expires"):
-        override = params.get("Response" + name)
+    for parameter, name in _OVERRIDES:
+        override = params.get(parameter)
         if override is not None:
             fields[name] = override
     return Reply(fields, status=status, headers=_headers(fields))
+
+
+_OVERRIDES = tuple(
+    ("Response" + name, name)
+    for name in ("ContentType", "ContentDisposition", "ContentEncoding", "ContentLanguage", "CacheControl", "Expires")
+)
 
 
 def _span(wanted: tuple[int | None, int | None], size: int) -> tuple[int, int]:
@@ -201,8 +209,9 @@ def _span(wanted: tuple[int | None, int | None], size: int) -> tuple[int, int]:
     return start, size - 1 if end is None else min(end, size - 1)
 
 
-class _Limited(io.RawIOBase):
-    """A reader cut to ``length`` bytes: a range read from a start reads on to the end."""
+class _Limited:
+    """A reader cut to ``length`` bytes (a range read from a start reads on to the end), closed once
+    read to its end. A plain object, not an `io.RawIOBase`: a `StreamingBody` needs only these."""
 
     def __init__(self, reader: ObjectReader, length: int) -> None:
         self._reader, self._left = reader, length
@@ -223,7 +232,6 @@ class _Limited(io.RawIOBase):
 
     def close(self) -> None:
         self._reader.close()
-        super().close()
 
 
 def delete_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
