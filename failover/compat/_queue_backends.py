@@ -14,6 +14,7 @@ from typing import Any
 
 from failover.compat._mapping import NameMap
 from failover.compat._sqs.backend import QueueBackend
+from failover.compat._sqs.counts import Counter, counter_of
 from failover.compat._sqs.queues import check_attributes
 from failover.config import FailoverConfig
 from failover.errors import FailoverError, NotFound
@@ -65,7 +66,9 @@ class QueueBackends:
                     return None
                 if not create and self._given is None:
                     _exists(queue, name)
-                backend = self._backends[name] = QueueBackend(name, f"{self._url_base}/{name}", queue)
+                backend = self._backends[name] = QueueBackend(
+                    name, f"{self._url_base}/{name}", queue, counters=self._counters(name)
+                )
             if create and attributes:
                 backend.attributes.update({k: v for k, v in attributes.items() if k != "FifoQueue"})
             return backend
@@ -81,6 +84,10 @@ class QueueBackends:
             _create_where_reachable(endpoints)
         scoped = self._names.config.model_copy(update={"queues": {f"q{i}": q for i, q in enumerate(endpoints)}})
         return FailoverQueue.from_config(scoped)
+
+    def _counters(self, name: str) -> list[Counter]:
+        endpoints = self._names.queue(name) if self._names is not None and self._given is None else None
+        return [counter for counter in map(counter_of, endpoints or []) if counter is not None]
 
     def close(self) -> None:
         with self._lock:

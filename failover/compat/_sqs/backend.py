@@ -10,6 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from failover.compat._sqs.attributes import invalid
+from failover.compat._sqs.counts import Counter
 from failover.interfaces import Message, MessageQueue
 
 __all__ = ["DEFAULT_ATTRIBUTES", "QueueBackend", "Receipts", "queue_name"]
@@ -66,6 +67,7 @@ class QueueBackend:
     queue: MessageQueue
     attributes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ATTRIBUTES))
     receipts: Receipts = field(default_factory=Receipts)
+    counters: list[Counter] = field(default_factory=list)  # the providers that report approximate counts
 
     @property
     def fifo(self) -> bool:

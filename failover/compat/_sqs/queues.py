@@ -15,6 +15,7 @@ from failover.compat._errors import Reply
 from failover.compat._s3._shapes import failover_errors
 from failover.compat._sqs.attributes import invalid
 from failover.compat._sqs.backend import DEFAULT_ATTRIBUTES, QueueBackend
+from failover.compat._sqs.counts import COUNTED, summed
 
 __all__ = ["QUEUES", "check_attributes"]
 
@@ -57,8 +58,10 @@ def get_queue_attributes(backend: QueueBackend, params: Mapping[str, Any]) -> Re
     if backend.fifo:
         known["FifoQueue"] = "true"
     for name in names:
-        if name != "All" and name not in known and not name.startswith("Approximate"):
+        if name != "All" and name not in known and name not in COUNTED:
             raise invalid(f"Unknown Attribute {name}.", "InvalidAttributeName")
+    if "All" in names or any(name in COUNTED for name in names):
+        known.update(summed(backend.counters))
     chosen = known if "All" in names else {name: known[name] for name in names if name in known}
     return Reply({"Attributes": chosen} if chosen else {})
 
