@@ -32,7 +32,8 @@ class Backends:
         self._given = storage
         self._storages: dict[str, ObjectStore | None] = {}
         self._lock = threading.Lock()
-        self._waiting: dict[str, dict[str, Any]] = {}  # bucket -> store name -> config still to create
+        # bucket -> position in its mapping -> (store config, what is still to do there)
+        self._waiting: dict[str, dict[int, tuple[Any, Callable[[Any], bool]]]] = {}
         self._creator: threading.Thread | None = None
         self._closed = threading.Event()
 
@@ -65,36 +66,52 @@ class Backends:
         scoped = config.model_copy(update={"stores": {f"s{index}": store for index, store in enumerate(stores)}})
         return FailoverStorage.from_config(scoped, journal=journal)
 
-    def create_when_back(self, bucket: str, missed: list[int]) -> None:
-        """Create ``bucket`` on the stores at ``missed`` (positions in its mapping) once each answers
-        again. A thread of its own tries every second: a store whose bucket is missing stays DOWN
-        (a missing bucket is that store's fault), so waiting for it to be HEALTHY would wait forever."""
+    def when_back(self, bucket: str, missed: list[int], action: Callable[[Any], bool]) -> None:
+        """Apply ``action`` (create or delete the bucket; True once done) to the stores at ``missed``
+        (positions in its mapping) once each answers again; the latest action per store wins. A
+        thread of its own tries every second: a store whose bucket is missing stays DOWN (a missing
+        bucket is that store's fault), so waiting for it to be HEALTHY would wait forever."""
         configs = self.configs(bucket)
-        storage = self.storage(bucket)
-        if configs is None or not isinstance(storage, FailoverStorage):
+        if configs is None:
             return
-        names = list(storage.stores)
         with self._lock:
-            self._waiting.setdefault(bucket, {}).update({names[index]: configs[index] for index in missed})
+            self._waiting.setdefault(bucket, {}).update({index: (configs[index], action) for index in missed})
             if self._creator is None or not self._creator.is_alive():
-                self._creator = threading.Thread(target=self._create_waiting, name="failover-buckets", daemon=True)
+                self._creator = threading.Thread(target=self._apply_waiting, name="failover-buckets", daemon=True)
                 self._creator.start()
 
-    def _create_waiting(self) -> None:
+    def create_when_back(self, bucket: str, missed: list[int]) -> None:
         from failover.compat._s3.buckets import ensure_bucket
 
+        self.when_back(bucket, missed, ensure_bucket)
+
+    def _apply_waiting(self) -> None:
         while not self._closed.wait(_CREATE_EVERY):
             with self._lock:
-                pending = [
-                    (bucket, store, config) for bucket, w in self._waiting.items() for store, config in w.items()
-                ]
+                pending = [(bucket, index, todo) for bucket, w in self._waiting.items() for index, todo in w.items()]
                 if not pending:
                     self._creator = None
                     return
-            for bucket, store, config in pending:
-                if ensure_bucket(config):
+            for bucket, index, (config, action) in pending:
+                if action(config):
                     with self._lock:
-                        self._waiting.get(bucket, {}).pop(store, None)
+                        if self._waiting.get(bucket, {}).get(index, (None, None))[1] is action:
+                            self._waiting[bucket].pop(index, None)
+
+    def forget(self, bucket: str) -> None:
+        """Close and drop the storage of ``bucket`` (deleted): the next call builds it again."""
+        with self._lock:
+            storage = self._storages.pop(bucket, None)
+        if storage is not None and self._given is None:
+            storage.close()
+
+    @property
+    def names(self) -> NameMap | None:
+        return self._names
+
+    def given(self) -> list[str]:
+        """The bucket names of storages the caller gave as a mapping (none for a function or a config)."""
+        return sorted(self._given) if isinstance(self._given, Mapping) else []
 
     def close(self) -> None:
         """Close the storages built here (not those the caller passed)."""

@@ -53,7 +53,22 @@ def install_s3(
             partial(_answer_s3, operation, handler, backends.storage),
             unique_id=f"failover-compat-{operation}",
         )
+    events.register("before-call.s3.ListBuckets", partial(_answer_list, backends), unique_id="failover-compat-list")
     install_shortcut(client, backends, handlers)
+
+
+def _answer_list(backends: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    """ListBuckets through failover when the client maps buckets (by a configuration, or given storages)."""
+    if backends.names is None and not backends.given():
+        return None
+    from failover.compat._s3.buckets import list_buckets
+
+    result: Reply | S3Error
+    try:
+        result = list_buckets(backends, {})
+    except S3Error as exc:
+        result = exc
+    return respond(result)
 
 
 def _answer_bucket(
