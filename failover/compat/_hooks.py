@@ -133,6 +133,21 @@ def install_sqs(client: Any, backends: Any, handlers: Mapping[str, Any]) -> None
             partial(_answer_sqs, operation, handler, backends),
             unique_id=f"failover-compat-sqs-{operation}",
         )
+    events.register("before-call.sqs.ListQueues", partial(_answer_queues, backends), unique_id="failover-compat-lq")
+
+
+def _answer_queues(backends: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    """ListQueues through failover when the client maps queues (by a configuration, or given queues)."""
+    if backends.names is None and not backends.given():
+        return None
+    from failover.compat._sqs.queues import list_queues
+
+    result: Reply | S3Error
+    try:
+        result = list_queues(backends, context.get(PARAMS) or {})
+    except S3Error as exc:
+        result = _sqs_error(exc)
+    return respond(result)
 
 
 def _sqs_error(error: S3Error) -> S3Error:
@@ -165,4 +180,6 @@ def _answer_sqs(
         result = from_failover(exc, not_found="QueueDoesNotExist")
     if isinstance(result, S3Error):
         result = _sqs_error(result)
+    elif operation == "DeleteQueue":
+        backends.forget(name)
     return respond(result)

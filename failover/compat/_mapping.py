@@ -86,10 +86,15 @@ def caller_aws(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _logical(entries: Sequence[BucketMap], templates: Sequence[tuple[BucketMap, str]], name: str) -> str | None:
-    """The application's bucket that ``name`` is on a provider whose templates are ``templates``."""
+def _logical(
+    entries: Sequence[BucketMap | QueueMap],
+    templates: Sequence[tuple[BucketMap | QueueMap, str]],
+    name: str,
+    placeholder: str = "{bucket}",
+) -> str | None:
+    """The application's bucket (queue) that ``name`` is on a provider whose templates are ``templates``."""
     for entry, template in templates:
-        before, _, after = template.partition("{bucket}")
+        before, _, after = template.partition(placeholder)
         if len(name) <= len(before) + len(after) or not (name.startswith(before) and name.endswith(after)):
             continue
         logical = name[len(before) : len(name) - len(after)]
@@ -157,6 +162,20 @@ class NameMap:
             templates = [(entry, entry.stores[store]) for entry in entries if store in entry.stores]
             if templates:
                 accounts.append((base, partial(_logical, entries, templates)))
+        return accounts
+
+    def queue_accounts(self) -> list[tuple[QueueConfig, Callable[[str], str | None]]]:
+        """As `bucket_accounts`, for queues: the caller's SQS, then each ``[queues.NAME]`` a mapping names."""
+        entries = self.config.boto3.queues
+        accounts: list[tuple[QueueConfig, Callable[[str], str | None]]] = []
+        own: list[tuple[BucketMap | QueueMap, str]] = [(e, e.sqs) for e in entries if e.sqs is not None]
+        if own:
+            sqs = SqsConfig(queue="placeholder", **self._aws)
+            accounts.append((sqs, lambda name: _logical(entries, own, name, "{queue}") or name))
+        for key, base in self.config.queues.items():
+            templates: list[tuple[BucketMap | QueueMap, str]] = [(e, e.queues[key]) for e in entries if key in e.queues]
+            if templates:
+                accounts.append((base, partial(_logical, entries, templates, placeholder="{queue}")))
         return accounts
 
     def queue(self, queue: str) -> list[QueueConfig] | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from failover.compat._mapping import NameMap
 from failover.compat._sqs.backend import QueueBackend
-from failover.compat._sqs.counts import Counter, counter_of
+from failover.compat._sqs.counts import counter_of
 from failover.compat._sqs.queues import check_attributes
 from failover.config import FailoverConfig
 from failover.errors import FailoverError, NotFound
@@ -66,8 +66,13 @@ class QueueBackends:
                     return None
                 if not create and self._given is None:
                     _exists(queue, name)
+                endpoints = self._endpoints(name)
                 backend = self._backends[name] = QueueBackend(
-                    name, f"{self._url_base}/{name}", queue, counters=self._counters(name)
+                    name,
+                    self.url(name),
+                    queue,
+                    counters=[counter for counter in map(counter_of, endpoints) if counter is not None],
+                    endpoints=endpoints,
                 )
             if create and attributes:
                 backend.attributes.update({k: v for k, v in attributes.items() if k != "FifoQueue"})
@@ -85,9 +90,27 @@ class QueueBackends:
         scoped = self._names.config.model_copy(update={"queues": {f"q{i}": q for i, q in enumerate(endpoints)}})
         return FailoverQueue.from_config(scoped)
 
-    def _counters(self, name: str) -> list[Counter]:
+    def _endpoints(self, name: str) -> list[Any]:
         endpoints = self._names.queue(name) if self._names is not None and self._given is None else None
-        return [counter for counter in map(counter_of, endpoints or []) if counter is not None]
+        return list(endpoints or [])
+
+    def url(self, name: str) -> str:
+        return f"{self._url_base}/{name}"
+
+    @property
+    def names(self) -> NameMap | None:
+        return self._names
+
+    def given(self) -> list[str]:
+        """The queue names the caller gave as a mapping (none for a function or a configuration)."""
+        return sorted(self._given) if isinstance(self._given, Mapping) else []
+
+    def forget(self, name: str) -> None:
+        """Close and drop the backend of ``name`` (deleted): the next call finds out again."""
+        with self._lock:
+            backend = self._backends.pop(name, None)
+        if backend is not None and self._given is None:
+            backend.queue.close()
 
     def close(self) -> None:
         with self._lock:

@@ -134,6 +134,19 @@ def _counts(sqs: Any, record: Recorder, name: str) -> None:
     record(sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
 
 
+def _listed(sqs: Any, prefix: str) -> list[str]:
+    return [url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])]
+
+
+def _lifecycle(sqs: Any, record: Recorder, name: str) -> None:
+    other = f"{name}-gone"
+    url = _queue(sqs, record, other)
+    record.note(_listed(sqs, other))
+    record(sqs.delete_queue, QueueUrl=url)
+    record.note(_listed(sqs, other))
+    # Not here: a call on the deleted queue (the Pub/Sub emulator answers for a deleted subscription).
+
+
 def _missing(sqs: Any, record: Recorder, name: str) -> None:
     record(sqs.get_queue_url, QueueName=name + "-missing")
     record(sqs.send_message, QueueUrl=f"{sqs.meta.endpoint_url}/123456789012/{name}-missing", MessageBody="x")
@@ -154,5 +167,6 @@ SQS_CASES: list[Case] = [
     Case("visibility", _visibility),
     Case("queue-calls", _queue_calls),
     Case("approximate-counts", _counts),
+    Case("queue-lifecycle", _lifecycle),
     Case("missing-queue", _missing),
 ]

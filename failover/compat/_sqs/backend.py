@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from failover.compat._sqs.attributes import invalid
 from failover.compat._sqs.counts import Counter
@@ -68,6 +69,7 @@ class QueueBackend:
     attributes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ATTRIBUTES))
     receipts: Receipts = field(default_factory=Receipts)
     counters: list[Counter] = field(default_factory=list)  # the providers that report approximate counts
+    endpoints: list[Any] = field(default_factory=list)  # the queue configs of its providers (none: given)
 
     @property
     def fifo(self) -> bool:
