@@ -3,6 +3,7 @@ the approximate counts are those of the providers that can count."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,3 +103,40 @@ def test_approximate_counts_are_summed_over_sqs_and_azure_queue(local_clouds: Lo
             }
         finally:
             compat.close(client)
+
+
+def _sqs_names(aws: Aws, prefix: str) -> list[str]:
+    urls = boto3.client("sqs", **aws.kwargs).list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
+    return [url.rsplit("/", 1)[-1] for url in urls]
+
+
+def _until(check: Any, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def test_a_queue_deleted_while_aws_is_down_is_deleted_there_when_it_returns(
+    sqs: tuple[Any, Aws], unique_name: str
+) -> None:
+    client, aws = sqs
+    url = client.create_queue(QueueName=unique_name)["QueueUrl"]
+    aws.break_()
+    client.delete_queue(QueueUrl=url)
+    assert unique_name not in [u.rsplit("/", 1)[-1] for u in client.list_queues().get("QueueUrls", [])]
+    aws.heal()
+    assert _until(lambda: unique_name not in _sqs_names(aws, unique_name))
+
+
+def test_a_queue_created_while_aws_is_down_is_created_there_when_it_returns(
+    sqs: tuple[Any, Aws], unique_name: str
+) -> None:
+    client, aws = sqs
+    aws.break_()
+    client.create_queue(QueueName=unique_name)
+    assert unique_name in [u.rsplit("/", 1)[-1] for u in client.list_queues().get("QueueUrls", [])]
+    aws.heal()
+    assert _until(lambda: unique_name in _sqs_names(aws, unique_name))

@@ -2,8 +2,8 @@
 queue names.
 
 CreateQueue creates the queue on every provider the name maps to (those down are created when a
-later call builds them). DeleteQueue deletes it on every provider that answers (one that is down
-keeps it). ListQueues is the union of each mapped account's queues under the application's names,
+later call builds them). DeleteQueue deletes it on every provider that answers (one that is down,
+when it answers again). ListQueues is the union of each mapped account's queues under the application's names,
 so it still lists them while SQS is down. The attributes the drop-in honours (VisibilityTimeout,
 DelaySeconds, ReceiveMessageWaitTimeSeconds) live with the drop-in, for every provider alike.
 """
@@ -96,11 +96,19 @@ def purge_queue(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
     return Reply({})
 
 
+def deleted(endpoint: Any) -> bool:
+    """Delete the queue ``endpoint`` names; False when the provider did not answer (try again later)."""
+    return delete_on(endpoint) is not Outcome.UNREACHABLE
+
+
 def delete_queue(backend: QueueBackend, params: Mapping[str, Any]) -> Reply:
-    """Delete the queue on every provider of its mapping (those down keep it: see the README)."""
+    """Delete the queue on every provider of its mapping; one that is down, when it answers again."""
     outcomes = [delete_on(endpoint) for endpoint in backend.endpoints]
     if outcomes and all(outcome is Outcome.UNREACHABLE for outcome in outcomes):
         raise S3Error("ServiceUnavailable", 503, f"no provider could delete the queue {backend.name!r}")
+    missed = {i: backend.endpoints[i] for i, outcome in enumerate(outcomes) if outcome is Outcome.UNREACHABLE}
+    if missed and backend.owed is not None:
+        backend.owed.add(backend.name, missed, deleted)
     return Reply({})
 
 
