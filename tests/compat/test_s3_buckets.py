@@ -134,8 +134,8 @@ def test_a_bucket_deleted_while_aws_is_down_is_deleted_there_when_it_returns(
     s3.delete_bucket(Bucket=unique_name)
     assert not _on_gcs(local_clouds, f"dr-{unique_name}")
     aws.heal()
-    names = lambda: [b["Name"] for b in boto3.client("s3", **aws.kwargs).list_buckets()["Buckets"]]  # noqa: E731
-    assert _until(lambda: unique_name not in names())
+    direct = boto3.client("s3", **aws.kwargs)
+    assert _until(lambda: unique_name not in [b["Name"] for b in direct.list_buckets()["Buckets"]])
 
 
 def test_list_buckets_while_aws_is_down_lists_the_mapped_buckets(s3: Any, aws: Aws, unique_name: str) -> None:
