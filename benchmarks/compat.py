@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -158,6 +160,39 @@ def _storage_round(storage: ObjectStore, ops: int) -> float:
     return 2 * ops / (time.perf_counter() - start)
 
 
+def _entered(stats: dict[Any, Any], module: str, outside: str) -> float:
+    """Seconds spent in the functions of ``module`` called from code outside the folder ``outside``
+    (so a helper of the same package calling back in is not counted twice)."""
+    return sum(
+        float(timing[3])
+        for function, (_, _, _, _, callers) in stats.items()
+        if function[0].endswith(module)
+        for caller, timing in callers.items()
+        if outside not in caller[0]
+    )
+
+
+def breakdown(storage: ObjectStore, ops: int) -> dict[str, float]:
+    """Where a put + get through `FailoverStorage` on moto spends its time: one profiled round
+    (cProfile slows Python code, so the shares matter more than the absolute numbers), and the CPU
+    the process's other threads used meanwhile (the replication to GCS, the journal's mover)."""
+    profile = cProfile.Profile()
+    process, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
+    profile.enable()
+    _storage_round(storage, ops)
+    profile.disable()
+    wall = time.perf_counter() - wall
+    others = (time.process_time() - process) - (time.thread_time() - thread)
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    per_pair = 1000 / ops
+    return {
+        "wall_ms": wall * per_pair,
+        "journal_ms": _entered(stats, "failover/replication/sqlite_journal.py", "failover/replication/") * per_pair,
+        "s3_adapter_ms": _entered(stats, "failover/adapters/aws/s3.py", "failover/adapters/") * per_pair,
+        "other_threads_cpu_ms": others * per_pair,
+    }
+
+
 def throughput(ops: int, rounds: int) -> dict[str, Any]:
     with local_clouds() as clouds:
         aws: dict[str, Any] = {
@@ -187,6 +222,7 @@ def throughput(ops: int, rounds: int) -> dict[str, Any]:
         for _ in range(rounds):
             for name, run in rounds_of.items():
                 rates[name].append(run())
+        where = breakdown(storage, ops)
         compat.close(dropin)
     medians = {name: median(values) or 0.0 for name, values in rates.items()}
     say(", ".join(f"{name} {rate:.0f} ops/s" for name, rate in medians.items()))
@@ -199,6 +235,7 @@ def throughput(ops: int, rounds: int) -> dict[str, Any]:
         "dropin_to_storage_ratio": medians["dropin"] / medians["failover_storage"],
         "ops_per_round": 2 * ops,
         "rounds": rates,
+        "failover_storage_breakdown_per_put_get": where,
     }
 
 
@@ -221,6 +258,7 @@ def _markdown(data: dict[str, Any]) -> str:
     worst_wall = max(r["wall"]["added_us"] for r in data["micro"])
     rates = data["throughput"]
     ratio = rates["ratio"]
+    where = rates["failover_storage_breakdown_per_put_get"]
     return "\n".join(
         [
             "# The boto3 drop-in: what it adds when nothing fails",
@@ -273,6 +311,21 @@ def _markdown(data: dict[str, Any]) -> str:
             f"{rates['dropin_to_storage_ratio']:.2f}x its own `FailoverStorage` called directly, which runs at "
             f"{rates['storage_ratio']:.2f}x plain boto3. {_reading(rates)} Median of "
             f"{len(rates['rounds']['boto3'])} interleaved rounds of {rates['ops_per_round']} calls.",
+            "",
+            "Where a put + get through `FailoverStorage` on moto goes (one round under cProfile, which "
+            "slows Python code: read the shares):",
+            "",
+            markdown_table(
+                ["part", "ms per put + get"],
+                [
+                    ["plain boto3 (median round, not profiled)", 2000 / rates["boto3_ops_per_s"]],
+                    ["FailoverStorage (median round, not profiled)", 2000 / rates["failover_storage_ops_per_s"]],
+                    ["FailoverStorage, all of it (wall, profiled)", where["wall_ms"]],
+                    ["the journal (SQLite, on disk)", where["journal_ms"]],
+                    ["the S3 adapter (moto's answers included)", where["s3_adapter_ms"]],
+                    ["CPU of the other threads meanwhile (replication to GCS)", where["other_threads_cpu_ms"]],
+                ],
+            ),
         ]
     )
 

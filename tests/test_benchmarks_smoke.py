@@ -179,5 +179,8 @@ def test_compat_quick_measures_the_drop_in_against_failover_storage_and_boto3(qu
     rates = data["throughput"]
     for field in ("boto3_ops_per_s", "failover_storage_ops_per_s", "dropin_ops_per_s", "ratio", "storage_ratio"):
         assert _positive(rates[field]), f"{field}: {rates}"
+    where = rates["failover_storage_breakdown_per_put_get"]
+    assert where["wall_ms"] >= where["journal_ms"] > 0, where
+    assert where["wall_ms"] >= where["s3_adapter_ms"] > 0, where
     assert (run.out / "compat.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## (b) Throughput on moto" in (run.out / "compat.md").read_text()
