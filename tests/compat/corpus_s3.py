@@ -264,7 +264,7 @@ def _list_buckets(s3: Any, record: Recorder, bucket: str) -> None:
     other = f"{bucket}-listed"
     record(s3.create_bucket, Bucket=other)
     names = [entry["Name"] for entry in s3.list_buckets()["Buckets"]]
-    record.note({"listed": other in names, "sorted": names == sorted(names)})
+    record.note(other in names)  # not the order: moto lists by creation, S3 (and the drop-in) by name
     record(s3.delete_bucket, Bucket=other)
     record.note(other in [entry["Name"] for entry in s3.list_buckets()["Buckets"]])
 
