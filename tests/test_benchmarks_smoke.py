@@ -21,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.emulator
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("overhead", "outage", "encryption")
+BENCHMARKS = ("overhead", "outage", "encryption", "compat")
 WAIT_SECONDS = 170
 
 
@@ -162,3 +162,25 @@ def test_encryption_quick_measures_cpu_rates_of_every_size_and_memory(quick_runs
         assert _positive(peaks["get_peak_mib"]), f"{store}: {peaks}"
     assert (run.out / "encryption.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## (b) put and get on moto's S3" in (run.out / "encryption.md").read_text()
+
+
+@pytest.mark.timeout(WAIT_SECONDS + 20)
+def test_compat_quick_measures_the_drop_in_against_failover_storage_and_boto3(quick_runs: dict[str, QuickRun]) -> None:
+    run = quick_runs["compat"]
+    data = run.results("compat")
+    _check_environment(data, "compat")
+    assert [row["operation"] for row in data["micro"]] == ["put_object", "get_object", "head_object"]
+    for row in data["micro"]:
+        for clock in ("wall", "cpu"):
+            numbers = row[clock]
+            for field in ("failover_storage_us", "dropin_us", "botocore_floor_us"):
+                assert _positive(numbers[field]), f"{row['operation']} {clock} {field}: {numbers}"
+            assert math.isfinite(numbers["added_us"]), numbers
+    rates = data["throughput"]
+    for field in ("boto3_ops_per_s", "failover_storage_ops_per_s", "dropin_ops_per_s", "ratio", "storage_ratio"):
+        assert _positive(rates[field]), f"{field}: {rates}"
+    where = rates["failover_storage_breakdown_per_put_get"]
+    assert where["wall_ms"] >= where["journal_ms"] > 0, where
+    assert where["wall_ms"] >= where["s3_adapter_ms"] > 0, where
+    assert (run.out / "compat.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## (b) Throughput on moto" in (run.out / "compat.md").read_text()

@@ -12,11 +12,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from failover.compat._mapping import NameMap
+from failover.compat._when_back import Action, WhenBack
 from failover.config import FailoverConfig
 from failover.interfaces import ObjectStore
 from failover.storage import FailoverStorage
-
-_CREATE_EVERY = 1.0  # seconds between tries to create a bucket on a store that missed it
 
 __all__ = ["Backends", "StorageSource"]
 
@@ -32,9 +31,7 @@ class Backends:
         self._given = storage
         self._storages: dict[str, ObjectStore | None] = {}
         self._lock = threading.Lock()
-        self._waiting: dict[str, dict[str, Any]] = {}  # bucket -> store name -> config still to create
-        self._creator: threading.Thread | None = None
-        self._closed = threading.Event()
+        self._when_back = WhenBack("failover-buckets")
 
     def storage(self, bucket: str) -> ObjectStore | None:
         """The storage of ``bucket``, or None when it is not mapped (its calls go to the endpoint)."""
@@ -65,40 +62,36 @@ class Backends:
         scoped = config.model_copy(update={"stores": {f"s{index}": store for index, store in enumerate(stores)}})
         return FailoverStorage.from_config(scoped, journal=journal)
 
-    def create_when_back(self, bucket: str, missed: list[int]) -> None:
-        """Create ``bucket`` on the stores at ``missed`` (positions in its mapping) once each answers
-        again. A thread of its own tries every second: a store whose bucket is missing stays DOWN
-        (a missing bucket is that store's fault), so waiting for it to be HEALTHY would wait forever."""
+    def when_back(self, bucket: str, missed: list[int], action: Action) -> None:
+        """Apply ``action`` (create or delete the bucket) to the stores at ``missed`` (positions in
+        its mapping) once each answers again (`failover.compat._when_back`)."""
         configs = self.configs(bucket)
-        storage = self.storage(bucket)
-        if configs is None or not isinstance(storage, FailoverStorage):
-            return
-        names = list(storage.stores)
-        with self._lock:
-            self._waiting.setdefault(bucket, {}).update({names[index]: configs[index] for index in missed})
-            if self._creator is None or not self._creator.is_alive():
-                self._creator = threading.Thread(target=self._create_waiting, name="failover-buckets", daemon=True)
-                self._creator.start()
+        if configs is not None:
+            self._when_back.add(bucket, {index: configs[index] for index in missed}, action)
 
-    def _create_waiting(self) -> None:
+    def create_when_back(self, bucket: str, missed: list[int]) -> None:
         from failover.compat._s3.buckets import ensure_bucket
 
-        while not self._closed.wait(_CREATE_EVERY):
-            with self._lock:
-                pending = [
-                    (bucket, store, config) for bucket, w in self._waiting.items() for store, config in w.items()
-                ]
-                if not pending:
-                    self._creator = None
-                    return
-            for bucket, store, config in pending:
-                if ensure_bucket(config):
-                    with self._lock:
-                        self._waiting.get(bucket, {}).pop(store, None)
+        self.when_back(bucket, missed, ensure_bucket)
+
+    def forget(self, bucket: str) -> None:
+        """Close and drop the storage of ``bucket`` (deleted): the next call builds it again."""
+        with self._lock:
+            storage = self._storages.pop(bucket, None)
+        if storage is not None and self._given is None:
+            storage.close()
+
+    @property
+    def names(self) -> NameMap | None:
+        return self._names
+
+    def given(self) -> list[str]:
+        """The bucket names of storages the caller gave as a mapping (none for a function or a config)."""
+        return sorted(self._given) if isinstance(self._given, Mapping) else []
 
     def close(self) -> None:
         """Close the storages built here (not those the caller passed)."""
-        self._closed.set()
+        self._when_back.close()
         with self._lock:
             built, self._storages = self._storages, {}
         if self._given is None:

@@ -28,7 +28,7 @@ from failover.errors import (
     StaleReadRisk,
 )
 
-__all__ = ["Reply", "S3Error", "from_failover", "respond"]
+__all__ = ["Reply", "S3Error", "answer", "from_failover", "respond"]
 
 
 @dataclass
@@ -90,6 +90,14 @@ def respond(result: Reply | S3Error, *, head: bool = False) -> tuple[AWSResponse
     ``head`` is for HEAD requests: S3 sends no body with their errors, so botocore names the error by
     its status (``"404"``, ``"412"``, ``"304"``); so does this.
     """
+    status, parsed = answer(result, head=head)
+    # The headers live in ResponseMetadata, where applications read them; botocore's after-call
+    # handlers and s3transfer read the parsed fields, so the response object carries none (cheaper).
+    return AWSResponse("", status, cast(Any, _NO_HEADERS), None), parsed
+
+
+def answer(result: Reply | S3Error, *, head: bool = False) -> tuple[int, dict[str, Any]]:
+    """``(status, parsed)``: the parsed response botocore would have made of S3's answer."""
     request_id = f"{_PREFIX}{next(_REQUESTS):08X}"
     if isinstance(result, Reply):
         status, parsed, headers = result.status, result.parsed, result.headers
@@ -108,9 +116,7 @@ def respond(result: Reply | S3Error, *, head: bool = False) -> tuple[AWSResponse
         "HTTPHeaders": lowered,
         "RetryAttempts": 0,
     }
-    # The headers live in ResponseMetadata, where applications read them; botocore's after-call
-    # handlers and s3transfer read the parsed fields, so the response object carries none (cheaper).
-    return AWSResponse("", status, cast(Any, _NO_HEADERS), None), parsed
+    return status, parsed
 
 
 _REASONS = {304: "Not Modified", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 412: "Precondition Failed"}

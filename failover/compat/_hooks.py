@@ -19,6 +19,7 @@ from botocore.awsrequest import AWSResponse
 from failover.compat._errors import Reply, S3Error, from_failover, respond
 from failover.compat._mapping import NameRejected
 from failover.compat._s3._shapes import Handler
+from failover.compat._shortcut import install_shortcut
 from failover.compat._sqs.backend import queue_name
 from failover.errors import FailoverError
 
@@ -52,6 +53,22 @@ def install_s3(
             partial(_answer_s3, operation, handler, backends.storage),
             unique_id=f"failover-compat-{operation}",
         )
+    events.register("before-call.s3.ListBuckets", partial(_answer_list, backends), unique_id="failover-compat-list")
+    install_shortcut(client, backends, handlers)
+
+
+def _answer_list(backends: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    """ListBuckets through failover when the client maps buckets (by a configuration, or given storages)."""
+    if backends.names is None and not backends.given():
+        return None
+    from failover.compat._s3.buckets import list_buckets
+
+    result: Reply | S3Error
+    try:
+        result = list_buckets(backends, {})
+    except S3Error as exc:
+        result = exc
+    return respond(result)
 
 
 def _answer_bucket(
@@ -116,6 +133,21 @@ def install_sqs(client: Any, backends: Any, handlers: Mapping[str, Any]) -> None
             partial(_answer_sqs, operation, handler, backends),
             unique_id=f"failover-compat-sqs-{operation}",
         )
+    events.register("before-call.sqs.ListQueues", partial(_answer_queues, backends), unique_id="failover-compat-lq")
+
+
+def _answer_queues(backends: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    """ListQueues through failover when the client maps queues (by a configuration, or given queues)."""
+    if backends.names is None and not backends.given():
+        return None
+    from failover.compat._sqs.queues import list_queues
+
+    result: Reply | S3Error
+    try:
+        result = list_queues(backends, context.get(PARAMS) or {})
+    except S3Error as exc:
+        result = _sqs_error(exc)
+    return respond(result)
 
 
 def _sqs_error(error: S3Error) -> S3Error:
@@ -148,4 +180,6 @@ def _answer_sqs(
         result = from_failover(exc, not_found="QueueDoesNotExist")
     if isinstance(result, S3Error):
         result = _sqs_error(result)
+    elif operation == "DeleteQueue":
+        backends.forget(name)
     return respond(result)

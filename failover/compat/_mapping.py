@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from failover.compat.config import BucketMap, QueueMap
@@ -85,6 +86,23 @@ def caller_aws(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _logical(
+    entries: Sequence[BucketMap | QueueMap],
+    templates: Sequence[tuple[BucketMap | QueueMap, str]],
+    name: str,
+    placeholder: str = "{bucket}",
+) -> str | None:
+    """The application's bucket (queue) that ``name`` is on a provider whose templates are ``templates``."""
+    for entry, template in templates:
+        before, _, after = template.partition(placeholder)
+        if len(name) <= len(before) + len(after) or not (name.startswith(before) and name.endswith(after)):
+            continue
+        logical = name[len(before) : len(name) - len(after)]
+        if next((e for e in entries if fnmatch.fnmatchcase(logical, e.match)), None) is entry:
+            return logical
+    return None
+
+
 class NameMap:
     """The endpoints of each mapped bucket and queue, for one client's own AWS settings."""
 
@@ -127,6 +145,38 @@ class NameMap:
             base = self.config.stores[name]
             stores.append(_renamed(base, _check(base.kind, template.format(bucket=bucket), bucket)))
         return stores
+
+    def bucket_accounts(self) -> list[tuple[StoreConfig, Callable[[str], str | None]]]:
+        """Each account the bucket mappings reach (the caller's S3 first, then each ``[stores.NAME]``
+        a mapping names), with the function from a bucket name there to the application's name
+        (None: not a mapped bucket). The caller's S3 keeps the names of its unmapped buckets, as S3's
+        own listing would."""
+        entries = self.config.boto3.buckets
+        accounts: list[tuple[StoreConfig, Callable[[str], str | None]]] = []
+        if any(entry.s3 is not None for entry in entries):
+            own = [(entry, entry.s3) for entry in entries if entry.s3 is not None]
+            accounts.append(
+                (S3Config(bucket="placeholder", **self._aws), lambda name: _logical(entries, own, name) or name)
+            )
+        for store, base in self.config.stores.items():
+            templates = [(entry, entry.stores[store]) for entry in entries if store in entry.stores]
+            if templates:
+                accounts.append((base, partial(_logical, entries, templates)))
+        return accounts
+
+    def queue_accounts(self) -> list[tuple[QueueConfig, Callable[[str], str | None]]]:
+        """As `bucket_accounts`, for queues: the caller's SQS, then each ``[queues.NAME]`` a mapping names."""
+        entries = self.config.boto3.queues
+        accounts: list[tuple[QueueConfig, Callable[[str], str | None]]] = []
+        own: list[tuple[BucketMap | QueueMap, str]] = [(e, e.sqs) for e in entries if e.sqs is not None]
+        if own:
+            sqs = SqsConfig(queue="placeholder", **self._aws)
+            accounts.append((sqs, lambda name: _logical(entries, own, name, "{queue}") or name))
+        for key, base in self.config.queues.items():
+            templates: list[tuple[BucketMap | QueueMap, str]] = [(e, e.queues[key]) for e in entries if key in e.queues]
+            if templates:
+                accounts.append((base, partial(_logical, entries, templates, placeholder="{queue}")))
+        return accounts
 
     def queue(self, queue: str) -> list[QueueConfig] | None:
         """The queues of ``queue`` in order, or None when no entry maps it; raises `NameRejected`."""

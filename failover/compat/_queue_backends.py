@@ -14,7 +14,9 @@ from typing import Any
 
 from failover.compat._mapping import NameMap
 from failover.compat._sqs.backend import QueueBackend
+from failover.compat._sqs.counts import counter_of
 from failover.compat._sqs.queues import check_attributes
+from failover.compat._when_back import WhenBack
 from failover.config import FailoverConfig
 from failover.errors import FailoverError, NotFound
 from failover.interfaces import MessageQueue
@@ -43,6 +45,7 @@ class QueueBackends:
         self._url_base = url_base.rstrip("/")
         self._backends: dict[str, QueueBackend] = {}
         self._lock = threading.Lock()
+        self.when_back = WhenBack("failover-queues")
 
     def mapped(self, name: str) -> bool:
         if self._given is not None:
@@ -65,7 +68,15 @@ class QueueBackends:
                     return None
                 if not create and self._given is None:
                     _exists(queue, name)
-                backend = self._backends[name] = QueueBackend(name, f"{self._url_base}/{name}", queue)
+                endpoints = self._endpoints(name)
+                backend = self._backends[name] = QueueBackend(
+                    name,
+                    self.url(name),
+                    queue,
+                    counters=[counter for counter in map(counter_of, endpoints) if counter is not None],
+                    endpoints=endpoints,
+                    owed=self.when_back,
+                )
             if create and attributes:
                 backend.attributes.update({k: v for k, v in attributes.items() if k != "FifoQueue"})
             return backend
@@ -78,11 +89,36 @@ class QueueBackends:
         if endpoints is None:
             return None
         if create:
-            _create_where_reachable(endpoints)
+            missed = _create_where_reachable(endpoints)
+            if missed:
+                self.when_back.add(name, missed, _created)
         scoped = self._names.config.model_copy(update={"queues": {f"q{i}": q for i, q in enumerate(endpoints)}})
         return FailoverQueue.from_config(scoped)
 
+    def _endpoints(self, name: str) -> list[Any]:
+        endpoints = self._names.queue(name) if self._names is not None and self._given is None else None
+        return list(endpoints or [])
+
+    def url(self, name: str) -> str:
+        return f"{self._url_base}/{name}"
+
+    @property
+    def names(self) -> NameMap | None:
+        return self._names
+
+    def given(self) -> list[str]:
+        """The queue names the caller gave as a mapping (none for a function or a configuration)."""
+        return sorted(self._given) if isinstance(self._given, Mapping) else []
+
+    def forget(self, name: str) -> None:
+        """Close and drop the backend of ``name`` (deleted): the next call finds out again."""
+        with self._lock:
+            backend = self._backends.pop(name, None)
+        if backend is not None and self._given is None:
+            backend.queue.close()
+
     def close(self) -> None:
+        self.when_back.close()
         with self._lock:
             built, self._backends = self._backends, {}
         if self._given is None:
@@ -90,14 +126,20 @@ class QueueBackends:
                 backend.queue.close()
 
 
-def _create_where_reachable(endpoints: list[Any]) -> None:
-    """Create the queue on every provider that answers; one that is down keeps its turn: the next
-    CreateQueue, or the application's, creates it there (SQS's CreateQueue is idempotent)."""
-    for endpoint in endpoints:
-        try:
-            queue_from_config(endpoint.model_copy(update={"ensure": True})).close()
-        except FailoverError as exc:
-            log.warning("CreateQueue: %s not created on %s now: %s", endpoint.kind, endpoint.name or endpoint.kind, exc)
+def _created(endpoint: Any) -> bool:
+    """Create the queue ``endpoint`` names if it is missing; False when the provider did not answer."""
+    try:
+        queue_from_config(endpoint.model_copy(update={"ensure": True})).close()
+    except FailoverError as exc:
+        log.warning("CreateQueue: %s not created on %s now: %s", endpoint.kind, endpoint.name or endpoint.kind, exc)
+        return False
+    return True
+
+
+def _create_where_reachable(endpoints: list[Any]) -> dict[int, Any]:
+    """Create the queue on every provider that answers; those that do not (by position) are returned,
+    to be created when they answer again (SQS's CreateQueue is idempotent, so are the others')."""
+    return {index: endpoint for index, endpoint in enumerate(endpoints) if not _created(endpoint)}
 
 
 def _exists(queue: MessageQueue, name: str) -> None:

@@ -247,6 +247,28 @@ def _keys(s3: Any, record: Recorder, bucket: str) -> None:
     record(s3.list_objects_v2, Bucket=bucket, Prefix="keys/", EncodingType="url")
 
 
+def _bucket_lifecycle(s3: Any, record: Recorder, bucket: str) -> None:
+    other = f"{bucket}-life"
+    record(s3.create_bucket, Bucket=other)
+    record(s3.head_bucket, Bucket=other)
+    record(s3.get_bucket_location, Bucket=other)
+    record(s3.put_object, Bucket=other, Key="k", Body=b"x")
+    record(s3.delete_bucket, Bucket=other)  # BucketNotEmpty
+    record(s3.delete_object, Bucket=other, Key="k")
+    record(s3.delete_bucket, Bucket=other)
+    record(s3.head_bucket, Bucket=other)  # 404
+    record(s3.delete_bucket, Bucket=other)  # NoSuchBucket
+
+
+def _list_buckets(s3: Any, record: Recorder, bucket: str) -> None:
+    other = f"{bucket}-listed"
+    record(s3.create_bucket, Bucket=other)
+    names = [entry["Name"] for entry in s3.list_buckets()["Buckets"]]
+    record.note(other in names)  # not the order: moto lists by creation, S3 (and the drop-in) by name
+    record(s3.delete_bucket, Bucket=other)
+    record.note(other in [entry["Name"] for entry in s3.list_buckets()["Buckets"]])
+
+
 S3_CASES: list[Case] = [
     *(_put_get_head(name) for name in BODIES),
     *(_range(header) for header in RANGES),
@@ -273,4 +295,6 @@ S3_CASES: list[Case] = [
     Case("transfers", _transfers),
     Case("waiters", _waiters),
     Case("keys", _keys),
+    Case("bucket-lifecycle", _bucket_lifecycle),
+    Case("list-buckets", _list_buckets),
 ]

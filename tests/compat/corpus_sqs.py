@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from failover.compat._sqs.counts import COUNTED
 from tests.compat.differential import Case, Recorder
 
 TYPED = {
@@ -118,6 +119,34 @@ def _queue_calls(sqs: Any, record: Recorder, name: str) -> None:
     # Not here: an out-of-range VisibilityTimeout (moto accepts it; SQS answers InvalidAttributeValue).
 
 
+def _counts(sqs: Any, record: Recorder, name: str) -> None:
+    url = _queue(sqs, record, name)
+    for body in ("a", "b", "c"):
+        record(sqs.send_message, QueueUrl=url, MessageBody=body)
+    held: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while not held and time.monotonic() < deadline:
+        held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+    record.note(len(held))
+    record(sqs.get_queue_attributes, QueueUrl=url, AttributeNames=list(COUNTED))
+    record(sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+
+
+def _listed(sqs: Any, prefix: str) -> list[str]:
+    return [url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])]
+
+
+def _lifecycle(sqs: Any, record: Recorder, name: str) -> None:
+    other = f"{name}-gone"
+    url = _queue(sqs, record, other)
+    record.note(_listed(sqs, other))
+    record(sqs.delete_queue, QueueUrl=url)
+    record.note(_listed(sqs, other))
+    # Not here: a call on the deleted queue (the Pub/Sub emulator answers for a deleted subscription).
+
+
 def _missing(sqs: Any, record: Recorder, name: str) -> None:
     record(sqs.get_queue_url, QueueName=name + "-missing")
     record(sqs.send_message, QueueUrl=f"{sqs.meta.endpoint_url}/123456789012/{name}-missing", MessageBody="x")
@@ -137,5 +166,7 @@ SQS_CASES: list[Case] = [
     Case("receive-errors", _receive_errors),
     Case("visibility", _visibility),
     Case("queue-calls", _queue_calls),
+    Case("approximate-counts", _counts),
+    Case("queue-lifecycle", _lifecycle),
     Case("missing-queue", _missing),
 ]

@@ -91,6 +91,14 @@ def test_sqs_case_answers_as_moto_does(
                 "(measured here), so with AWS down a missing queue looks present",
             )
         )
+    if case.id == "approximate-counts" and "aws-" in request.node.name:
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="with AWS down the messages are on Pub/Sub, which has no count of a subscription's messages "
+                "(failover.compat._sqs.counts); tests/compat/test_sqs_outage.py counts them on Azure Queue",
+            )
+        )
     record = Recorder()
     case.run(client, record, f"{prefix}-{case.id}")
     expected = _renamed(baseline.of(case), baseline, aws.kwargs["endpoint_url"], prefix)

@@ -94,3 +94,36 @@ def test_the_readme_mapping_parses_and_maps() -> None:
     names = NameMap(FailoverConfig.model_validate(tomllib.loads(block.group(1))), AWS)
     assert names.bucket("app-orders") is not None
     assert names.queue("jobs") is not None
+
+
+def _account_names(accounts: list[Any], kind: str, listed: list[str]) -> list[str | None]:
+    (logical_of,) = [logical_of for config, logical_of in accounts if config.kind == kind]
+    return [logical_of(name) for name in listed]
+
+
+def test_a_providers_bucket_names_map_back_through_the_template_of_the_first_matching_entry() -> None:
+    names = NameMap(
+        _config(
+            buckets=[
+                {"match": "app-*", "stores": {"gcp": "dr-{bucket}"}},
+                {"match": "*", "stores": {"gcp": "all-{bucket}-x"}},
+            ]
+        ),
+        AWS,
+    )
+    listed = ["dr-app-orders", "dr-logs", "all-logs-x", "all-app-orders-x", "unrelated"]
+    assert _account_names(names.bucket_accounts(), "gcs", listed) == ["app-orders", None, "logs", None, None]
+
+
+def test_the_callers_s3_keeps_its_unmapped_bucket_names() -> None:
+    names = NameMap(_config(buckets=[{"match": "app-*", "s3": "prod-{bucket}"}]), AWS)
+    assert _account_names(names.bucket_accounts(), "s3", ["prod-app-a", "other"]) == ["app-a", "other"]
+
+
+def test_a_providers_queue_names_map_back_to_the_applications() -> None:
+    names = NameMap(_config(queues=[{"match": "jobs-*", "queues": {"gcp": "dr-{queue}"}}]), AWS)
+    assert _account_names(names.queue_accounts(), "pubsub", ["dr-jobs-1", "dr-other", "jobs-1"]) == [
+        "jobs-1",
+        None,
+        None,
+    ]

@@ -1,4 +1,4 @@
-"""CreateBucket and HeadBucket through the drop-in act on every provider a bucket maps to."""
+"""Bucket lifecycle through the drop-in (create, head, delete, list, location) on every provider of a bucket."""
 
 from __future__ import annotations
 
@@ -95,3 +95,52 @@ def test_get_bucket_location_answers_while_aws_is_down(s3: Any, aws: Aws, unique
     expected = boto3.client("s3", **aws.kwargs).get_bucket_location(Bucket=unique_name)["LocationConstraint"]
     aws.break_()
     assert s3.get_bucket_location(Bucket=unique_name)["LocationConstraint"] == expected
+
+
+def _until(check: Any, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def test_delete_bucket_deletes_it_on_s3_and_gcs(s3: Any, aws: Aws, local_clouds: LocalClouds, unique_name: str) -> None:
+    s3.create_bucket(Bucket=unique_name)
+    s3.delete_bucket(Bucket=unique_name)
+    with pytest.raises(ClientError):
+        boto3.client("s3", **aws.kwargs).head_bucket(Bucket=unique_name)
+    assert not _on_gcs(local_clouds, f"dr-{unique_name}")
+
+
+def test_delete_bucket_of_a_non_empty_bucket_is_bucket_not_empty_while_aws_is_down(
+    s3: Any, aws: Aws, unique_name: str
+) -> None:
+    s3.create_bucket(Bucket=unique_name)
+    s3.put_object(Bucket=unique_name, Key="k", Body=b"v")
+    aws.break_()
+    with pytest.raises(s3.exceptions.ClientError) as error:
+        s3.delete_bucket(Bucket=unique_name)
+    assert error.value.response["Error"]["Code"] == "BucketNotEmpty"
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+
+
+def test_a_bucket_deleted_while_aws_is_down_is_deleted_there_when_it_returns(
+    s3: Any, aws: Aws, local_clouds: LocalClouds, unique_name: str
+) -> None:
+    s3.create_bucket(Bucket=unique_name)
+    aws.break_()
+    s3.delete_bucket(Bucket=unique_name)
+    assert not _on_gcs(local_clouds, f"dr-{unique_name}")
+    aws.heal()
+    direct = boto3.client("s3", **aws.kwargs)
+    assert _until(lambda: unique_name not in [b["Name"] for b in direct.list_buckets()["Buckets"]])
+
+
+def test_list_buckets_while_aws_is_down_lists_the_mapped_buckets(s3: Any, aws: Aws, unique_name: str) -> None:
+    s3.create_bucket(Bucket=unique_name)
+    aws.break_()
+    listed = s3.list_buckets()["Buckets"]
+    assert unique_name in [bucket["Name"] for bucket in listed]
+    assert f"dr-{unique_name}" not in [bucket["Name"] for bucket in listed]

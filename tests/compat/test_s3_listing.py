@@ -55,3 +55,7 @@ def test_an_empty_bucket_lists_no_contents(s3: Any) -> None:
     answer = s3.list_objects_v2(Bucket=BUCKET)
     assert "Contents" not in answer
     assert answer["KeyCount"] == 0
+
+
+def test_list_buckets_names_the_buckets_given_to_the_client(s3: Any) -> None:
+    assert [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]] == [BUCKET]

@@ -167,3 +167,8 @@ def test_purge_empties_every_queue(sqs: Any, queue_url: str) -> None:
         sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
     sqs.purge_queue(QueueUrl=queue_url)
     assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+
+
+def test_list_queues_names_the_queues_given_to_the_client(sqs: Any, queue_url: str) -> None:
+    assert sqs.list_queues()["QueueUrls"] == [queue_url]
+    assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix="other")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from failover.compat._errors import Reply, S3Error, from_failover
@@ -51,11 +52,13 @@ def incoming_metadata(params: Params) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in (params.get("Metadata") or {}).items()}
 
 
+@lru_cache(maxsize=4096)
 def seconds(moment: datetime | None) -> datetime:
-    """A time as S3's headers carry it: to the second, in UTC."""
+    """A time as S3's headers carry it: to the second, in UTC (kept for the objects read again)."""
     return (moment or EPOCH).astimezone(UTC).replace(microsecond=0)
 
 
+@lru_cache(maxsize=4096)
 def http_date(moment: datetime | None) -> str:
     return seconds(moment).strftime("%a, %d %b %Y %H:%M:%S GMT")
 

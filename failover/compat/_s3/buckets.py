@@ -1,23 +1,33 @@
-"""CreateBucket and HeadBucket of a mapped bucket, on every provider it maps to.
+"""CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation and ListBuckets of mapped buckets, on
+every provider they map to.
 
 CreateBucket creates the bucket (container) on each provider that answers; one that is down gets it
-when its health is HEALTHY again (`Backends.create_when_back`), or from the next CreateBucket.
-HeadBucket asks the providers in order: the first that answers a listing decides whether the bucket
-exists. GetBucketLocation answers from the mapping. Other bucket calls pass through to S3.
+when it answers again (`Backends.when_back`), or from the next CreateBucket. HeadBucket asks the
+providers in order: the first that answers a listing decides whether the bucket exists.
+DeleteBucket refuses a bucket that the failover listing finds an object in (BucketNotEmpty), then
+deletes it on each provider (one that is down, when it answers again). GetBucketLocation answers
+from the mapping. ListBuckets is the union of each account's buckets that the mappings reach, under
+the application's names (the caller's S3 as S3 lists it), so it still lists the mapped buckets
+while S3 is down. Other bucket calls pass through to S3.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from failover.compat._errors import Reply, S3Error
+from failover.compat._errors import Reply, S3Error, from_failover
+from failover.compat._s3._shapes import seconds
+from failover.compat._s3.providers import Outcome
+from failover.compat._s3.providers import delete_bucket as delete_bucket_on
+from failover.compat._s3.providers import list_buckets as list_buckets_on
 from failover.config import StoreConfig
 from failover.errors import FailoverError, NotFound, ProviderUnavailable, Reason
 from failover.storage import build_store
 
-__all__ = ["BUCKET_HANDLERS", "BucketHandler"]
+__all__ = ["BUCKET_HANDLERS", "BucketHandler", "list_buckets"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +55,7 @@ def create_bucket(backends: Any, configs: list[StoreConfig], params: Mapping[str
 
 def head_bucket(backends: Any, configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
     for config in configs:
-        store = build_store(config)
+        store = build_store(config.model_copy(update={"ensure": False}))  # asks; never creates
         try:
             next(iter(store.list("failover-probe/")), None)
             return Reply({"BucketRegion": getattr(config, "region", None) or "us-east-1"})
@@ -68,8 +78,58 @@ def get_bucket_location(backends: Any, configs: list[StoreConfig], params: Mappi
     return Reply({"LocationConstraint": None if region in (None, "us-east-1") else region})
 
 
+def deleted(config: StoreConfig) -> bool:
+    """Delete the bucket ``config`` names; False when the provider did not answer (try again later)."""
+    return delete_bucket_on(config) is not Outcome.UNREACHABLE
+
+
+def delete_bucket(backends: Any, configs: list[StoreConfig], params: Mapping[str, Any]) -> Reply:
+    bucket = params["Bucket"]
+    head_bucket(backends, configs, params)  # NoSuchBucket when the first provider that answers says so
+    storage = backends.storage(bucket)
+    try:
+        first = next(iter(storage.list("")), None) if storage is not None else None
+    except FailoverError as exc:
+        raise from_failover(exc) from exc
+    if first is not None:
+        raise S3Error("BucketNotEmpty", 409, "The bucket you tried to delete is not empty", BucketName=bucket)
+    outcomes = [delete_bucket_on(config) for config in configs]
+    if all(outcome is Outcome.MISSING for outcome in outcomes):
+        raise S3Error("NoSuchBucket", 404, "The specified bucket does not exist", BucketName=bucket)
+    if all(outcome is Outcome.UNREACHABLE for outcome in outcomes):
+        raise S3Error("ServiceUnavailable", 503, f"no provider could delete the bucket {bucket!r}")
+    missed = [index for index, outcome in enumerate(outcomes) if outcome is Outcome.UNREACHABLE]
+    if missed:
+        backends.when_back(bucket, missed, deleted)
+    backends.forget(bucket)
+    return Reply({}, status=204)
+
+
+def list_buckets(backends: Any, params: Mapping[str, Any]) -> Reply:
+    """Every account's buckets that the mappings reach, by the application's name; 503 when none answers."""
+    names = backends.names
+    found: dict[str, datetime | None] = {}
+    answered = False
+    for account, logical_of in names.bucket_accounts() if names is not None else []:
+        listed = list_buckets_on(account)
+        if listed is None:
+            continue
+        answered = True
+        for name, created in listed:
+            logical = logical_of(name)
+            if logical is not None and (logical not in found or found[logical] is None):
+                found[logical] = created
+    if not answered and names is not None:
+        raise S3Error("ServiceUnavailable", 503, "no provider answered ListBuckets")
+    for given in backends.given():
+        found.setdefault(given, None)
+    buckets = [{"Name": name, "CreationDate": seconds(found[name])} for name in sorted(found)]
+    return Reply({"Buckets": buckets, "Owner": {"DisplayName": "failover", "ID": "failover"}})
+
+
 BUCKET_HANDLERS: dict[str, BucketHandler] = {
     "CreateBucket": create_bucket,
     "HeadBucket": head_bucket,
+    "DeleteBucket": delete_bucket,
     "GetBucketLocation": get_bucket_location,
 }

@@ -7,7 +7,6 @@ read returned, so no other write can slip in between.
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import datetime
 from typing import IO, Any, cast
@@ -15,19 +14,20 @@ from urllib.parse import unquote
 
 from botocore.response import StreamingBody
 
-from failover.compat._errors import Reply, S3Error
+from failover.compat._errors import Reply, S3Error, from_failover
 from failover.compat._etag import ETAG_KEY, etag_of, matches, single_etag
 from failover.compat._s3._shapes import (
     Buckets,
     Handler,
     Params,
     failover_errors,
+    http_date,
     incoming_metadata,
     read_body,
     seconds,
     user_metadata,
 )
-from failover.errors import NotFound
+from failover.errors import FailoverError, NotFound
 from failover.interfaces import ObjectInfo, ObjectReader, ObjectStore
 
 __all__ = ["OBJECTS", "check_conditions", "put_bytes"]
@@ -56,18 +56,19 @@ def put_bytes(
         provider_etag = current.etag
     if if_none_match is not None and if_none_match != "*":
         raise S3Error("NotImplemented", 501, "If-None-Match on a write takes only '*'")
-    with failover_errors():
-        try:
-            return storage.put(
-                key,
-                data,
-                content_type=content_type or "binary/octet-stream",
-                metadata={**metadata, ETAG_KEY: etag},
-                if_none_match="*" if if_none_match else None,
-                if_match=provider_etag,
-            )
-        except NotFound:
-            raise S3Error("NoSuchKey", 404, "The specified key does not exist.") from None
+    try:
+        return storage.put(
+            key,
+            data,
+            content_type=content_type or "binary/octet-stream",
+            metadata={**metadata, ETAG_KEY: etag},
+            if_none_match="*" if if_none_match else None,
+            if_match=provider_etag,
+        )
+    except NotFound:
+        raise S3Error("NoSuchKey", 404, "The specified key does not exist.") from None
+    except FailoverError as exc:
+        raise from_failover(exc) from exc
 
 
 def put_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
@@ -88,9 +89,11 @@ def put_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
 
 def check_conditions(info: ObjectInfo, params: Params, prefix: str = "") -> None:
     """S3's order: If-Match (412), If-None-Match (304), If-Unmodified-Since (412), If-Modified-Since (304)."""
-    etag, modified = etag_of(info), seconds(info.last_modified)
     if_match, if_none_match = params.get(prefix + "IfMatch"), params.get(prefix + "IfNoneMatch")
     unmodified_since, modified_since = params.get(prefix + "IfUnmodifiedSince"), params.get(prefix + "IfModifiedSince")
+    if if_match is None and if_none_match is None and unmodified_since is None and modified_since is None:
+        return
+    etag, modified = etag_of(info), seconds(info.last_modified)
     if if_match is not None and not matches(if_match, etag):
         raise S3Error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold")
     if if_none_match is not None and matches(if_none_match, etag):
@@ -123,7 +126,7 @@ def _headers(fields: dict[str, Any]) -> dict[str, str]:
         "ETag": fields["ETag"],
         "Content-Length": str(fields["ContentLength"]),
         "Content-Type": fields["ContentType"],
-        "Last-Modified": fields["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        "Last-Modified": http_date(fields["LastModified"]),
     }
     if "ContentRange" in fields:
         headers["Content-Range"] = fields["ContentRange"]
@@ -131,8 +134,10 @@ def _headers(fields: dict[str, Any]) -> dict[str, str]:
 
 
 def head_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
-    with failover_errors():
+    try:  # not `failover_errors()`: a context manager costs a microsecond on the hottest calls
         info = storage.head(params["Key"])
+    except FailoverError as exc:
+        raise from_failover(exc) from exc
     check_conditions(info, params)
     fields = _object_fields(info)
     return Reply(fields, headers=_headers(fields))
@@ -157,7 +162,7 @@ def _invalid_range(size: int) -> S3Error:
 
 def get_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
     key, wanted = params["Key"], _wanted(params.get("Range"))
-    with failover_errors():
+    try:
         if wanted is None:
             reader = storage.get(key)
         elif wanted[0] is None:  # the last n bytes: the size first
@@ -167,6 +172,8 @@ def get_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
         else:
             start, end = wanted[0], wanted[1]
             reader = storage.get(key, byte_range=(start, None if end is None else end + 1))
+    except FailoverError as exc:
+        raise from_failover(exc) from exc
     try:
         info = reader.info
         check_conditions(info, params)
@@ -183,11 +190,17 @@ def get_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
         fields["ContentRange"] = f"bytes {first}-{last}/{info.size}"
         status = 206
     fields["Body"] = StreamingBody(cast("IO[bytes]", _Limited(reader, length)), length)
-    for name in ("ContentType", "ContentDisposition", "ContentEncoding", "ContentLanguage", "CacheControl", "Expires"):
-        override = params.get("Response" + name)
+    for parameter, name in _OVERRIDES:
+        override = params.get(parameter)
         if override is not None:
             fields[name] = override
     return Reply(fields, status=status, headers=_headers(fields))
+
+
+_OVERRIDES = tuple(
+    ("Response" + name, name)
+    for name in ("ContentType", "ContentDisposition", "ContentEncoding", "ContentLanguage", "CacheControl", "Expires")
+)
 
 
 def _span(wanted: tuple[int | None, int | None], size: int) -> tuple[int, int]:
@@ -201,8 +214,9 @@ def _span(wanted: tuple[int | None, int | None], size: int) -> tuple[int, int]:
     return start, size - 1 if end is None else min(end, size - 1)
 
 
-class _Limited(io.RawIOBase):
-    """A reader cut to ``length`` bytes: a range read from a start reads on to the end."""
+class _Limited:
+    """A reader cut to ``length`` bytes (a range read from a start reads on to the end), closed once
+    read to its end. A plain object, not an `io.RawIOBase`: a `StreamingBody` needs only these."""
 
     def __init__(self, reader: ObjectReader, length: int) -> None:
         self._reader, self._left = reader, length
@@ -223,12 +237,13 @@ class _Limited(io.RawIOBase):
 
     def close(self) -> None:
         self._reader.close()
-        super().close()
 
 
 def delete_object(storage: ObjectStore, params: Params, buckets: Buckets) -> Reply:
-    with failover_errors():
+    try:
         storage.delete(params["Key"])
+    except FailoverError as exc:
+        raise from_failover(exc) from exc
     return Reply({}, status=204)
 
 

@@ -8,8 +8,11 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from failover.compat._sqs.attributes import invalid
+from failover.compat._sqs.counts import Counter
+from failover.compat._when_back import WhenBack
 from failover.interfaces import Message, MessageQueue
 
 __all__ = ["DEFAULT_ATTRIBUTES", "QueueBackend", "Receipts", "queue_name"]
@@ -66,6 +69,9 @@ class QueueBackend:
     queue: MessageQueue
     attributes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ATTRIBUTES))
     receipts: Receipts = field(default_factory=Receipts)
+    counters: list[Counter] = field(default_factory=list)  # the providers that report approximate counts
+    endpoints: list[Any] = field(default_factory=list)  # the queue configs of its providers (none: given)
+    owed: WhenBack | None = None  # lifecycle calls a provider that was down still owes
 
     @property
     def fifo(self) -> bool:
