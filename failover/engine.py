@@ -60,7 +60,7 @@ from failover.health import (
 from failover.policy import Deadline, RetryBudget, RetryPolicy, classify, is_refusal
 from failover.routing import HedgePolicy, LatencyRouter, PriorityRouter, Router, hedged_call
 
-__all__ = ["Endpoint", "Engine", "EngineSettings", "Outcome"]
+__all__ = ["Endpoint", "Engine", "EngineSettings", "Outcome", "attempt_timeout_of"]
 
 logger = logging.getLogger("failover.engine")
 
@@ -76,8 +76,10 @@ class EngineSettings:
 
     deadline: float = 10.0  # seconds a whole call may take, failovers included
     # Seconds one attempt may take: the read timeout handed to the adapter (a socket read, not the
-    # whole transfer). Well under the deadline, so that a hung provider leaves time to fail over.
-    attempt_timeout: float | None = 3.0
+    # whole transfer), never more than the deadline leaves. None: each endpoint's own configured
+    # ``read_timeout`` (3 s by default, well under the deadline, so that a hung provider leaves time
+    # to fail over), or what the deadline leaves for an adapter that has none (memory).
+    attempt_timeout: float | None = None
     max_attempts: int = 2  # per provider, the first included
     retry_base: float = 0.05
     retry_cap: float = 1.0
@@ -107,6 +109,25 @@ class Endpoint(Generic[A]):
     adapter: A
     retry: RetryPolicy
     prober: Prober
+
+    @property
+    def attempt_timeout(self) -> float | None:
+        """Seconds one attempt here may take (None: what the deadline leaves)."""
+        return self.retry.attempt_timeout
+
+
+def attempt_timeout_of(adapter: object, settings: EngineSettings) -> float | None:
+    """The attempt timeout of ``adapter``'s endpoint: the engine's, else the adapter's ``read_timeout``.
+
+    The cloud adapters (and the test kit's wrappers of them) expose their configured ``read_timeout``;
+    an adapter without one (memory) gets what each call's deadline leaves.
+    """
+    if settings.attempt_timeout is not None:
+        return settings.attempt_timeout
+    configured = getattr(adapter, "read_timeout", None)
+    if isinstance(configured, int | float) and not isinstance(configured, bool) and configured > 0:
+        return float(configured)
+    return None
 
 
 class Engine(Generic[A]):
@@ -150,7 +171,7 @@ class Engine(Generic[A]):
                 settings.retry_base,
                 settings.retry_cap,
                 budget=RetryBudget(clock=self.clock),
-                attempt_timeout=settings.attempt_timeout,
+                attempt_timeout=attempt_timeout_of(adapter, settings),
                 sleep=self.clock.sleep,
                 on_failure=partial(self._attempt_failed, name, tracker),
                 admit=tracker.allow_request,
@@ -321,7 +342,10 @@ class Engine(Generic[A]):
             return None
         name = min(down, key=lambda candidate: self.health[candidate].record.since)
         tracker = self.health[name]
-        timeout = deadline.attempt_timeout(min(self.settings.probe_timeout, self.settings.attempt_timeout or math.inf))
+        attempt = self.endpoints[name].attempt_timeout
+        timeout = deadline.attempt_timeout(
+            min(self.settings.probe_timeout, attempt if attempt is not None else math.inf)
+        )
         started = self.clock.monotonic()
         try:
             value = fn(self.endpoints[name].adapter, timeout)

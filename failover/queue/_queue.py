@@ -145,8 +145,6 @@ class FailoverQueue:
             names[0],
             claim_give_up,
         )
-        settings = self.engine.settings
-        self._attempt_timeout = settings.attempt_timeout if settings.attempt_timeout is not None else settings.deadline
         self._owned: list[_Closeable] = []  # what from_config built for this queue, closed with it
         self._closed = False
 
@@ -346,8 +344,9 @@ class FailoverQueue:
     ) -> list[Message]:
         """Up to ``max_messages`` messages from the queues that may hold some, waiting at most ``wait``.
 
-        ``timeout`` bounds each attempt (default: the engine's attempt timeout, else its deadline): the
-        call returns within ``wait + timeout``, plus the fetch of claim-checked bodies. ``dedup``:
+        ``timeout`` is the call's deadline on top of its ``wait`` (default: the engine's deadline),
+        failovers included, each attempt getting at most its endpoint's attempt timeout: the call
+        returns within ``wait + timeout``, plus the fetch of claim-checked bodies. ``dedup``:
         drop messages whose failover_id was delivered before (default: when a window is set).
         """
         check_receive(max_messages, wait, visibility, timeout, capabilities=self._limits.public, imposed_by=self._name)
@@ -360,7 +359,7 @@ class FailoverQueue:
         deduplicate = self._window is not None if dedup is None else dedup
         if len(self._acks):
             self._acks.retry()
-        attempt = timeout if timeout is not None else self._attempt_timeout
+        attempt = timeout if timeout is not None else self.engine.settings.deadline
         return self._receiver.receive(max_messages, wait, visibility, attempt, deduplicate)
 
     def _receipt(self, message: Message, operation: str) -> Receipt:

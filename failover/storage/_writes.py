@@ -336,7 +336,7 @@ class Writes:
             started = engine.clock.monotonic()
             try:
                 acked[name] = attempt(
-                    engine.endpoints[name].adapter, deadline.attempt_timeout(engine.settings.attempt_timeout)
+                    engine.endpoints[name].adapter, deadline.attempt_timeout(engine.endpoints[name].attempt_timeout)
                 )
             except FailoverError as exc:
                 engine.record(name, engine.clock.monotonic() - started, exc)

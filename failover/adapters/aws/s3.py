@@ -62,6 +62,12 @@ class S3Store:
             self._ensure_bucket()
 
     @property
+    def read_timeout(self) -> float:
+        """Seconds one request waits for an answer when the call names no timeout (the configured
+        ``read_timeout``): the failover engine's default attempt timeout for this endpoint."""
+        return self._config.read_timeout
+
+    @property
     def name(self) -> str:
         return self._name
 
