@@ -43,7 +43,7 @@ from failover.adapters.aws._bodies import (
     decode_body,
     encode_body,
 )
-from failover.adapters.aws._client import ClientCache
+from failover.adapters.aws._client import ClientCache, long_poll_slot
 from failover.adapters.aws._errors import entry_error, translate_errors
 from failover.config import SqsConfig
 from failover.errors import (
@@ -305,17 +305,19 @@ class SqsQueue:
         }
         if visibility is not None:
             options["VisibilityTimeout"] = _whole_seconds(visibility, name="visibility", upper=MAX_VISIBILITY)
-        url = self._queue_url(timeout, "receive")
         attempt = self._config.read_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
+        hold_until = deadline + attempt  # the call ends by then: its wait, and one attempt on top
+        url = self._queue_url(attempt, "receive")
         while True:
+            now = time.monotonic()
             # The time spent since the call began is not taken from a whole second asked for.
-            poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - time.monotonic()) + _POLL_SLACK))
-            # The answer of a long poll comes after the poll: the read timeout must outlast it.
+            poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - now) + _POLL_SLACK))
+            # The answer of a long poll comes after the poll: the read timeout must outlast it, and
+            # end by the hold; a poll too long for both is shortened, and the loop polls again.
+            read, poll = long_poll_slot(max(hold_until - now, 0.0), poll, attempt=attempt)
             with translate_errors(operation="receive"):
-                response = self._client(attempt + poll, outlast=True).receive_message(
-                    QueueUrl=url, WaitTimeSeconds=poll, **options
-                )
+                response = self._clients.at(read).receive_message(QueueUrl=url, WaitTimeSeconds=poll, **options)
             messages = response.get("Messages", [])
             left = deadline - time.monotonic()
             if messages or left <= 0:

@@ -131,7 +131,10 @@ class GcsStore:
         return f"<GcsStore {self._name}>"
 
     def _timeout(self, timeout: float | None) -> tuple[float, float]:
-        return (self._config.connect_timeout, self._config.read_timeout if timeout is None else timeout)
+        """``(connect, read)`` for one request of an attempt of ``timeout`` seconds (None: the config's);
+        the connect timeout too is cut to the attempt's, so that a hung connect does not outlive it."""
+        read = self._config.read_timeout if timeout is None else timeout
+        return (min(self._config.connect_timeout, read), read)
 
     def _ensure_bucket(self) -> None:
         exceptions = _sdk("google.api_core.exceptions")
