@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -68,6 +70,9 @@ A = TypeVar("A")
 T = TypeVar("T")
 
 _CLEARS_FAILURE = frozenset({HealthState.HEALTHY, HealthState.PROBING})
+
+CLOSE_SLACK = 1.0
+"""Seconds `Engine.close` waits for its threads beyond the probe timeout (a probe in progress ends by then)."""
 
 
 @dataclass(frozen=True)
@@ -368,13 +373,32 @@ class Engine(Generic[A]):
         for endpoint in self.endpoints.values():
             endpoint.prober.tick()
 
-    def close(self) -> None:
-        for endpoint in self.endpoints.values():
-            endpoint.prober.stop(timeout=1.0)
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the probers and an executor the engine made, and wait for their threads: a probe in
+        progress ends within the probe timeout, so ``timeout`` defaults to that plus `CLOSE_SLACK`.
+
+        Whether every thread ended in time; the caller closes the endpoints after this, and an
+        endpoint a thread still uses is then logged. No probe starts once `close` has begun.
+        """
+        bound = self.settings.probe_timeout + CLOSE_SLACK if timeout is None else timeout
+        ends = time.monotonic() + bound
+        probers = [endpoint.prober for endpoint in self.endpoints.values()]
+        for prober in probers:
+            prober.stop(timeout=0)  # all of them told first, so that they wind down together
         if self._on_state_change in self.health.events.on_state_change:
             self.health.events.on_state_change.remove(self._on_state_change)
+        threads: list[threading.Thread] = []
         if self._owns_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
+            # The standard library has no bounded wait for an executor's threads: join them one by one.
+            threads = list(getattr(self.executor, "_threads", ()))
+        ended = all([prober.stop(timeout=max(ends - time.monotonic(), 0.0)) for prober in probers])
+        for thread in threads:
+            thread.join(max(ends - time.monotonic(), 0.0))
+            ended = ended and not thread.is_alive()
+        if not ended:
+            logger.warning("threads of %s still ran %.1f s after close began", "+".join(self.names), bound)
+        return ended
 
     # -- health bookkeeping ----------------------------------------------------------------------
 

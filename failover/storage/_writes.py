@@ -179,9 +179,10 @@ class Writes:
 
     def close(self, timeout: float | None = None) -> None:
         """Wait for the background writes (up to ``timeout``), then release the threads."""
-        self.wait(timeout)
+        done = self.wait(timeout)
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # With the writes done, the idle workers end at once: wait for them, so none outlives close.
+            self._pool.shutdown(wait=done, cancel_futures=True)
 
     # -- the deadline, the key's turn, the outbox ----------------------------------------------------
 
