@@ -36,6 +36,7 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from failover.adapters._common import VERSION_KEY
+from failover.adapters._timing import MIN_REQUEST
 from failover.engine import Engine
 from failover.errors import (
     AllProvidersFailed,
@@ -116,7 +117,10 @@ class Writes:
             def attempt(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
                 native = None
                 if conditional and if_match is not None:
+                    # Both requests come out of one attempt: the write gets what the lookup left.
+                    within = Deadline(attempt_timeout, self._engine.clock, floor=0.0)
                     native = native_etag(store, key, if_match, attempt_timeout)
+                    attempt_timeout = max(within.remaining(), MIN_REQUEST)
                 info = store.put(
                     key,
                     body.open(),

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.emulator
 
 DEADLINE = 1.0
 MARGIN = 0.5  # seconds a call may end after its deadline: thread hand-offs, the SDK unwinding, a loaded machine
+SLOW = 0.8  # seconds each request is held by the slow fault: two in a row overrun the deadline
 SETTINGS = EngineSettings(start_probers=False)  # no engine attempt_timeout: each endpoint's read_timeout
 
 
@@ -91,11 +92,12 @@ STORAGE_CALLS: dict[str, Callable[[FailoverStorage], object]] = {
     "get_bytes": lambda storage: storage.get_bytes("k", timeout=DEADLINE),
     "head": lambda storage: storage.head("k", timeout=DEADLINE),
     "list": lambda storage: list(storage.list("", timeout=DEADLINE)),
+    "delete": lambda storage: storage.delete("k", timeout=DEADLINE),
 }
 QUEUE_CALLS: dict[str, Callable[[FailoverQueue], object]] = {
     "send": lambda queue: queue.send(b"v", timeout=DEADLINE),
     "send_batch": lambda queue: queue.send_batch([OutgoingMessage(b"v")], timeout=DEADLINE),
-    "receive": lambda queue: queue.receive(wait=0.0, timeout=DEADLINE),
+    "receive": lambda queue: queue.receive(wait=0.0, visibility=30.0, timeout=DEADLINE),
 }
 
 
@@ -132,7 +134,24 @@ def _unconnectable(local_clouds: LocalClouds, provider: Provider, name: str) -> 
             each.close()
 
 
-FAULTS = {"blackhole": _blackholed, "connect-hangs": _unconnectable}
+@contextmanager
+def _slow(local_clouds: LocalClouds, provider: Provider, name: str) -> Iterator[object]:
+    """The adapter through a proxy that holds each request `SLOW` seconds: a call that makes two
+    requests in one attempt must give the second only what the attempt has left."""
+    with FaultProxy.in_front_of(provider.upstream(local_clouds)) as proxy:
+        adapter = provider.build(local_clouds, name, proxy.port, True)
+        if isinstance(adapter, ObjectStore):
+            adapter.put("k", b"v" * 1024)
+        elif isinstance(adapter, MessageQueue):
+            adapter.send(b"m")
+        proxy.set(Fault.delay(SLOW))
+        try:
+            yield adapter
+        finally:
+            proxy.clear()
+
+
+FAULTS = {"blackhole": _blackholed, "connect-hangs": _unconnectable, "slow": _slow}
 
 
 def _took(call: Callable[[], object]) -> float:
