@@ -30,7 +30,7 @@ from failover.interfaces import (
     QueueCapabilities,
     SendResult,
 )
-from failover.policy import Deadline
+from failover.policy import DEFAULT_FLOOR, Deadline
 from failover.queue._acks import DEFAULT_ACK_RETRY_INTERVAL, PendingAcks
 from failover.queue._brownout import PeerSampler
 from failover.queue._build import DedupSpec, dedup_window, probe_queue, queue_from_config
@@ -382,12 +382,17 @@ class FailoverQueue:
         check_ack(message, timeout)
         receipt = self._receipt(message, "ack")
         claim = receipt.claim
+        deadline = self._deadline(timeout)  # the ack and the claim-check delete share it
+        in_call = True
 
         def after_ack() -> None:
             if claim is not None:
-                self._claims.discard(claim, timeout)
+                # In this call: what the ack left (at least the floor, so the body is not left behind
+                # untried); an ack retried in the background later: the store's own deadline.
+                self._claims.discard(claim, max(deadline.remaining(), DEFAULT_FLOOR) if in_call else None)
 
-        landed = self._acks.ack(receipt.queue, receipt.message, after_ack, timeout)
+        landed = self._acks.ack(receipt.queue, receipt.message, after_ack, deadline.seconds)
+        in_call = False
         if not landed and receipt.deduplicated and self._receiver.dedup is not None:
             self._receiver.dedup.settled(receipt.queue, receipt.message)
 
