@@ -91,6 +91,7 @@ STORAGE_CALLS: dict[str, Callable[[FailoverStorage], object]] = {
     "put": lambda storage: storage.put("k", b"v" * 1024, timeout=DEADLINE),
     "get_bytes": lambda storage: storage.get_bytes("k", timeout=DEADLINE),
     "head": lambda storage: storage.head("k", timeout=DEADLINE),
+    "head-missing": lambda storage: storage.head("missing", timeout=DEADLINE),  # then: is the bucket there?
     "list": lambda storage: list(storage.list("", timeout=DEADLINE)),
     "delete": lambda storage: storage.delete("k", timeout=DEADLINE),
 }

@@ -213,12 +213,13 @@ class GcsStore:
 
     def _reload(self, key: str, operation: str, timeout: float | None) -> Any:
         blob = self._bucket.blob(key)
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
         try:
             with translate_errors(operation=operation, key=key):
                 blob.reload(timeout=self._timeout(timeout), retry=None)
         except NotFound as error:
             # The object's 404 and its bucket's may read alike: a missing bucket is GCS's fault.
-            raise self._buckets.check(error, timeout) from error.__cause__
+            raise self._buckets.check(error, attempt.left()) from error.__cause__
         return blob
 
     def _bucket_exists(self, timeout: float | None) -> bool:
@@ -341,6 +342,7 @@ class GcsStore:
                     f"if_match {if_match!r} is not a GCS generation", provider=PROVIDER, operation="delete", key=key
                 )
             generation = int(if_match)
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
         try:
             with translate_errors(operation="delete", key=key, write=True):
                 self._bucket.blob(key).delete(
@@ -348,7 +350,7 @@ class GcsStore:
                 )
         except NotFound as error:
             # Already gone: deleting is idempotent; unless the 404 was the bucket's (GCS's fault).
-            checked = self._buckets.check(error, timeout)
+            checked = self._buckets.check(error, attempt.left())
             if checked is not error:
                 raise checked from error.__cause__
 
