@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -60,7 +62,7 @@ from failover.health import (
 from failover.policy import Deadline, RetryBudget, RetryPolicy, classify, is_refusal
 from failover.routing import HedgePolicy, LatencyRouter, PriorityRouter, Router, hedged_call
 
-__all__ = ["Endpoint", "Engine", "EngineSettings", "Outcome"]
+__all__ = ["Endpoint", "Engine", "EngineSettings", "Outcome", "attempt_timeout_of"]
 
 logger = logging.getLogger("failover.engine")
 
@@ -69,6 +71,9 @@ T = TypeVar("T")
 
 _CLEARS_FAILURE = frozenset({HealthState.HEALTHY, HealthState.PROBING})
 
+CLOSE_SLACK = 1.0
+"""Seconds `Engine.close` waits for its threads beyond the probe timeout (a probe in progress ends by then)."""
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -76,8 +81,10 @@ class EngineSettings:
 
     deadline: float = 10.0  # seconds a whole call may take, failovers included
     # Seconds one attempt may take: the read timeout handed to the adapter (a socket read, not the
-    # whole transfer). Well under the deadline, so that a hung provider leaves time to fail over.
-    attempt_timeout: float | None = 3.0
+    # whole transfer), never more than the deadline leaves. None: each endpoint's own configured
+    # ``read_timeout`` (3 s by default, well under the deadline, so that a hung provider leaves time
+    # to fail over), or what the deadline leaves for an adapter that has none (memory).
+    attempt_timeout: float | None = None
     max_attempts: int = 2  # per provider, the first included
     retry_base: float = 0.05
     retry_cap: float = 1.0
@@ -107,6 +114,25 @@ class Endpoint(Generic[A]):
     adapter: A
     retry: RetryPolicy
     prober: Prober
+
+    @property
+    def attempt_timeout(self) -> float | None:
+        """Seconds one attempt here may take (None: what the deadline leaves)."""
+        return self.retry.attempt_timeout
+
+
+def attempt_timeout_of(adapter: object, settings: EngineSettings) -> float | None:
+    """The attempt timeout of ``adapter``'s endpoint: the engine's, else the adapter's ``read_timeout``.
+
+    The cloud adapters (and the test kit's wrappers of them) expose their configured ``read_timeout``;
+    an adapter without one (memory) gets what each call's deadline leaves.
+    """
+    if settings.attempt_timeout is not None:
+        return settings.attempt_timeout
+    configured = getattr(adapter, "read_timeout", None)
+    if isinstance(configured, int | float) and not isinstance(configured, bool) and configured > 0:
+        return float(configured)
+    return None
 
 
 class Engine(Generic[A]):
@@ -150,7 +176,7 @@ class Engine(Generic[A]):
                 settings.retry_base,
                 settings.retry_cap,
                 budget=RetryBudget(clock=self.clock),
-                attempt_timeout=settings.attempt_timeout,
+                attempt_timeout=attempt_timeout_of(adapter, settings),
                 sleep=self.clock.sleep,
                 on_failure=partial(self._attempt_failed, name, tracker),
                 admit=tracker.allow_request,
@@ -321,7 +347,10 @@ class Engine(Generic[A]):
             return None
         name = min(down, key=lambda candidate: self.health[candidate].record.since)
         tracker = self.health[name]
-        timeout = deadline.attempt_timeout(min(self.settings.probe_timeout, self.settings.attempt_timeout or math.inf))
+        attempt = self.endpoints[name].attempt_timeout
+        timeout = deadline.attempt_timeout(
+            min(self.settings.probe_timeout, attempt if attempt is not None else math.inf)
+        )
         started = self.clock.monotonic()
         try:
             value = fn(self.endpoints[name].adapter, timeout)
@@ -344,13 +373,32 @@ class Engine(Generic[A]):
         for endpoint in self.endpoints.values():
             endpoint.prober.tick()
 
-    def close(self) -> None:
-        for endpoint in self.endpoints.values():
-            endpoint.prober.stop(timeout=1.0)
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the probers and an executor the engine made, and wait for their threads: a probe in
+        progress ends within the probe timeout, so ``timeout`` defaults to that plus `CLOSE_SLACK`.
+
+        Whether every thread ended in time; the caller closes the endpoints after this, and an
+        endpoint a thread still uses is then logged. No probe starts once `close` has begun.
+        """
+        bound = self.settings.probe_timeout + CLOSE_SLACK if timeout is None else timeout
+        ends = time.monotonic() + bound
+        probers = [endpoint.prober for endpoint in self.endpoints.values()]
+        for prober in probers:
+            prober.stop(timeout=0)  # all of them told first, so that they wind down together
         if self._on_state_change in self.health.events.on_state_change:
             self.health.events.on_state_change.remove(self._on_state_change)
+        threads: list[threading.Thread] = []
         if self._owns_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
+            # The standard library has no bounded wait for an executor's threads: join them one by one.
+            threads = list(getattr(self.executor, "_threads", ()))
+        ended = all([prober.stop(timeout=max(ends - time.monotonic(), 0.0)) for prober in probers])
+        for thread in threads:
+            thread.join(max(ends - time.monotonic(), 0.0))
+            ended = ended and not thread.is_alive()
+        if not ended:
+            logger.warning("threads of %s still ran %.1f s after close began", "+".join(self.names), bound)
+        return ended
 
     # -- health bookkeeping ----------------------------------------------------------------------
 

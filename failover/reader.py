@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from failover.errors import ProviderUnavailable, Reason
 
 if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
     from failover.interfaces import ObjectInfo
     from failover.policy.deadline import Deadline
 
 __all__ = ["ObjectReader", "read_within"]
 
 
-class ObjectReader:
-    """Streams one object's bytes: ``read()``, ``read(n)``, iteration over chunks, ``with``.
+class ObjectReader(io.RawIOBase):
+    """Streams one object's bytes: a read-only, non-seekable raw binary file, iteration over chunks, ``with``.
 
+    ``readinto`` copies from the chunk in hand, so ``io.BufferedReader(reader)`` (or anything that
+    takes a raw file) does the buffering, ``readline`` included; ``read(n)`` returns ``n`` bytes
+    unless the object ends first, and iterating yields the chunks as they come (not lines).
     Adapters build it from an iterator of chunks and the SDK's close function; errors met while
     streaming are translated by ``translate`` (the adapter's edge) before they reach the caller.
     """
@@ -30,12 +36,12 @@ class ObjectReader:
         close: Callable[[], None] | None = None,
         translate: Callable[[BaseException], BaseException] | None = None,
     ) -> None:
+        super().__init__()
         self.info = info
         self._chunks = chunks
         self._close = close
         self._translate = translate
-        self._buffer = bytearray()
-        self._closed = False
+        self._pending = memoryview(b"")  # what is left of the chunk in hand
 
     def _next_chunk(self) -> bytes | None:
         try:
@@ -48,45 +54,83 @@ class ObjectReader:
                 raise
             raise translated from exc
 
-    def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (all that is left when ``size`` is negative); b"" at the end."""
-        if size < 0:
-            parts = [bytes(self._buffer)]
-            self._buffer.clear()
-            while (chunk := self._next_chunk()) is not None:
-                parts.append(chunk)
-            return b"".join(parts)
-        while len(self._buffer) < size:
-            chunk = self._next_chunk()
-            if chunk is None:
-                break
-            self._buffer += chunk
-        out = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return out
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed ObjectReader")
 
     def readable(self) -> bool:
         return True
 
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        """Bytes of the chunk in hand (the next one, if none is) into ``buffer``; 0 at the end."""
+        self._check_open()
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            chunk = self._next_chunk()
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Up to ``size`` bytes (all that is left when it is negative or None), fewer only at the end."""
+        if size is None or size < 0:
+            return self.readall()
+        out = bytearray(size)
+        with memoryview(out) as view:
+            filled = 0
+            while filled < size and (count := self.readinto(view[filled:])):
+                filled += count
+        del out[filled:]
+        return bytes(out)
+
+    def readall(self) -> bytes:
+        self._check_open()
+        parts = [bytes(self._pending)]
+        self._pending = memoryview(b"")
+        while (chunk := self._next_chunk()) is not None:
+            parts.append(chunk)
+        return b"".join(parts)
+
     def __iter__(self) -> Iterator[bytes]:
-        if self._buffer:
-            yield bytes(self._buffer)
-            self._buffer.clear()
+        """The chunks as they come (a file's iteration would yield lines: use a BufferedReader for those)."""
+        self._check_open()
+        return self._iter_chunks()
+
+    def __next__(self) -> bytes:
+        chunk = self._next_nonempty()
+        if chunk is None:
+            raise StopIteration
+        return chunk
+
+    def _next_nonempty(self) -> bytes | None:
+        if self._pending:
+            rest, self._pending = bytes(self._pending), memoryview(b"")
+            return rest
         while (chunk := self._next_chunk()) is not None:
             if chunk:
-                yield chunk
+                return chunk
+        return None
+
+    def _iter_chunks(self) -> Iterator[bytes]:
+        while (chunk := self._next_nonempty()) is not None:
+            yield chunk
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            if self._close is not None:
-                self._close()
+        """Close the SDK's stream (once); reading afterwards raises ValueError."""
+        if self.closed:
+            return
+        try:
+            close = getattr(self, "_close", None)  # absent when __init__ failed (close runs on collection)
+            if close is not None:
+                close()
+        finally:
+            super().close()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> ObjectReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -34,7 +34,12 @@ class _Base(BaseModel):
         None, description="This endpoint's name in logs, metrics and health; defaults to kind:bucket."
     )
     connect_timeout: float = Field(2.0, gt=0, le=60, description="Seconds to open a connection.")
-    read_timeout: float = Field(10.0, gt=0, le=600, description="Seconds to wait for an answer (the attempt timeout).")
+    read_timeout: float = Field(
+        3.0,
+        gt=0,
+        le=600,
+        description="Seconds to wait for an answer: the attempt timeout, unless engine.attempt_timeout is set.",
+    )
 
 
 class _AwsCredentials(_Base):

@@ -120,7 +120,10 @@ class EngineConfig(_Section):
         _ENGINE.deadline, gt=0, le=3600, description="Seconds a whole call may take, failovers included."
     )
     attempt_timeout: float | None = Field(
-        _ENGINE.attempt_timeout, gt=0, le=600, description="Seconds one attempt on one endpoint may take."
+        _ENGINE.attempt_timeout,
+        gt=0,
+        le=600,
+        description="Seconds one attempt on any endpoint may take; absent: each endpoint's read_timeout.",
     )
     max_attempts: int = Field(_ENGINE.max_attempts, ge=1, le=10, description="Attempts per endpoint, the first too.")
     retry_base: float = Field(_ENGINE.retry_base, gt=0, description="Seconds of the first retry's backoff.")

@@ -107,6 +107,8 @@ class Prober:
             self._due = record.since + self.backoff.delay(self._failures, self._random())
         if now < self._due:
             return self._due - now
+        if self._stop.is_set():
+            return None  # stopped: the endpoint may be closed already
         try:
             self.probe(self.timeout)
         except Exception as exc:
@@ -131,15 +133,20 @@ class Prober:
         self._thread = threading.Thread(target=self._run, name=f"failover-prober-{self.tracker.name}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop the thread (it finishes a probe in progress) and wait up to ``timeout`` for it."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop the thread (it finishes a probe in progress, and starts none) and wait up to ``timeout``
+        for it; whether it has ended. ``stop(0)`` only tells it to stop: call again to wait."""
         self._stop.set()
         self._wake.set()
         if self._on_state_change in self.tracker.events.on_state_change:
             self.tracker.events.on_state_change.remove(self._on_state_change)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
             self._thread = None
+        return True
 
     def _on_state_change(self, endpoint: str, old: HealthState, new: HealthState, reason: str) -> None:
         if endpoint == self.tracker.name and new is HealthState.DOWN:

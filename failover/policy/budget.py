@@ -3,9 +3,9 @@
 The shape is botocore's retry quota and Finagle's ``RetryBudget``: every request deposits ``ratio``
 of a token, every extra request withdraws a whole one, so that over time extras are at most ``ratio``
 of the traffic. A small reserve, a `TokenBucket` refilled at ``min_per_second``, lets a quiet
-endpoint retry at all. With the retry defaults (10%, 10 a second) a provider that fails every call
-sees at most 1.1 times its request rate plus 10 retries a second: about 1.1x at high request rates,
-and up to 2x at low ones (below 100 requests a second, the reserve funds a retry of most calls).
+endpoint retry at all. With the retry defaults (10%, 10 a second, 2 attempts) a provider that fails
+every call sees its request rate times ``min(2, 1.1 + 10 / rate)``: 1.11x at 1,000 requests a
+second, 1.2x at 100, 2x at 10 or fewer (the reserve then funds a retry of every call).
 Either way the breaker opens after a few failures in a row and then only probes reach the provider,
 so one sick provider cannot start a retry storm. Deposits are capped (``capacity``), so a long quiet
 spell does not bank a burst.

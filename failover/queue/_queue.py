@@ -30,7 +30,7 @@ from failover.interfaces import (
     QueueCapabilities,
     SendResult,
 )
-from failover.policy import Deadline
+from failover.policy import DEFAULT_FLOOR, Deadline
 from failover.queue._acks import DEFAULT_ACK_RETRY_INTERVAL, PendingAcks
 from failover.queue._brownout import PeerSampler
 from failover.queue._build import DedupSpec, dedup_window, probe_queue, queue_from_config
@@ -145,8 +145,6 @@ class FailoverQueue:
             names[0],
             claim_give_up,
         )
-        settings = self.engine.settings
-        self._attempt_timeout = settings.attempt_timeout if settings.attempt_timeout is not None else settings.deadline
         self._owned: list[_Closeable] = []  # what from_config built for this queue, closed with it
         self._closed = False
 
@@ -346,8 +344,9 @@ class FailoverQueue:
     ) -> list[Message]:
         """Up to ``max_messages`` messages from the queues that may hold some, waiting at most ``wait``.
 
-        ``timeout`` bounds each attempt (default: the engine's attempt timeout, else its deadline): the
-        call returns within ``wait + timeout``, plus the fetch of claim-checked bodies. ``dedup``:
+        ``timeout`` is the call's deadline on top of its ``wait`` (default: the engine's deadline),
+        failovers included, each attempt getting at most its endpoint's attempt timeout: the call
+        returns within ``wait + timeout``, plus the fetch of claim-checked bodies. ``dedup``:
         drop messages whose failover_id was delivered before (default: when a window is set).
         """
         check_receive(max_messages, wait, visibility, timeout, capabilities=self._limits.public, imposed_by=self._name)
@@ -360,7 +359,7 @@ class FailoverQueue:
         deduplicate = self._window is not None if dedup is None else dedup
         if len(self._acks):
             self._acks.retry()
-        attempt = timeout if timeout is not None else self._attempt_timeout
+        attempt = timeout if timeout is not None else self.engine.settings.deadline
         return self._receiver.receive(max_messages, wait, visibility, attempt, deduplicate)
 
     def _receipt(self, message: Message, operation: str) -> Receipt:
@@ -383,12 +382,17 @@ class FailoverQueue:
         check_ack(message, timeout)
         receipt = self._receipt(message, "ack")
         claim = receipt.claim
+        deadline = self._deadline(timeout)  # the ack and the claim-check delete share it
+        in_call = True
 
         def after_ack() -> None:
             if claim is not None:
-                self._claims.discard(claim, timeout)
+                # In this call: what the ack left (at least the floor, so the body is not left behind
+                # untried); an ack retried in the background later: the store's own deadline.
+                self._claims.discard(claim, max(deadline.remaining(), DEFAULT_FLOOR) if in_call else None)
 
-        landed = self._acks.ack(receipt.queue, receipt.message, after_ack, timeout)
+        landed = self._acks.ack(receipt.queue, receipt.message, after_ack, deadline.seconds)
+        in_call = False
         if not landed and receipt.deduplicated and self._receiver.dedup is not None:
             self._receiver.dedup.settled(receipt.queue, receipt.message)
 

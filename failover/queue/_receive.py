@@ -2,7 +2,7 @@
 
 One `receive` first polls, without waiting, each queue the `DrainSet` marks (and every queue while
 the preferred one is DOWN, and every queue once per sweep interval), then long-polls the best queue
-for what is left of ``wait``. Every call shares one hold deadline, ``wait`` plus one attempt timeout
+for what is left of ``wait``. Every call shares one hold deadline, ``wait`` plus the call's ``timeout``
 from the start, so a hung queue costs the caller at most that. The delivered messages are wrapped:
 the receipt names the queue that delivered them, so that ack, nack and extend go back to it.
 
@@ -66,7 +66,7 @@ class _Poll:
 
     max_messages: int
     visibility: float | None
-    attempt: float  # seconds one call may take beyond its wait
+    attempt: float  # seconds the receive may take beyond its wait (the caller's timeout)
     wait_until: float
     hold_until: float
     deduplicate: bool

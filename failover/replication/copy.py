@@ -21,7 +21,7 @@ import enum
 import io
 import logging
 from collections.abc import Callable, Sequence
-from typing import BinaryIO, Literal
+from typing import Literal
 
 from failover.adapters._common import VERSION_KEY
 from failover.errors import FailoverError, NotFound, PreconditionFailed
@@ -81,7 +81,9 @@ def copy_version(
             try:
                 stored = target.put(
                     key,
-                    _ReaderFile.wrap(reader),
+                    # A buffered file over the raw reader: the target's put streams it (the upload path
+                    # spools a non-seekable body in bounded memory) instead of taking whole bytes.
+                    io.BufferedReader(reader),
                     content_type=reader.info.content_type,
                     metadata=_metadata(reader.info, version),
                     if_none_match=if_none_match,
@@ -177,23 +179,3 @@ def _conditions(target: ObjectStore, current: ObjectInfo | None) -> tuple[Litera
     if current.etag and capabilities.conditional_update:
         return None, current.etag
     return None, None
-
-
-class _ReaderFile(io.RawIOBase):
-    """An `ObjectReader` as a read-only, non-seekable raw file, so the target's put streams it
-    (the upload path spools a non-seekable body in bounded memory) instead of taking whole bytes."""
-
-    def __init__(self, reader: ObjectReader) -> None:
-        self._reader = reader
-
-    @classmethod
-    def wrap(cls, reader: ObjectReader) -> BinaryIO:
-        return io.BufferedReader(cls(reader))
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._reader.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)

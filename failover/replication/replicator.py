@@ -443,7 +443,8 @@ class Replicator:
                 return  # still finishing its items; the flag stays up so it stops after them
             self._thread = None
         if self._executor is not None:
-            self._executor.shutdown(wait=False)
+            # The thread ended with its items: the copies are done, and the idle workers end at once.
+            self._executor.shutdown(wait=True)
             self._executor = None
         # Down again, so that run_once and drain work in the caller's thread after a stop.
         self._stopping.clear()

@@ -36,6 +36,7 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from failover.adapters._common import VERSION_KEY
+from failover.adapters._timing import MIN_REQUEST
 from failover.engine import Engine
 from failover.errors import (
     AllProvidersFailed,
@@ -116,7 +117,10 @@ class Writes:
             def attempt(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
                 native = None
                 if conditional and if_match is not None:
+                    # Both requests come out of one attempt: the write gets what the lookup left.
+                    within = Deadline(attempt_timeout, self._engine.clock, floor=0.0)
                     native = native_etag(store, key, if_match, attempt_timeout)
+                    attempt_timeout = max(within.remaining(), MIN_REQUEST)
                 info = store.put(
                     key,
                     body.open(),
@@ -179,9 +183,10 @@ class Writes:
 
     def close(self, timeout: float | None = None) -> None:
         """Wait for the background writes (up to ``timeout``), then release the threads."""
-        self.wait(timeout)
+        done = self.wait(timeout)
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # With the writes done, the idle workers end at once: wait for them, so none outlives close.
+            self._pool.shutdown(wait=done, cancel_futures=True)
 
     # -- the deadline, the key's turn, the outbox ----------------------------------------------------
 
@@ -336,7 +341,7 @@ class Writes:
             started = engine.clock.monotonic()
             try:
                 acked[name] = attempt(
-                    engine.endpoints[name].adapter, deadline.attempt_timeout(engine.settings.attempt_timeout)
+                    engine.endpoints[name].adapter, deadline.attempt_timeout(engine.endpoints[name].attempt_timeout)
                 )
             except FailoverError as exc:
                 engine.record(name, engine.clock.monotonic() - started, exc)

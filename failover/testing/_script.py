@@ -101,6 +101,12 @@ class ScriptedWrapper(Generic[InnerT]):
             self._rules.clear()
 
     @property
+    def read_timeout(self) -> float | None:
+        """The wrapped adapter's configured read timeout (the engine's default attempt timeout), if any."""
+        configured = getattr(self.inner, "read_timeout", None)
+        return configured if isinstance(configured, float | int) else None
+
+    @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
 

@@ -12,6 +12,7 @@ import io
 import random
 import subprocess
 import sys
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from failover.adapters.aws import S3Store, SqsQueue
-from failover.adapters.aws._client import LADDER, timeout_slot
+from failover.adapters.aws._client import LADDER, long_poll_slot, timeout_slot
 from failover.errors import ConfigError, InvalidRequest, PreconditionFailed
 from failover.interfaces import Message, MessageQueue, ObjectStore, OutgoingMessage
 from failover.testing.emulators import LocalClouds
@@ -219,9 +220,22 @@ def test_no_more_than_the_ladder_of_clients_whatever_the_deadlines() -> None:
     assert all(timeout_slot(n / 100, configured=10.0) <= max(n / 100, LADDER[0]) for n in range(1, 6000))
 
 
-def test_a_long_poll_uses_a_client_whose_read_timeout_outlasts_it(sqs: SqsQueue) -> None:
+def test_a_long_poll_on_an_empty_queue_answers_empty_inside_its_read_timeout(sqs: SqsQueue) -> None:
+    started = time.monotonic()
     assert sqs.receive(1, wait=1, timeout=2) == []
-    assert max(sqs.clients.slots) >= 3.0, f"a 1 s poll with a 2 s attempt used clients {sqs.clients.slots}"
+    assert time.monotonic() - started < 3.0, "a 1 s poll with a 2 s attempt outlived wait + timeout"
+
+
+@pytest.mark.parametrize(
+    ("budget", "poll", "attempt"), [(3.0, 1, 2.0), (21.0, 20, 1.0), (23.0, 20, 3.0), (1.0, 0, 1.0)]
+)
+def test_a_long_polls_client_ends_within_the_budget_and_outlasts_its_poll(
+    budget: float, poll: int, attempt: float
+) -> None:
+    read, asked = long_poll_slot(budget, poll, attempt=attempt)
+    assert read <= budget, f"a read timeout of {read} s for a request that must end within {budget} s"
+    assert asked + min(attempt / 2, 1.0) <= read, f"a {asked} s poll answered after the {read} s read timeout"
+    assert asked >= min(poll, budget / 2 - 1), f"a {poll} s poll shortened to {asked} s within {budget} s"
 
 
 # Queues.

@@ -8,6 +8,7 @@ and what the stores hold afterwards.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +192,7 @@ def test_replay_copies_what_the_journal_has_pending_and_empties_it(
 
     assert code == 0, output
     assert "4 copies pending" in output, output
+    assert re.search(r"replaying .*4/4", output), f"no progress bar (the README says replay shows one):\n{output}"
     assert "copied 4," in output, output
     two_stores.assert_on_gcs_as_written()
     with SqliteJournal(journal) as reopened:

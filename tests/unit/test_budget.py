@@ -7,8 +7,10 @@ import threading
 import pytest
 
 from failover.clock import ManualClock
-from failover.errors import ConfigError
+from failover.errors import ConfigError, ProviderUnavailable
+from failover.policy import Deadline, RetryPolicy
 from failover.policy.budget import RequestBudget, RetryBudget
+from failover.testing.faulty import server_error
 
 
 def spend_all(budget: RequestBudget) -> int:
@@ -124,3 +126,26 @@ def test_dead_provider_at_a_low_rate_gets_at_most_twice_its_requests() -> None:
         clock.advance(0.2)
     assert retries <= 50, retries
     assert retries >= 45, f"the reserve funded only {retries} of 50 retries at a low rate"
+
+
+@pytest.mark.parametrize(("rate", "load"), [(1, 2.0), (10, 2.0), (20, 1.6), (50, 1.3), (100, 1.2), (1000, 1.11)])
+def test_a_dead_providers_load_under_the_default_budget_is_what_the_readme_says(rate: int, load: float) -> None:
+    # The README's table: requests that reach a provider failing every call with a 503, per call,
+    # with the default policy (2 attempts, 10% of requests plus 10 retries a second), in the steady
+    # state (after 5 s at that rate, over the next 5 s); the breaker left out.
+    clock = ManualClock()
+    attempts = 0
+
+    def attempt(timeout: float) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise server_error()
+
+    policy = RetryPolicy(budget=RetryBudget(clock=clock), base=0.0, sleep=lambda seconds: None)
+    for _phase in ("warm-up", "measured"):
+        attempts = 0
+        for _ in range(5 * rate):
+            with pytest.raises(ProviderUnavailable):
+                policy.call(attempt, Deadline(10.0, clock))
+            clock.advance(1 / rate)
+    assert attempts / (5 * rate) == pytest.approx(load, abs=0.005), f"at {rate} requests a second"

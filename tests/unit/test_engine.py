@@ -326,12 +326,6 @@ def test_untimed_calls_stay_out_of_the_latency_that_demotes_an_endpoint(timed: b
         group.engine.close()
 
 
-def test_attempts_default_to_a_timeout_well_under_the_deadline() -> None:
-    settings = EngineSettings()
-    assert settings.attempt_timeout is not None
-    assert settings.attempt_timeout * 3 <= settings.deadline, "a hung provider must leave time to fail over"
-
-
 # Refusals of one request by policy (DESIGN section 4) and missing buckets.
 
 

@@ -82,3 +82,29 @@ def test_get_bytes_from_a_trickling_store_stops_at_the_deadline() -> None:
         storage.close()
     assert store.chunks_sent == 4, f"{store.chunks_sent} chunks read with a 1 s deadline at 0.3 s each"
     assert "deadline passed" in str(caught.value)
+
+
+class _SlowHead(_Timed):
+    """A `_Timed` store whose head takes ``head_seconds`` of the manual clock."""
+
+    def __init__(self, name: str, clock: ManualClock, head_seconds: float) -> None:
+        super().__init__(name, clock, 0.0)
+        self.head_seconds = head_seconds
+
+    def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
+        self.clock.advance(self.head_seconds)
+        return super().head(key, timeout=timeout)
+
+
+def test_a_conditional_put_gives_its_write_what_the_etag_lookup_left_of_the_attempt() -> None:
+    clock = ManualClock()
+    store = _SlowHead("one", clock, 0.6)
+    settings = EngineSettings(start_probers=False, attempt_timeout=None)
+    storage = FailoverStorage([store], settings=settings, clock=clock, replicate=False)
+    try:
+        etag = storage.put("k", b"v").etag
+        store.timeouts.clear()
+        storage.put("k", b"w", if_match=etag, timeout=1.0)
+    finally:
+        storage.close()
+    assert store.timeouts == [pytest.approx(0.4)], "the write after the etag lookup got a whole attempt"

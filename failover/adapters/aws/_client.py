@@ -1,15 +1,18 @@
 """boto3 clients for the AWS adapters: one Session, a bounded set of clients by read timeout, SDK retries off.
 
 botocore fixes a client's timeouts when it builds it, and building one costs milliseconds, so each
-adapter keeps a few, built on first use: one for the configured read timeout, and others on a ladder
-of timeouts a factor of sqrt(2) apart from 0.25 s to 64 s (17 at most, whatever the deadlines). An
-attempt's timeout is rounded down to the ladder, so that no attempt outlives the call's deadline; a
-long poll's is rounded up, so that the socket outlasts the poll.
+adapter keeps a few: one for the configured read timeout, built with the adapter (the first client
+loads botocore's service model, half a second here, which must not come out of a call's deadline),
+and others, built on first use, on a ladder of timeouts a factor of sqrt(2) apart from 0.25 s to
+64 s (17 at most, whatever the deadlines). An attempt's timeout is rounded down to the ladder, so
+that no attempt outlives the call's deadline; so is a long poll's, whose poll is then shortened to
+end inside the socket's read timeout (`long_poll_slot`).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import threading
 from typing import Any
@@ -19,7 +22,7 @@ from failover.adapters._sdk import require
 from failover.config import S3Config, SqsConfig
 from failover.errors import ConfigError
 
-__all__ = ["ClientCache", "timeout_slot"]
+__all__ = ["ClientCache", "long_poll_slot", "timeout_slot"]
 
 LADDER: tuple[float, ...] = tuple(round(0.25 * 2 ** (step / 2), 3) for step in range(17))
 """The read timeouts clients are built for besides the configured one: 0.25 s to 64 s, sqrt(2) apart."""
@@ -38,6 +41,19 @@ def timeout_slot(timeout: float, *, configured: float, outlast: bool = False) ->
     return LADDER[max(bisect.bisect_right(LADDER, timeout) - 1, 0)]
 
 
+def long_poll_slot(budget: float, poll: int, *, attempt: float) -> tuple[float, int]:
+    """The read timeout of the client for a long poll that must end within ``budget`` seconds, and the
+    poll to ask for (at most ``poll`` whole seconds).
+
+    The read timeout is ``budget`` rounded down to the ladder; the server answers after the poll, so
+    the poll is shortened to leave the answer ``attempt / 2`` (at most 1 s) inside the read timeout.
+    The caller polls again for what is left of its wait.
+    """
+    read = LADDER[max(bisect.bisect_right(LADDER, budget) - 1, 0)]
+    room = read - min(attempt / 2, 1.0)
+    return read, max(0, min(poll, math.floor(room)))
+
+
 class ClientCache:
     """boto3 clients of one service for one endpoint, keyed by their read timeout."""
 
@@ -51,6 +67,7 @@ class ClientCache:
         # boto3 Sessions are not thread-safe; clients are. Build under a lock, use without one.
         self._lock = threading.Lock()
         self._session: Any = self._new_session()
+        self.get(None)
 
     def _new_session(self) -> Any:
         # Region, profile and credentials the config leaves out come from boto3's own chain
@@ -92,7 +109,10 @@ class ClientCache:
     def get(self, timeout: float | None, *, outlast: bool = False) -> Any:
         """The client for an attempt of ``timeout`` seconds (None: the config's read timeout), see `timeout_slot`."""
         configured = self._config.read_timeout
-        slot = timeout_slot(configured if timeout is None else timeout, configured=configured, outlast=outlast)
+        return self.at(timeout_slot(configured if timeout is None else timeout, configured=configured, outlast=outlast))
+
+    def at(self, slot: float) -> Any:
+        """The client whose read timeout is ``slot`` (the configured one or a step of the ladder)."""
         client = self._clients.get(slot)
         if client is not None:
             return client

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from failover.adapters._buckets import BucketCheck
 from failover.adapters._common import prepare_put, split_metadata
+from failover.adapters._timing import AttemptTime
 from failover.adapters.aws._client import ClientCache
 from failover.adapters.aws._errors import error_code, translate, translate_errors
 from failover.adapters.aws._multipart import Unaborted, check_condition, part_size_for, upload_multipart
@@ -60,6 +61,12 @@ class S3Store:
         self._unaborted = Unaborted()
         if config.ensure:
             self._ensure_bucket()
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds one request waits for an answer when the call names no timeout (the configured
+        ``read_timeout``): the failover engine's default attempt timeout for this endpoint."""
+        return self._config.read_timeout
 
     @property
     def name(self) -> str:
@@ -240,12 +247,13 @@ class S3Store:
     def head(self, key: str, *, timeout: float | None = None) -> ObjectInfo:
         validate_timeout(timeout)
         validate_key(key)
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
         try:
             with translate_errors(operation="head", key=key):
                 response = self._client(timeout).head_object(Bucket=self._bucket, Key=key)
         except NotFound as error:
             # A HEAD's 404 has no body: it may be the bucket that is missing (then S3 is at fault).
-            raise self._buckets.check(error, timeout) from error.__cause__
+            raise self._buckets.check(error, attempt.left()) from error.__cause__
         return self._info(key, cast("Mapping[str, Any]", response))
 
     def _bucket_exists(self, timeout: float | None) -> bool:

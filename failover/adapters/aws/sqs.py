@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive
 from failover.adapters._messages import prepare_send, split_attributes
+from failover.adapters._timing import AttemptTime
 from failover.adapters.aws._bodies import (
     ENCODING_KEY,
     MAX_BODY,
@@ -43,7 +44,7 @@ from failover.adapters.aws._bodies import (
     decode_body,
     encode_body,
 )
-from failover.adapters.aws._client import ClientCache
+from failover.adapters.aws._client import ClientCache, long_poll_slot
 from failover.adapters.aws._errors import entry_error, translate_errors
 from failover.config import SqsConfig
 from failover.errors import (
@@ -119,6 +120,12 @@ class SqsQueue:
             self._ensure_queue()
 
     @property
+    def read_timeout(self) -> float:
+        """Seconds one request waits for an answer when the call names no timeout (the configured
+        ``read_timeout``): the failover engine's default attempt timeout for this endpoint."""
+        return self._config.read_timeout
+
+    @property
     def name(self) -> str:
         return self._name
 
@@ -165,6 +172,15 @@ class SqsQueue:
                         self._url = self._client(timeout).get_queue_url(QueueName=self._config.queue)["QueueUrl"]
         return self._url
 
+    def _url_then(self, timeout: float | None, operation: str) -> tuple[str, float | None]:
+        """The queue URL, and the timeout of the request after it: what the lookup, if one was made,
+        left of the attempt's ``timeout`` (None: the config's), else ``timeout`` unchanged."""
+        if self._url is not None:
+            return self._url, timeout
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
+        url = self._queue_url(attempt.left(), operation)
+        return url, attempt.left()
+
     def _prepare(
         self,
         body: object,
@@ -208,7 +224,7 @@ class SqsQueue:
         timeout: float | None = None,
     ) -> MessageId:
         prepared = self._prepare(body, attributes, dedup_id, delay, timeout)
-        url = self._queue_url(timeout, "send")
+        url, timeout = self._url_then(timeout, "send")
         with translate_errors(operation="send", write=True):
             response = self._client(timeout).send_message(QueueUrl=url, **prepared.entry)
         message_id = response.get("MessageId")
@@ -232,13 +248,15 @@ class SqsQueue:
             except InvalidRequest as error:
                 results.append(SendResult(error=error))
         failed: FailoverError | None = None
-        for chunk in _chunks(ready):
+        # The batch's calls share the attempt: the first gets its timeout, each later one what is left.
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
+        for number, chunk in enumerate(_chunks(ready)):
             if failed is not None and self._config.fifo:
                 # Sending the rest would deliver them ahead of the failed ones: a FIFO batch stops here.
                 for index, _ in chunk:
                     results[index] = SendResult(error=failed)
                 continue
-            for index, result in self._send_chunk(chunk, timeout):
+            for index, result in self._send_chunk(chunk, timeout if number == 0 else attempt.left()):
                 results[index] = result
                 if (
                     self._config.fifo
@@ -263,7 +281,7 @@ class SqsQueue:
             [{"Id": str(position), **prepared.entry} for position, (_, prepared) in enumerate(chunk)],
         )
         try:
-            url = self._queue_url(timeout, "send")
+            url, timeout = self._url_then(timeout, "send")
             with translate_errors(operation="send", write=True):
                 response = self._client(timeout).send_message_batch(QueueUrl=url, Entries=entries)
         except FailoverError as failed:
@@ -299,17 +317,19 @@ class SqsQueue:
         }
         if visibility is not None:
             options["VisibilityTimeout"] = _whole_seconds(visibility, name="visibility", upper=MAX_VISIBILITY)
-        url = self._queue_url(timeout, "receive")
         attempt = self._config.read_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
+        hold_until = deadline + attempt  # the call ends by then: its wait, and one attempt on top
+        url = self._queue_url(attempt, "receive")
         while True:
+            now = time.monotonic()
             # The time spent since the call began is not taken from a whole second asked for.
-            poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - time.monotonic()) + _POLL_SLACK))
-            # The answer of a long poll comes after the poll: the read timeout must outlast it.
+            poll = min(MAX_LONG_POLL, math.floor(max(0.0, deadline - now) + _POLL_SLACK))
+            # The answer of a long poll comes after the poll: the read timeout must outlast it, and
+            # end by the hold; a poll too long for both is shortened, and the loop polls again.
+            read, poll = long_poll_slot(max(hold_until - now, 0.0), poll, attempt=attempt)
             with translate_errors(operation="receive"):
-                response = self._client(attempt + poll, outlast=True).receive_message(
-                    QueueUrl=url, WaitTimeSeconds=poll, **options
-                )
+                response = self._clients.at(read).receive_message(QueueUrl=url, WaitTimeSeconds=poll, **options)
             messages = response.get("Messages", [])
             left = deadline - time.monotonic()
             if messages or left <= 0:
@@ -355,7 +375,7 @@ class SqsQueue:
     def ack(self, message: Message, *, timeout: float | None = None) -> None:
         check_ack(message, timeout)
         receipt = self._receipt(message)
-        url = self._queue_url(timeout, "ack")
+        url, timeout = self._url_then(timeout, "ack")
         with translate_errors(operation="ack", write=True):
             self._client(timeout).delete_message(QueueUrl=url, ReceiptHandle=receipt)
 
@@ -370,7 +390,7 @@ class SqsQueue:
 
     def _change_visibility(self, message: Message, seconds: int, operation: str, timeout: float | None) -> None:
         receipt = self._receipt(message)
-        url = self._queue_url(timeout, operation)
+        url, timeout = self._url_then(timeout, operation)
         with translate_errors(operation=operation, write=True):
             self._client(timeout).change_message_visibility(
                 QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=seconds
@@ -378,7 +398,7 @@ class SqsQueue:
 
     def probe(self, *, timeout: float | None = None) -> None:
         """A cheap call that proves the queue answers (its attributes); the failover layer's health probe."""
-        url = self._queue_url(timeout, "probe")
+        url, timeout = self._url_then(timeout, "probe")
         with translate_errors(operation="probe"):
             self._client(timeout).get_queue_attributes(QueueUrl=url, AttributeNames=["CreatedTimestamp"])
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters._sdk import require
+from failover.adapters._timing import AttemptTime
 from failover.adapters.azure._client import call_timeouts, client_options, resolve_connection
 from failover.adapters.azure._errors import PROVIDER, error_code, translate_errors, translate_exception
 from failover.config import AzureBlobConfig
@@ -86,6 +87,12 @@ class AzureBlobStore:
 
     def __repr__(self) -> str:
         return f"AzureBlobStore(name={self._name!r})"
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds one request waits for an answer when the call names no timeout (the configured
+        ``read_timeout``): the failover engine's default attempt timeout for this endpoint."""
+        return self._config.read_timeout
 
     @property
     def name(self) -> str:
@@ -217,6 +224,7 @@ class AzureBlobStore:
     def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
         validate_timeout(timeout)
         validate_key(key)
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
         options = call_timeouts(self._config, timeout)
         if if_match is not None:
             options["etag"] = if_match
@@ -232,7 +240,7 @@ class AzureBlobStore:
         except PreconditionFailed:
             # Azurite answers If-Match on a missing blob with 412 ConditionNotMet: gone is done.
             try:
-                self.head(key, timeout=timeout)
+                self.head(key, timeout=attempt.left())
             except NotFound:
                 return
             raise

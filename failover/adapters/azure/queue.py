@@ -136,6 +136,12 @@ class AzureQueue:
         return f"AzureQueue(name={self._name!r})"
 
     @property
+    def read_timeout(self) -> float:
+        """Seconds one request waits for an answer when the call names no timeout (the configured
+        ``read_timeout``): the failover engine's default attempt timeout for this endpoint."""
+        return self._config.read_timeout
+
+    @property
     def name(self) -> str:
         return self._name
 

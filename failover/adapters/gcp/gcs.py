@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import time
 from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +31,7 @@ from failover._logging import install
 from failover.adapters._buckets import BucketCheck
 from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters._sdk import require
+from failover.adapters._timing import AttemptTime
 from failover.adapters.gcp._errors import PROVIDER, translate, translate_errors
 from failover.errors import (
     ConfigError,
@@ -110,6 +112,12 @@ class GcsStore:
                 raise
 
     @property
+    def read_timeout(self) -> float:
+        """Seconds one request waits for an answer when the call names no timeout (the configured
+        ``read_timeout``): the failover engine's default attempt timeout for this endpoint."""
+        return self._config.read_timeout
+
+    @property
     def name(self) -> str:
         return self._name
 
@@ -125,7 +133,10 @@ class GcsStore:
         return f"<GcsStore {self._name}>"
 
     def _timeout(self, timeout: float | None) -> tuple[float, float]:
-        return (self._config.connect_timeout, self._config.read_timeout if timeout is None else timeout)
+        """``(connect, read)`` for one request of an attempt of ``timeout`` seconds (None: the config's);
+        the connect timeout too is cut to the attempt's, so that a hung connect does not outlive it."""
+        read = self._config.read_timeout if timeout is None else timeout
+        return (min(self._config.connect_timeout, read), read)
 
     def _ensure_bucket(self) -> None:
         exceptions = _sdk("google.api_core.exceptions")
@@ -202,12 +213,13 @@ class GcsStore:
 
     def _reload(self, key: str, operation: str, timeout: float | None) -> Any:
         blob = self._bucket.blob(key)
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
         try:
             with translate_errors(operation=operation, key=key):
                 blob.reload(timeout=self._timeout(timeout), retry=None)
         except NotFound as error:
             # The object's 404 and its bucket's may read alike: a missing bucket is GCS's fault.
-            raise self._buckets.check(error, timeout) from error.__cause__
+            raise self._buckets.check(error, attempt.left()) from error.__cause__
         return blob
 
     def _bucket_exists(self, timeout: float | None) -> bool:
@@ -233,17 +245,28 @@ class GcsStore:
         validate_timeout(timeout)
         validate_key(key)
         checked = validate_byte_range(byte_range)
-        blob = self._reload(key, "get", timeout)
+        # The metadata and the first range come out of one attempt's time, as S3 and Azure open their
+        # body inside `get`; later ranges, read as the caller asks for them, each get the whole
+        # timeout (it bounds a socket read, not the transfer).
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
+        blob = self._reload(key, "get", attempt.left())
         info = self._info(blob)
         start, stop = (0, None) if checked is None else checked
         stop = info.size if stop is None else min(stop, info.size)
-        chunks = self._chunks(key, blob.generation, start, stop, timeout)
+        chunks = self._chunks(key, blob.generation, start, stop, timeout, first=attempt)
+        try:
+            with translate_errors(operation="get", key=key):
+                head = next(chunks, None)
+        except BaseException:
+            chunks.close()
+            raise
+        body = chunks if head is None else itertools.chain((head,), chunks)
         return ObjectReader(
-            info, chunks, close=chunks.close, translate=functools.partial(translate, operation="get", key=key)
+            info, body, close=chunks.close, translate=functools.partial(translate, operation="get", key=key)
         )
 
     def _chunks(
-        self, key: str, generation: int, start: int, stop: int, timeout: float | None
+        self, key: str, generation: int, start: int, stop: int, timeout: float | None, *, first: AttemptTime
     ) -> Generator[bytes, None, None]:
         # Pinned to one generation: if the object is replaced mid-read, the next range is a 404, never
         # bytes of the new version. Other errors surface through the reader's translate.
@@ -258,7 +281,7 @@ class GcsStore:
                     end=end - 1,  # inclusive, as HTTP ranges are
                     raw_download=True,  # the stored bytes, as sized by `head`, even if gzip-encoded
                     checksum=None,  # a range has no checksum to check; the object's sha256 is in its metadata
-                    timeout=self._timeout(timeout),
+                    timeout=self._timeout(first.left() if offset == start else timeout),
                     retry=None,
                 )
             except Exception as exc:
@@ -319,6 +342,7 @@ class GcsStore:
                     f"if_match {if_match!r} is not a GCS generation", provider=PROVIDER, operation="delete", key=key
                 )
             generation = int(if_match)
+        attempt = AttemptTime(self._config.read_timeout if timeout is None else timeout)
         try:
             with translate_errors(operation="delete", key=key, write=True):
                 self._bucket.blob(key).delete(
@@ -326,7 +350,7 @@ class GcsStore:
                 )
         except NotFound as error:
             # Already gone: deleting is idempotent; unless the 404 was the bucket's (GCS's fault).
-            checked = self._buckets.check(error, timeout)
+            checked = self._buckets.check(error, attempt.left())
             if checked is not error:
                 raise checked from error.__cause__
 

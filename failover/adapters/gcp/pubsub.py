@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from failover.adapters._arguments import check_ack, check_batch, check_extend, check_nack, check_receive
 from failover.adapters._messages import prepare_send, split_attributes
 from failover.adapters._sdk import require
+from failover.adapters._timing import MIN_REQUEST
 from failover.adapters.gcp._errors import PROVIDER, translate_errors
 from failover.adapters.gcp._project import resolve_project
 from failover.clock import Clock, SystemClock
@@ -162,6 +163,12 @@ class PubSubQueue:
                 raise
 
     @property
+    def read_timeout(self) -> float:
+        """Seconds one request waits for an answer when the call names no timeout (the configured
+        ``read_timeout``): the failover engine's default attempt timeout for this endpoint."""
+        return self._config.read_timeout
+
+    @property
     def name(self) -> str:
         return self._name
 
@@ -270,7 +277,9 @@ class PubSubQueue:
                     provider=PROVIDER,
                 )
                 with translate_errors(operation="send_batch", write=True):
-                    started.append(self._start(bytes(entry.body), checked, seconds))
+                    # Without the batching publisher each message is a call: the batch's share one attempt.
+                    left = max(deadline - self._clock.monotonic(), MIN_REQUEST)
+                    started.append(self._start(bytes(entry.body), checked, left))
             except FailoverError as exc:
                 started.append(exc)
         results: list[SendResult] = []
@@ -297,6 +306,7 @@ class PubSubQueue:
         hide_for = None if visibility is None else _seconds(visibility, "visibility")
         attempt = self._timeout(timeout)
         deadline = self._clock.monotonic() + wait
+        hold_until = deadline + attempt  # the call ends by then: its wait, and one attempt on top
         pause = _FIRST_PAUSE
         while True:
             remaining = deadline - self._clock.monotonic()
@@ -316,7 +326,7 @@ class PubSubQueue:
                         "ack_ids": [item.ack_id for item in received],
                         "ack_deadline_seconds": hide_for,
                     },
-                    timeout=attempt,
+                    timeout=max(hold_until - self._clock.monotonic(), MIN_REQUEST),
                     retry=None,
                 )
         return [self._message(item) for item in received]
