@@ -1,0 +1,66 @@
+"""Metrics and traces through the OpenTelemetry API (the ``failover[otel]`` extra).
+
+``instrument(storage_or_queue)`` makes a `FailoverStorage` or a `FailoverQueue` report to the
+OpenTelemetry API: to the global meter and tracer providers, or to the ones given. The application
+chooses the SDK and the exporters (OTLP, console, Prometheus); without an SDK configured the API's
+no-op providers record nothing. ``[telemetry] enabled = true`` in the configuration file does the
+same for `FailoverStorage.from_config` and `FailoverQueue.from_config`.
+
+Metrics (meter ``failover``; every point also carries ``failover.group``, the storage's or queue's name):
+
+=============================  =================  ==================================================
+name                           kind               attributes
+=============================  =================  ==================================================
+failover.requests              counter            endpoint, operation, outcome (ok, error), error.type
+failover.attempt.duration      histogram (s)      endpoint, operation, outcome
+failover.call.duration         histogram (s)      operation, outcome, endpoint (the one that answered)
+failover.failovers             counter            from, to (``none``: no endpoint left), operation
+failover.circuit.state         gauge (1 or 0)     endpoint, state (healthy, degraded, probing, down)
+failover.hedges                counter            endpoint (where the hedge went)
+failover.hedges.won            counter            endpoint
+failover.retries               counter            endpoint (each retry spends a retry-budget token)
+failover.journal.backlog       gauge              store (items still to replicate there)
+failover.replication.lag       histogram (s)      store (journaled write to copy applied)
+failover.queue.deduplicated    counter            (copies dropped by the dedup window)
+=============================  =================  ==================================================
+
+The attribute names are prefixed ``failover.`` (``failover.endpoint``), except OpenTelemetry's own
+``error.type``. Traces: one span per call (``failover get``, ``failover put`` ...; kind CLIENT),
+current while the call runs, with an ``attempt`` event per attempt, a ``failover`` event per
+failover and a ``hedge`` event per hedge, and ERROR status when the call raised.
+
+The engine does not import OpenTelemetry: it reports to a `failover.observe.Observer`, which is a
+no-op until this module installs one (``benchmarks/telemetry_overhead.py`` measures both).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from failover.errors import ConfigError
+
+if TYPE_CHECKING:
+    from failover.queue import FailoverQueue
+    from failover.storage import FailoverStorage
+    from failover.telemetry._otel import Instrumentation
+
+__all__ = ["instrument"]
+
+
+def instrument(
+    target: FailoverStorage | FailoverQueue,
+    *,
+    meter_provider: Any = None,
+    tracer_provider: Any = None,
+) -> Instrumentation:
+    """Report ``target``'s calls, failovers, circuits, hedges, retries, replication and dedup.
+
+    ``meter_provider`` and ``tracer_provider`` (OpenTelemetry's ``MeterProvider`` and
+    ``TracerProvider``) default to the global ones. Returns the `Instrumentation`; its ``close()``
+    stops the reporting (closing ``target`` does too, for the engine's part).
+    """
+    try:
+        from failover.telemetry._otel import Instrumentation
+    except ImportError as exc:  # pragma: no cover - the extra is installed in the test environment
+        raise ConfigError("install failover[otel] to use failover.telemetry", field="telemetry") from exc
+    return Instrumentation(target, meter_provider=meter_provider, tracer_provider=tracer_provider)
