@@ -42,6 +42,7 @@ from failover.queue._receive import DEFAULT_CLAIM_GIVE_UP, QueueCounters, Receip
 from failover.queue._send import Outgoing, Sender
 from failover.replication.dedup import DedupWindow
 from failover.replication.state import default_state_file
+from failover.telemetry import instrument_if_enabled
 
 __all__ = ["DEFAULT_DEDUP_TTL", "DEFAULT_DRAIN_INTERVAL", "FailoverQueue"]
 
@@ -212,6 +213,7 @@ class FailoverQueue:
                 _close_quietly(resource)
             raise
         queue._owned.extend(owned)
+        instrument_if_enabled(queue, config.telemetry)
         return queue
 
     @classmethod

@@ -4,7 +4,7 @@
 OpenTelemetry API: to the global meter and tracer providers, or to the ones given. The application
 chooses the SDK and the exporters (OTLP, console, Prometheus); without an SDK configured the API's
 no-op providers record nothing. ``[telemetry] enabled = true`` in the configuration file does the
-same for `FailoverStorage.from_config` and `FailoverQueue.from_config`.
+same for `FailoverStorage.from_config` and `FailoverQueue.from_config` (``traces = false``: metrics only).
 
 Metrics (meter ``failover``; every point also carries ``failover.group``, the storage's or queue's name):
 
@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from failover.queue import FailoverQueue
     from failover.storage import FailoverStorage
     from failover.telemetry._otel import Instrumentation
+    from failover.telemetry.config import TelemetryConfig
 
-__all__ = ["instrument"]
+__all__ = ["instrument", "instrument_if_enabled"]
 
 
 def instrument(
@@ -52,15 +53,31 @@ def instrument(
     *,
     meter_provider: Any = None,
     tracer_provider: Any = None,
+    traces: bool = True,
 ) -> Instrumentation:
     """Report ``target``'s calls, failovers, circuits, hedges, retries, replication and dedup.
 
     ``meter_provider`` and ``tracer_provider`` (OpenTelemetry's ``MeterProvider`` and
     ``TracerProvider``) default to the global ones. Returns the `Instrumentation`; its ``close()``
-    stops the reporting (closing ``target`` does too, for the engine's part).
+    stops the reporting. ``traces=False``: metrics only, no span.
     """
     try:
         from failover.telemetry._otel import Instrumentation
-    except ImportError as exc:  # pragma: no cover - the extra is installed in the test environment
+    except ImportError as exc:
         raise ConfigError("install failover[otel] to use failover.telemetry", field="telemetry") from exc
+    if not traces:
+        from opentelemetry.trace import NoOpTracerProvider
+
+        tracer_provider = NoOpTracerProvider()
     return Instrumentation(target, meter_provider=meter_provider, tracer_provider=tracer_provider)
+
+
+def instrument_if_enabled(target: FailoverStorage | FailoverQueue, config: TelemetryConfig) -> None:
+    """`instrument` ``target`` when the configuration's ``[telemetry]`` says so (`from_config` calls it)."""
+    if not config.enabled:
+        return
+    try:
+        instrument(target, traces=config.traces)
+    except BaseException:
+        target.close()  # built by from_config, not returned: nobody else would close it
+        raise
