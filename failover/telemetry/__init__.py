@@ -11,9 +11,8 @@ Metrics (meter ``failover``; every point also carries ``failover.group``, the st
 =============================  =================  ==================================================
 name                           kind               attributes
 =============================  =================  ==================================================
-failover.requests              counter            endpoint, operation, outcome (ok, error), error.type
-failover.attempt.duration      histogram (s)      endpoint, operation, outcome
-failover.call.duration         histogram (s)      operation, outcome, endpoint (the one that answered)
+failover.attempt.duration      histogram (s)      endpoint, operation, outcome (ok, error), error.type
+failover.call.duration         histogram (s)      operation, outcome, error.type, endpoint (that answered)
 failover.failovers             counter            from, to (``none``: no endpoint left), operation
 failover.circuit.state         gauge (1 or 0)     endpoint, state (healthy, degraded, probing, down)
 failover.hedges                counter            endpoint (where the hedge went)
@@ -24,8 +23,10 @@ failover.replication.lag       histogram (s)      store (journaled write to copy
 failover.queue.deduplicated    counter            (copies dropped by the dedup window)
 =============================  =================  ==================================================
 
-The attribute names are prefixed ``failover.`` (``failover.endpoint``), except OpenTelemetry's own
-``error.type``. Traces: one span per call (``failover get``, ``failover put`` ...; kind CLIENT),
+The requests by endpoint, operation and outcome are the count of ``failover.attempt.duration``, as
+OpenTelemetry's HTTP conventions count requests with their duration histogram: a separate counter
+would cost each call one more measurement. The attribute names are prefixed ``failover.``
+(``failover.endpoint``), except OpenTelemetry's own ``error.type``. Traces: one span per call (``failover get``, ``failover put`` ...; kind CLIENT),
 current while the call runs, with an ``attempt`` event per attempt, a ``failover`` event per
 failover and a ``hedge`` event per hedge, and ERROR status when the call raised.
 

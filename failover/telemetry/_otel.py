@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from opentelemetry import context, metrics, trace
@@ -39,7 +40,6 @@ class _Instruments:
     def __init__(self, meter: metrics.Meter) -> None:
         self.groups: weakref.WeakSet[Instrumentation] = weakref.WeakSet()
         self.lock = threading.Lock()
-        self.requests = meter.create_counter("failover.requests", "{request}", "Attempts sent to an endpoint")
         self.attempt_duration = meter.create_histogram(
             "failover.attempt.duration",
             "s",
@@ -110,6 +110,8 @@ class Instrumentation:
         self.engine: Engine[Any] = target.engine
         self.group = {"failover.group": target.name}
         self.closed = False
+        self._attributes: dict[tuple[str, str, str | None], Mapping[str, str]] = {}
+        self._span_names: dict[str, str] = {}
         self.tracer = trace.get_tracer(_SCOPE, failover.__version__, tracer_provider=tracer_provider)
         self.instruments = _instruments(meter_provider)
         with self.instruments.lock:
@@ -134,6 +136,31 @@ class Instrumentation:
 
     def start_call(self, operation: str) -> CallObserver | None:
         return _Call(self, operation)
+
+    def attributes(self, endpoint: str, operation: str = "", error: str | None = "") -> Mapping[str, str]:
+        """The attributes of a measurement, made once per combination and shared (never changed):
+        building them per call cost as much as recording. ``error`` None: outcome ok; "": no outcome."""
+        key = (endpoint, operation, error)
+        found = self._attributes.get(key)
+        if found is None:
+            made = dict(self.group)
+            if endpoint:
+                made["failover.endpoint"] = endpoint
+            if operation:
+                made["failover.operation"] = operation
+            if error is None:
+                made["failover.outcome"] = "ok"
+            elif error:
+                made["failover.outcome"] = "error"
+                made["error.type"] = error
+            found = self._attributes[key] = MappingProxyType(made)
+        return found
+
+    def span_name(self, operation: str) -> str:
+        name = self._span_names.get(operation)
+        if name is None:
+            name = self._span_names[operation] = f"failover {operation}"
+        return name
 
     def replicated(self, store: str, lag: float) -> None:
         self.instruments.replication_lag.record(max(lag, 0.0), {**self.group, "failover.store": store})
@@ -178,7 +205,7 @@ class Instrumentation:
 
 
 class _Call:
-    """One call's span and counts (a `CallObserver`)."""
+    """One call's span and measurements (a `CallObserver`)."""
 
     __slots__ = ("attempts", "hedged", "operation", "owner", "span", "started", "token")
 
@@ -189,9 +216,7 @@ class _Call:
         self.attempts: dict[str, int] = {}
         self.hedged: set[str] = set()
         self.span: Span = owner.tracer.start_span(
-            f"failover {operation}",
-            kind=SpanKind.CLIENT,
-            attributes={**owner.group, "failover.operation": operation},
+            owner.span_name(operation), kind=SpanKind.CLIENT, attributes=owner.attributes("", operation)
         )
         # Current while the call runs: the SDKs' own spans nest under it, failovers find it.
         self.token = context.attach(trace.set_span_in_context(self.span))
@@ -200,49 +225,34 @@ class _Call:
         owner = self.owner
         previous = self.attempts.get(endpoint, 0)
         self.attempts[endpoint] = previous + 1
-        attributes: dict[str, str] = {
-            **owner.group,
-            "failover.endpoint": endpoint,
-            "failover.operation": self.operation,
-        }
         if previous:
-            owner.instruments.retries.add(1, {**owner.group, "failover.endpoint": endpoint})
-        if error is None:
-            attributes["failover.outcome"] = "ok"
-        else:
-            attributes["failover.outcome"] = "error"
-            attributes["error.type"] = type(error).__name__
-        owner.instruments.requests.add(1, attributes)
-        owner.instruments.attempt_duration.record(seconds, attributes)
-        event: dict[str, AttributeValue] = {
-            "failover.endpoint": endpoint,
-            "failover.seconds": seconds,
-            "failover.retry": bool(previous),
-        }
-        if error is not None:
-            event["error.type"] = type(error).__name__
+            owner.instruments.retries.add(1, owner.attributes(endpoint))
+        kind = None if error is None else type(error).__name__
+        owner.instruments.attempt_duration.record(seconds, owner.attributes(endpoint, self.operation, kind))
+        event: dict[str, AttributeValue] = {"failover.endpoint": endpoint, "failover.seconds": seconds}
+        if previous:
+            event["failover.retry"] = True
+        if kind is not None:
+            event["error.type"] = kind
         self.span.add_event("attempt", event)
 
     def hedge(self, endpoint: str) -> None:
         self.hedged.add(endpoint)
-        self.owner.instruments.hedges.add(1, {**self.owner.group, "failover.endpoint": endpoint})
+        self.owner.instruments.hedges.add(1, self.owner.attributes(endpoint))
         self.span.add_event("hedge", {"failover.endpoint": endpoint})
 
     def end(self, endpoint: str | None, error: BaseException | None) -> None:
         owner = self.owner
-        attributes: dict[str, str] = {**owner.group, "failover.operation": self.operation}
-        if error is None:
-            attributes["failover.outcome"] = "ok"
-            if endpoint is not None:
-                attributes["failover.endpoint"] = endpoint
-                self.span.set_attribute("failover.endpoint", endpoint)
-                if endpoint in self.hedged:
-                    owner.instruments.hedges_won.add(1, {**owner.group, "failover.endpoint": endpoint})
-        else:
-            attributes["failover.outcome"] = "error"
-            attributes["error.type"] = type(error).__name__
-            self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-            self.span.set_attribute("error.type", type(error).__name__)
-        owner.instruments.call_duration.record(owner.engine.clock.monotonic() - self.started, attributes)
+        span = self.span
+        kind = None if error is None else type(error).__name__
+        if endpoint is not None:
+            span.set_attribute("failover.endpoint", endpoint)
+            if endpoint in self.hedged:
+                owner.instruments.hedges_won.add(1, owner.attributes(endpoint))
+        if kind is not None:
+            span.set_status(Status(StatusCode.ERROR, kind))
+            span.set_attribute("error.type", kind)
+        seconds = owner.engine.clock.monotonic() - self.started
+        owner.instruments.call_duration.record(seconds, owner.attributes(endpoint or "", self.operation, kind))
         context.detach(self.token)
-        self.span.end()
+        span.end()

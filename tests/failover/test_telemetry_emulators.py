@@ -29,10 +29,12 @@ def test_a_refused_endpoint_shows_as_failover_event_counts_and_open_circuit(
         assert failover["error.type"] == "ProviderUnavailable"
         assert [attempt["failover.endpoint"] for attempt in events(span, "attempt")] == [azure, aws]
         assert collected.value("failover.failovers", **{"from": azure, "to": aws, "operation": "put"}) == 1
-        assert collected.value("failover.requests", endpoint=azure, operation="put", outcome="error") == 1
-        assert collected.value("failover.requests", endpoint=aws, operation="put", outcome="ok") == 1
-        assert collected.value("failover.requests", endpoint=aws, operation="get", outcome="ok") == 1
-        assert collected.value("failover.requests", endpoint=azure, operation="get") == 0, "a DOWN store was read"
+        assert collected.value("failover.attempt.duration", endpoint=azure, operation="put", outcome="error") == 1
+        assert collected.value("failover.attempt.duration", endpoint=aws, operation="put", outcome="ok") == 1
+        assert collected.value("failover.attempt.duration", endpoint=aws, operation="get", outcome="ok") == 1
+        assert collected.value("failover.attempt.duration", endpoint=azure, operation="get") == 0, (
+            "a DOWN store was read"
+        )
         assert collected.value("failover.circuit.state", endpoint=azure, state="down") == 1
         assert collected.value("failover.journal.backlog", store=azure) == 1
     finally:

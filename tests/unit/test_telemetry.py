@@ -36,18 +36,19 @@ def two(collected: Collected) -> Iterator[Rig]:
     rig.storage.close()
 
 
-def test_each_attempt_is_counted_by_endpoint_operation_and_outcome(two: Rig, collected: Collected) -> None:
+def test_each_attempt_is_counted_and_timed_by_endpoint_operation_and_outcome(two: Rig, collected: Collected) -> None:
     two.storage.put("k", b"v")
     two.storage.get_bytes("k")
     with pytest.raises(NotFound):
         two.storage.head("missing")
-    assert collected.value("failover.requests", endpoint="aws", operation="put", outcome="ok") == 1
-    assert collected.value("failover.requests", endpoint="aws", operation="get", outcome="ok") == 1
+    assert collected.value("failover.attempt.duration", endpoint="aws", operation="put", outcome="ok") == 1
+    assert collected.value("failover.attempt.duration", endpoint="aws", operation="get", outcome="ok") == 1
     assert (
-        collected.value("failover.requests", endpoint="aws", operation="head", outcome="error", error_type="NotFound")
+        collected.value(
+            "failover.attempt.duration", endpoint="aws", operation="head", outcome="error", error_type="NotFound"
+        )
         == 1
     )
-    assert collected.value("failover.attempt.duration", endpoint="aws", operation="put") == 1
     assert collected.value("failover.call.duration", operation="put", outcome="ok", endpoint="aws") == 1
 
 
@@ -57,8 +58,11 @@ def test_a_refused_store_shows_as_a_failover_a_failed_request_and_an_open_circui
     two.aws.fail()
     two.storage.put("k", b"v")
     assert collected.value("failover.failovers", **{"from": "aws", "to": "gcp", "operation": "put"}) == 1
-    assert collected.value("failover.requests", endpoint="aws", outcome="error", error_type="ProviderUnavailable") == 1
-    assert collected.value("failover.requests", endpoint="gcp", outcome="ok") == 1
+    assert (
+        collected.value("failover.attempt.duration", endpoint="aws", outcome="error", error_type="ProviderUnavailable")
+        == 1
+    )
+    assert collected.value("failover.attempt.duration", endpoint="gcp", outcome="ok") == 1
     assert collected.value("failover.circuit.state", endpoint="aws", state="down") == 1
     assert collected.value("failover.circuit.state", endpoint="aws", state="healthy") == 0
     assert collected.value("failover.circuit.state", endpoint="gcp", state="healthy") == 1
@@ -88,7 +92,7 @@ def test_a_retry_on_the_same_store_is_counted_as_retry_budget_spent(two: Rig, co
     two.aws.fail(server_error(), "put", times=1)
     two.storage.put("k", b"v")
     assert collected.value("failover.retries", endpoint="aws") == 1
-    assert collected.value("failover.requests", endpoint="aws", operation="put") == 2
+    assert collected.value("failover.attempt.duration", endpoint="aws", operation="put") == 2
     assert collected.value("failover.failovers") == 0
 
 
@@ -110,7 +114,7 @@ def test_copies_the_dedup_window_dropped_are_counted(collected: Collected, tmp_p
         rig.queue.send(b"once", dedup_id="order-1")
         assert bodies(rig.queue.receive(10)) == [b"once"]
         assert collected.value("failover.queue.deduplicated") == 1
-        assert collected.value("failover.requests", operation="send", endpoint="secondary", outcome="ok") == 1
+        assert collected.value("failover.attempt.duration", operation="send", endpoint="secondary", outcome="ok") == 1
     finally:
         rig.close()
 
@@ -143,7 +147,7 @@ def test_close_puts_the_engine_back_on_its_plain_path(collected: Collected) -> N
     try:
         rig.storage.put("k", b"v")
         assert rig.storage.engine.observer is NO_OBSERVER
-        assert collected.value("failover.requests") == 0
+        assert collected.value("failover.attempt.duration") == 0
         assert collected.finished() == ()
     finally:
         rig.storage.close()
