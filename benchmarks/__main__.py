@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from benchmarks import encryption, fleet, outage, overhead
+from benchmarks import encryption, fleet, outage, overhead, telemetry
 from benchmarks._common import say
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "outage": outage.main,
     "encryption": encryption.main,
     "fleet": fleet.main,
+    "telemetry": telemetry.main,
 }
 
 

@@ -1,15 +1,17 @@
-"""What the engine tells an observer: calls, their attempts and hedges, replication, deduplication.
+"""What the engine tells an observer: calls, their attempts and hedges, and replication.
 
-One `Observer` per failover group (the engine's, the replicator's and the queue's receive side
-share it). The default, `NO_OBSERVER`, answers `start_call` with None, and the engine then takes
-its plain path: no wrapper, no timing beyond its own, no allocation (``benchmarks/telemetry_overhead.py``
-measures what remains). `failover.telemetry` implements the Protocol with OpenTelemetry; nothing
-else in the package imports OpenTelemetry.
+One `Observer` per failover group (a storage's engine and its replicator share it). The default,
+`NO_OBSERVER`, answers `start_call` with None, and the engine then takes its plain path: no
+wrapper, no timing beyond its own, no allocation (``benchmarks/telemetry.py`` measures what
+remains). `failover.telemetry` implements the Protocol with OpenTelemetry; nothing else in the
+package imports OpenTelemetry.
 
 Failovers and circuit state changes are not in this Protocol: they are already events
 (`HealthEvents.on_failover`, ``on_state_change``), told synchronously on the calling thread, and
-an observer listens there. Methods are called inside the call, on its thread (a hedged read's
-attempts on the executor's threads), and must be cheap and must not raise.
+an observer listens there. What can be read when asked (circuit states, the journal's backlog, a
+queue's `counters`) is read by the observer, not pushed. Methods are called inside the call, on
+its thread (a hedged read's attempts on the executor's threads), and must be cheap and must not
+raise.
 """
 
 from __future__ import annotations

@@ -26,12 +26,15 @@ failover.queue.deduplicated    counter            (copies dropped by the dedup w
 The requests by endpoint, operation and outcome are the count of ``failover.attempt.duration``, as
 OpenTelemetry's HTTP conventions count requests with their duration histogram: a separate counter
 would cost each call one more measurement. The attribute names are prefixed ``failover.``
-(``failover.endpoint``), except OpenTelemetry's own ``error.type``. Traces: one span per call (``failover get``, ``failover put`` ...; kind CLIENT),
-current while the call runs, with an ``attempt`` event per attempt, a ``failover`` event per
-failover and a ``hedge`` event per hedge, and ERROR status when the call raised.
+(``failover.endpoint``), except OpenTelemetry's own ``error.type``.
+
+Traces: one span per call (``failover get``, ``failover put`` ...; kind CLIENT), current while the
+call runs (when it records: sampled, with an SDK), with an ``attempt`` event per attempt, a
+``failover`` event per failover and a ``hedge`` event per hedge, and ERROR status when the call
+raised.
 
 The engine does not import OpenTelemetry: it reports to a `failover.observe.Observer`, which is a
-no-op until this module installs one (``benchmarks/telemetry_overhead.py`` measures both).
+no-op until this module installs one (``benchmarks/telemetry.py`` measures both).
 """
 
 from __future__ import annotations

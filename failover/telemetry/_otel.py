@@ -28,6 +28,7 @@ _SCOPE: Final = "failover"
 # Seconds: from a memory store's microseconds to a deadline's tens of seconds.
 _BUCKETS: Final = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _STATES: Final = tuple(HealthState)
+_CALL: Final = context.create_key("failover.call")  # the `_Call` whose span is current
 
 
 class _Instruments:
@@ -180,10 +181,10 @@ class Instrumentation:
                 "error.type": kind,
             },
         )
-        # Told on the calling thread, inside the call, whose span is current.
-        trace.get_current_span().add_event(
-            "failover", {"failover.from": from_endpoint, "failover.to": to, "error.type": kind}
-        )
+        # Told on the calling thread, inside the call, whose span is current if it records.
+        call = context.get_value(_CALL)
+        if isinstance(call, _Call):
+            call.span.add_event("failover", {"failover.from": from_endpoint, "failover.to": to, "error.type": kind})
 
     def circuits(self) -> Iterable[Observation]:
         for name in self.engine.names:
@@ -207,7 +208,7 @@ class Instrumentation:
 class _Call:
     """One call's span and measurements (a `CallObserver`)."""
 
-    __slots__ = ("attempts", "hedged", "operation", "owner", "span", "started", "token")
+    __slots__ = ("attempts", "hedged", "operation", "owner", "recording", "span", "started", "token")
 
     def __init__(self, owner: Instrumentation, operation: str) -> None:
         self.owner = owner
@@ -218,8 +219,15 @@ class _Call:
         self.span: Span = owner.tracer.start_span(
             owner.span_name(operation), kind=SpanKind.CLIENT, attributes=owner.attributes("", operation)
         )
-        # Current while the call runs: the SDKs' own spans nest under it, failovers find it.
-        self.token = context.attach(trace.set_span_in_context(self.span))
+        # Current while the call runs, if it records (no SDK, or not sampled: nothing to nest under
+        # it, and making it current cost more than the rest): the SDKs' own spans nest under it,
+        # failovers find it.
+        self.recording = self.span.is_recording()
+        self.token = (
+            context.attach(context.set_value(_CALL, self, trace.set_span_in_context(self.span)))
+            if self.recording
+            else None
+        )
 
     def attempt(self, endpoint: str, seconds: float, error: BaseException | None) -> None:
         owner = self.owner
@@ -229,6 +237,8 @@ class _Call:
             owner.instruments.retries.add(1, owner.attributes(endpoint))
         kind = None if error is None else type(error).__name__
         owner.instruments.attempt_duration.record(seconds, owner.attributes(endpoint, self.operation, kind))
+        if not self.recording:
+            return
         event: dict[str, AttributeValue] = {"failover.endpoint": endpoint, "failover.seconds": seconds}
         if previous:
             event["failover.retry"] = True
@@ -239,20 +249,22 @@ class _Call:
     def hedge(self, endpoint: str) -> None:
         self.hedged.add(endpoint)
         self.owner.instruments.hedges.add(1, self.owner.attributes(endpoint))
-        self.span.add_event("hedge", {"failover.endpoint": endpoint})
+        if self.recording:
+            self.span.add_event("hedge", {"failover.endpoint": endpoint})
 
     def end(self, endpoint: str | None, error: BaseException | None) -> None:
         owner = self.owner
         span = self.span
         kind = None if error is None else type(error).__name__
-        if endpoint is not None:
-            span.set_attribute("failover.endpoint", endpoint)
-            if endpoint in self.hedged:
-                owner.instruments.hedges_won.add(1, owner.attributes(endpoint))
-        if kind is not None:
-            span.set_status(Status(StatusCode.ERROR, kind))
-            span.set_attribute("error.type", kind)
+        if endpoint is not None and endpoint in self.hedged:
+            owner.instruments.hedges_won.add(1, owner.attributes(endpoint))
         seconds = owner.engine.clock.monotonic() - self.started
         owner.instruments.call_duration.record(seconds, owner.attributes(endpoint or "", self.operation, kind))
-        context.detach(self.token)
+        if self.token is not None:
+            context.detach(self.token)
+            if endpoint is not None:
+                span.set_attribute("failover.endpoint", endpoint)
+            if kind is not None:
+                span.set_status(Status(StatusCode.ERROR, kind))
+                span.set_attribute("error.type", kind)
         span.end()
