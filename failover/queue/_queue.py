@@ -247,6 +247,11 @@ class FailoverQueue:
         return self._queues
 
     @property
+    def closed(self) -> bool:
+        """Whether `close` was called."""
+        return self._closed
+
+    @property
     def dedup_window(self) -> DedupWindow | None:
         """The window that drops redeliveries of a message already handed out, if one is set."""
         return self._window

@@ -317,6 +317,11 @@ class FailoverStorage:
         return self._engine.health
 
     @property
+    def closed(self) -> bool:
+        """Whether `close` was called."""
+        return self._closed
+
+    @property
     def journal(self) -> Journal:
         return self._journal
 

@@ -73,7 +73,7 @@ class _Instruments:
 
     def _live(self) -> list[Instrumentation]:
         with self.lock:
-            return [group for group in self.groups if not group.closed]
+            return [group for group in self.groups if not group.closed and not group.target.closed]
 
     def _circuits(self, options: CallbackOptions) -> Iterator[Observation]:
         for group in self._live():

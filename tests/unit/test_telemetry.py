@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +164,16 @@ def test_two_groups_on_one_meter_provider_each_report_their_circuits(collected: 
     finally:
         first.storage.close()
         second.storage.close()
+
+
+def test_a_closed_storage_is_no_longer_observed_and_its_callbacks_do_not_fail(
+    collected: Collected, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = Rig()
+    instrument(rig.storage, **collected.providers)
+    rig.storage.put("k", b"v")
+    rig.storage.close()
+    assert collected.value("failover.journal.backlog") == 0
+    assert collected.value("failover.circuit.state") == 0
+    failed = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert not failed, f"a callback failed on the closed storage: {failed}"
