@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from benchmarks import compat, encryption, fleet, outage, overhead
+from benchmarks import compat, encryption, fleet, outage, overhead, telemetry
 from benchmarks._common import say
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "encryption": encryption.main,
     "fleet": fleet.main,
     "compat": compat.main,
+    "telemetry": telemetry.main,
 }
 
 

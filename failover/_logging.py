@@ -9,8 +9,11 @@ secrets), so whoever turns DEBUG on for them sees the requests, not the credenti
 The filter replaces the secrets it was given wherever they appear, and by pattern the values of
 the headers and query parameters that carry credentials (``Authorization``, ``X-Amz-Security-Token``,
 ``X-Amz-Signature``, ``X-Amz-Credential``, SAS ``sig``, ``SharedAccessSignature``, ``AccountKey``,
-``access_token``, ``refresh_token``, ``client_secret``). A filter acts on the records of the logger it
-is attached to: a logger an SDK creates after the last `install` is not covered until the next.
+``access_token``, ``refresh_token``, ``client_secret``), in the message and in the traceback of a
+record logged with ``exc_info`` (an SDK's exception may carry a signed URL). The package's own
+loggers (``failover.*``) get the filter too: their messages quote the SDKs' errors. A filter acts on
+the records of the logger it is attached to: a logger created after the last `install` is not
+covered until the next.
 """
 
 from __future__ import annotations
@@ -20,10 +23,18 @@ import re
 import threading
 from collections.abc import Iterable
 
-__all__ = ["REDACTED", "SDK_LOGGERS", "RedactingFilter", "install", "redacting_filter"]
+__all__ = ["FILTERED_LOGGERS", "REDACTED", "SDK_LOGGERS", "RedactingFilter", "install", "redacting_filter"]
 
 REDACTED = "***"
-SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "azure", "google", "google_auth_httplib2")
+SDK_LOGGERS = (
+    *("botocore", "boto3", "s3transfer", "urllib3", "requests", "azure", "google", "google_auth_httplib2"),
+    *("grpc", "msal"),  # Pub/Sub's transport; azure-identity's token client
+    # google-cloud-pubsub's subscriber logs under names of its own, outside "google".
+    *("ack-nack", "slow-ack", "subscriber-streams", "subscriber-flow-control", "callback-delivery"),
+    *("callback-exceptions", "expiry"),
+)
+"""The SDKs' loggers (and their children)."""
+FILTERED_LOGGERS = ("failover", *SDK_LOGGERS)
 """The loggers (and their children) the filter is installed on."""
 
 _NAMES = (
@@ -63,6 +74,11 @@ class RedactingFilter(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # Formatted here, as a handler's Formatter would, which then prints this text as it is.
+            record.exc_text = self.redact(_FORMATTER.formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
         try:
             message = record.getMessage()
         except Exception:  # a record whose arguments do not format: leave it to the handler's error path
@@ -71,6 +87,9 @@ class RedactingFilter(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 _FILTER = RedactingFilter()
@@ -82,10 +101,10 @@ def redacting_filter() -> RedactingFilter:
 
 
 def install(secrets: Iterable[str | None] = ()) -> RedactingFilter:
-    """Attach the filter to every SDK logger that exists now, and teach it ``secrets``."""
+    """Attach the filter to every SDK and package logger that exists now, and teach it ``secrets``."""
     _FILTER.add_secrets(secrets)
     names = [name for name in list(logging.root.manager.loggerDict) if _is_sdk(name)]
-    for name in {*names, *SDK_LOGGERS}:
+    for name in {*names, *FILTERED_LOGGERS}:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
@@ -93,4 +112,4 @@ def install(secrets: Iterable[str | None] = ()) -> RedactingFilter:
 
 
 def _is_sdk(name: str) -> bool:
-    return any(name == root or name.startswith(root + ".") for root in SDK_LOGGERS)
+    return any(name == root or name.startswith(root + ".") for root in FILTERED_LOGGERS)

@@ -59,6 +59,7 @@ from failover.health import (
     ProbeBackoff,
     Prober,
 )
+from failover.observe import NO_OBSERVER, Observer, observe_attempts, observed
 from failover.policy import Deadline, RetryBudget, RetryPolicy, classify, is_refusal
 from failover.routing import HedgePolicy, LatencyRouter, PriorityRouter, Router, hedged_call
 
@@ -155,6 +156,8 @@ class Engine(Generic[A]):
         if not adapters:
             raise ConfigError("a failover group needs at least one adapter", field="adapters")
         self.settings = settings = settings if settings is not None else EngineSettings()
+        self.observer: Observer = NO_OBSERVER  # calls told to it (`failover.telemetry.instrument` sets one)
+        self._name_of = name_of
         self.clock: Clock = clock if clock is not None else SystemClock()
         names = [name_of(adapter) for adapter in adapters]
         self.health = HealthRegistry(
@@ -232,6 +235,21 @@ class Engine(Generic[A]):
         ``timed=False`` keeps the call's duration out of the latency estimate (a long poll's wait is
         not the endpoint's slowness, and would mark an idle queue DEGRADED).
         """
+        watch = self.observer.start_call(operation)
+        if watch is not None:
+            observed_fn = observe_attempts(fn, watch, self._name_of, self.clock)
+            return observed(watch, lambda: self._call(operation, observed_fn, timeout, only, skip, timed))
+        return self._call(operation, fn, timeout, only, skip, timed)
+
+    def _call(
+        self,
+        operation: str,
+        fn: Callable[[A, float], T],
+        timeout: float | None,
+        only: Sequence[str] | None,
+        skip: frozenset[str],
+        timed: bool,
+    ) -> Outcome[T]:
         deadline = Deadline(timeout if timeout is not None else self.settings.deadline, self.clock)
         order = self.router.order()
         candidates = (
@@ -293,6 +311,24 @@ class Engine(Generic[A]):
         policy = self.settings.hedge
         if policy is None:
             return self.call(operation, fn, timeout=timeout, only=only, skip=skip)
+        watch = self.observer.start_call(operation)
+        if watch is not None:
+            observed_fn = observe_attempts(fn, watch, self._name_of, self.clock)
+            return observed(
+                watch, lambda: self._hedged(policy, operation, observed_fn, timeout, only, skip, watch.hedge)
+            )
+        return self._hedged(policy, operation, fn, timeout, only, skip, None)
+
+    def _hedged(
+        self,
+        policy: HedgePolicy,
+        operation: str,
+        fn: Callable[[A, float], T],
+        timeout: float | None,
+        only: Sequence[str] | None,
+        skip: frozenset[str],
+        on_hedge: Callable[[str], None] | None,
+    ) -> Outcome[T]:
         deadline = Deadline(timeout if timeout is not None else self.settings.deadline, self.clock)
         order = [name for name in self.router.order() if name not in skip and (only is None or name in only)]
         if not order:
@@ -315,7 +351,9 @@ class Engine(Generic[A]):
             return value
 
         try:
-            value = hedged_call(attempt, order, self.executor, policy=policy, health=self.health, deadline=deadline)
+            value = hedged_call(
+                attempt, order, self.executor, policy=policy, health=self.health, deadline=deadline, on_hedge=on_hedge
+            )
         except AllProvidersFailed as failed:
             refusal = _every_one_refused(failed.errors)
             if refusal is None:

@@ -226,6 +226,7 @@ def hedged_call(
     health: HealthRegistry | None = None,
     deadline: Deadline | None = None,
     discard: Callable[[T], None] = close_quietly,
+    on_hedge: Callable[[str], None] | None = None,
 ) -> T:
     """``fn_by_endpoint(name)`` on ``order[0]``, hedged to the next endpoints; the first success wins.
 
@@ -233,7 +234,8 @@ def hedged_call(
     (a failover, outside the hedge budget); a FATAL error is the answer and is raised. When every
     endpoint failed, or the deadline passed, `AllProvidersFailed` holds each endpoint's error. The
     hedge delay is waited on the calls themselves (real time); the deadline is read from its clock.
-    Results that lose the race are passed to ``discard`` when they arrive.
+    Results that lose the race are passed to ``discard`` when they arrive. ``on_hedge(name)`` hears
+    each hedge as it is sent (an observer's count; a failover after a failure is not a hedge).
     """
     if not order:
         raise AllProvidersFailed("no endpoint to call")
@@ -272,6 +274,8 @@ def hedged_call(
                 break
             if can_hedge and policy.budget.try_spend():
                 hedges += 1
+                if on_hedge is not None:
+                    on_hedge(queue[0])
                 hedge_delay = launch()
             else:
                 hedges = policy.max_hedges  # no budget: wait for what is in flight

@@ -27,6 +27,9 @@ In TOML (``load_config`` reads it; every table is optional)::
     match = "*"
     stores = { gcp = "dr-{bucket}" }
 
+    [telemetry]               # metrics and spans through OpenTelemetry (failover.telemetry)
+    enabled = true
+
 Store and queue names are lower-case identifiers, so that an environment variable can address each
 one: ``FAILOVER__STORES__AWS__REGION=eu-west-1``.
 """
@@ -47,6 +50,7 @@ from failover.config.engine import EngineConfig
 from failover.config.sections import QueueSection, StorageSection
 from failover.crypto.config import EncryptionConfig
 from failover.fleet.config import FleetConfig
+from failover.telemetry.config import TelemetryConfig
 
 __all__ = ["ENV_NESTED_DELIMITER", "ENV_PREFIX", "FailoverConfig"]
 
@@ -89,6 +93,9 @@ class FailoverConfig(BaseSettings):
         None,
         description="A PostgreSQL schema shared by every process of a fleet: its journal and dedup "
         "windows replace the local SQLite ones (needs failover[postgres]).",
+    )
+    telemetry: TelemetryConfig = Field(
+        TelemetryConfig(), description="Metrics and spans through OpenTelemetry (failover.telemetry)."
     )
 
     @classmethod

@@ -42,6 +42,7 @@ from failover.queue._receive import DEFAULT_CLAIM_GIVE_UP, QueueCounters, Receip
 from failover.queue._send import Outgoing, Sender
 from failover.replication.dedup import DedupWindow
 from failover.replication.state import default_state_file
+from failover.telemetry import instrument_if_enabled
 
 __all__ = ["DEFAULT_DEDUP_TTL", "DEFAULT_DRAIN_INTERVAL", "FailoverQueue"]
 
@@ -210,6 +211,7 @@ class FailoverQueue:
                 _close_quietly(resource)
             raise
         queue._owned.extend(owned)
+        instrument_if_enabled(queue, config.telemetry)
         return queue
 
     @classmethod
@@ -241,6 +243,11 @@ class FailoverQueue:
     @property
     def queues(self) -> tuple[MessageQueue, ...]:
         return self._queues
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called."""
+        return self._closed
 
     @property
     def dedup_window(self) -> DedupWindow | None:

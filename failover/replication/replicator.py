@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from failover.clock import Clock, SystemClock
 from failover.errors import Disposition, FailoverError, NotFound, PreconditionFailed
 from failover.interfaces import ObjectInfo, ObjectStore
+from failover.observe import NO_OBSERVER, Observer
 from failover.policy.bucket import TokenBucket
 from failover.replication.copy import CopyOutcome, apply_tombstone, copy_version
 from failover.replication.intents import settle_intents
@@ -132,6 +133,7 @@ class Replicator:
         self._journal = journal
         self._clock: Clock = clock or SystemClock()
         self._wall = wall
+        self.observer: Observer = NO_OBSERVER  # told each item applied, with its lag
         self._bucket = None if rate_limit is None else TokenBucket(rate_limit, clock=self._clock)
         self.batch = batch
         self.max_attempts = max_attempts
@@ -309,6 +311,7 @@ class Replicator:
         stats.count(outcome)
         if outcome.done:
             self._journal.mark_done(item.key, item.version, item.store)
+            self.observer.replicated(item.store, self._wall() - item.created)
         else:
             stats.errors.append(f"{item.store} {item.key}: {outcome.value}")
             self._failed(item, outcome.value, stats)

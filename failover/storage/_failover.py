@@ -47,6 +47,7 @@ from failover.storage._locks import KeyLocks
 from failover.storage._measured import MeasuredStore
 from failover.storage._reads import Reads
 from failover.storage._writes import Mode, Writes
+from failover.telemetry import instrument_if_enabled
 
 __all__ = ["PROBE_KEY", "PROVIDER", "FailoverStorage", "default_quorum"]
 
@@ -264,6 +265,7 @@ class FailoverStorage:
                 fleet.close()
             raise
         storage._fleet = fleet  # closed by `close`, after the replicator that uses its journal
+        instrument_if_enabled(storage, config.telemetry)
         return storage
 
     @classmethod
@@ -313,6 +315,11 @@ class FailoverStorage:
     @property
     def health(self) -> HealthRegistry:
         return self._engine.health
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called."""
+        return self._closed
 
     @property
     def journal(self) -> Journal:
