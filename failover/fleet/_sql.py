@@ -251,6 +251,12 @@ NEWEST_PENDING = """
 SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id
 WHERE e.key = %(key)s AND e.version = (SELECT MAX(version) FROM entries WHERE key = %(key)s)
 """
+# Every key's newest version still pending, up to a limit (what a process recalls while the database is away).
+ALL_NEWEST_PENDING = """
+SELECT e.key, p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id
+WHERE e.version = (SELECT MAX(version) FROM entries WHERE key = e.key)
+LIMIT %(limit)s
+"""
 ITEMS_OF_KEY = f"""
 SELECT {_ITEM_COLUMNS} FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
 WHERE e.key = %(key)s ORDER BY e.version, p.store

@@ -214,6 +214,15 @@ class PostgresJournal:
             rows = conn.execute(_sql.NEWEST_PENDING, {"key": key}).fetchall()
         return frozenset(row[0] for row in rows)
 
+    def all_newest_pending(self, limit: int) -> dict[str, set[str]]:
+        """Per key, the stores its newest version is pending on (at most ``limit`` items)."""
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.ALL_NEWEST_PENDING, {"limit": limit}).fetchall()
+        found: dict[str, set[str]] = {}
+        for key, store in rows:
+            found.setdefault(key, set()).add(store)
+        return found
+
     def items(self, key: str) -> list[JournalItem]:
         """Every pending item of ``key``, due or not, held by anyone (for status output and tests)."""
         with self._db.connection() as conn:

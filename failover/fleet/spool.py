@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Collection
 
 from failover.fleet._db import DatabaseUnavailable, FleetDatabase
+from failover.fleet._recall import PendingRecall
 from failover.fleet.config import FleetConfig
 from failover.fleet.journal import PostgresJournal
 from failover.fleet.migrations import migrate
@@ -38,6 +39,8 @@ __all__ = ["SpoolingJournal"]
 log = logging.getLogger("failover.fleet")
 
 _MOVE_BATCH = 500
+_RECALL_LIMIT = 10_000
+"""Pending items the mover's look at the database recalls at most (a backlog past it is recalled in part)."""
 
 
 class SpoolingJournal:
@@ -59,6 +62,8 @@ class SpoolingJournal:
         # Intents this process recorded in the spool and has not moved: its commit clears them there.
         self._spooled_intents: set[tuple[str, str]] = set()
         self._intents_lock = threading.Lock()
+        # What the database had pending, as this process last knew it: for reads while it is away.
+        self._recall = PendingRecall()
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._mover = threading.Thread(target=self._run_mover, name="failover-spool-mover", daemon=True)
@@ -157,6 +162,8 @@ class SpoolingJournal:
             except DatabaseUnavailable:
                 pass
             else:
+                if appended:
+                    self._recall.appended(key, version, set(pending_stores) - {source})
                 if self._spooled((key, version)):
                     self.spool.abandon(key, version, timeout=timeout)
                     self._forget_intent((key, version))
@@ -187,6 +194,7 @@ class SpoolingJournal:
 
     def mark_done(self, key: str, version: str, store: str) -> None:
         self.spool.mark_done(key, version, store)
+        self._recall.done(key, version, store)
         if not self._migrated:
             return
         # Unreachable: still pending there, so applied again later, which finds the store up to date.
@@ -229,11 +237,14 @@ class SpoolingJournal:
     def newest_pending(self, key: str) -> frozenset[str]:
         stale = self.spool.newest_pending(key)
         if not self._migrated:
-            return stale
+            return stale | self._recall.pending(key)
+        asked = self._recall.mark()
         try:
-            return stale | self.primary.newest_pending(key)
+            fleet = self.primary.newest_pending(key)
         except DatabaseUnavailable:
-            return stale
+            return stale | self._recall.pending(key)
+        self._recall.answered(key, fleet, asked)
+        return stale | fleet
 
     def backlog(self) -> dict[str, int]:
         counts = dict(self.spool.backlog())
@@ -297,7 +308,8 @@ class SpoolingJournal:
                     for (key, version), group in entries.items():
                         first = group[0]
                         stores = [item.store for item in group]
-                        self.primary.append(key, version, first.sha256, first.size, first.source, stores, first.op)
+                        if self.primary.append(key, version, first.sha256, first.size, first.source, stores, first.op):
+                            self._recall.appended(key, version, stores)
                         for item in group:
                             self.spool.mark_done(key, version, item.store)
                         moved += len(group)
@@ -327,6 +339,14 @@ class SpoolingJournal:
                 break
         return moved
 
+    def _refresh_recall(self) -> None:
+        """What the fleet has pending now, for reads while the database is away (see `PendingRecall`)."""
+        if not self._reachable:
+            return
+        asked = self._recall.mark()
+        with contextlib.suppress(DatabaseUnavailable):
+            self._recall.refreshed(self.primary.all_newest_pending(_RECALL_LIMIT), asked)
+
     def _run_mover(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(self.move_interval)
@@ -336,6 +356,7 @@ class SpoolingJournal:
             try:
                 if self.primary.db.available and (self.spooled() or self._has_intents() or not self._migrated):
                     self.move_spooled()
+                self._refresh_recall()
             except Exception:  # the spool itself failed (disk full): keep the thread alive
                 log.exception("moving the journal spool failed")
 

@@ -120,11 +120,16 @@ def _consumer(index: int, fleet: FleetConfig, queues: list[SqsConfig], clock: An
                 time.sleep(0.2)
                 continue
             for message in messages:
-                out.write(json.dumps({"handed": message.dedup_id}) + "\n")  # handed on, then acked
+                # Handed on, then acked; which copy, which delivery of it, and when, for the post-mortem.
+                copy = {"q": message.queue, "id": message.id, "n": message.delivery_count, "t": time.monotonic()}
+                out.write(json.dumps({"handed": message.dedup_id, **copy}) + "\n")
                 try:
                     queue.ack(message)
                 except FailoverError:  # it comes back and is handed on again: at-least-once, by design
                     out.write(json.dumps({"ack_failed": message.dedup_id}) + "\n")
+                else:
+                    if queue.pending_acks:  # kept for a retry: a redelivery meanwhile is dropped
+                        out.write(json.dumps({"ack_deferred": message.dedup_id, "t": time.monotonic()}) + "\n")
         queue.close()
 
 
