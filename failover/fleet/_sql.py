@@ -270,6 +270,23 @@ SEEN = """
 INSERT INTO seen (id, expires) VALUES (%(id)s, %(expires)s)
 ON CONFLICT (id) DO UPDATE SET expires = excluded.expires WHERE seen.expires <= %(now)s
 """
+# `ReceiveDedup.admit` in one statement, so that a call whose answer was lost (and that ran anyway)
+# leaves both records or neither: a known copy is a redelivery (admitted); else the id is recorded if
+# new, and the copy only with it (a duplicate copy leaves no record, and is dropped again).
+ADMIT = """
+WITH known AS (SELECT 1 FROM seen WHERE id = %(copy)s AND expires > %(now)s),
+first AS (
+    INSERT INTO seen (id, expires) SELECT %(id)s, %(expires)s WHERE NOT EXISTS (SELECT 1 FROM known)
+    ON CONFLICT (id) DO UPDATE SET expires = excluded.expires WHERE seen.expires <= %(now)s
+    RETURNING 1
+),
+copy AS (
+    INSERT INTO seen (id, expires) SELECT %(copy)s, %(expires)s WHERE EXISTS (SELECT 1 FROM first)
+    ON CONFLICT (id) DO UPDATE SET expires = excluded.expires
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM known) OR EXISTS (SELECT 1 FROM first) OR EXISTS (SELECT 1 FROM copy)
+"""
 FORGET = "DELETE FROM seen WHERE id = %(id)s"
 PURGE_SEEN = "DELETE FROM seen WHERE expires <= %(now)s"
 COUNT_SEEN = "SELECT COUNT(*) FROM seen"
