@@ -154,6 +154,45 @@ MIGRATIONS: tuple[tuple[int, tuple[LiteralString, ...]], ...] = (
             $$""",
         ),
     ),
+    (
+        3,
+        (
+            # Writers of one key in different processes take turns from intent to commit: an intent
+            # names its process's sessions (their application_name), so a dead process's intent holds
+            # nothing once its sessions are gone.
+            "ALTER TABLE intents ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "DROP FUNCTION journal_intend(TEXT, TEXT, TEXT, BIGINT, TEXT, TEXT[], DOUBLE PRECISION)",
+            # 'ok' (recorded), 'busy' (another live process's intent of the key: try again), 'newer' (a
+            # newer version of the key is journaled or intended: this older one must not be written).
+            # Without p_turn (a spooled intent moved in), recorded whatever else holds the key.
+            """CREATE FUNCTION journal_intend(
+                p_key TEXT, p_version TEXT, p_sha256 TEXT, p_size BIGINT, p_op TEXT, p_stores TEXT[],
+                p_expires DOUBLE PRECISION, p_owner TEXT DEFAULT '', p_now DOUBLE PRECISION DEFAULT 0,
+                p_turn BOOLEAN DEFAULT FALSE
+            ) RETURNS TEXT LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM set_config('synchronous_commit', 'on', true);
+                IF p_turn THEN
+                    PERFORM pg_advisory_xact_lock(hashtext('failover.key'), hashtext(p_key));
+                    IF EXISTS (SELECT 1 FROM entries WHERE key = p_key AND version > p_version)
+                       OR EXISTS (SELECT 1 FROM intents WHERE key = p_key AND version > p_version
+                                  AND owner <> p_owner AND expires > p_now) THEN
+                        RETURN 'newer';
+                    END IF;
+                    IF EXISTS (SELECT 1 FROM intents AS i WHERE i.key = p_key AND i.owner <> p_owner
+                               AND i.owner <> '' AND i.expires > p_now
+                               AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = i.owner)) THEN
+                        RETURN 'busy';
+                    END IF;
+                END IF;
+                INSERT INTO intents (key, version, sha256, size, op, stores, expires, owner)
+                VALUES (p_key, p_version, p_sha256, p_size, p_op, p_stores, p_expires, p_owner)
+                ON CONFLICT (key, version) DO UPDATE SET expires = excluded.expires;
+                RETURN 'ok';
+            END
+            $$""",
+        ),
+    ),
 )
 
 # The schema's own bookkeeping, before any migration. The lock serializes processes starting at once.
@@ -172,7 +211,8 @@ SELECT journal_append(%(key)s, %(version)s, %(sha256)s, %(size)s, %(source)s, %(
                       %(lock_ms)s)
 """
 INTEND = """
-SELECT journal_intend(%(key)s, %(version)s, %(sha256)s, %(size)s, %(op)s, %(stores)s, %(expires)s)
+SELECT journal_intend(%(key)s, %(version)s, %(sha256)s, %(size)s, %(op)s, %(stores)s, %(expires)s, %(owner)s,
+                      %(now)s, %(turn)s)
 """
 ABANDON = "DELETE FROM intents WHERE key = %(key)s AND version = %(version)s"
 EXPIRED_INTENTS = """

@@ -160,7 +160,7 @@ class PostgresHealthStore:
         config = self._db.config
         while not self._stopping.is_set():
             try:
-                with psycopg.connect(config.dsn, **connect_kwargs(config)) as conn:
+                with psycopg.connect(config.dsn, **connect_kwargs(config, self._db.session)) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     for endpoint, state, reason, opened, writer in conn.execute(_sql.ALL_HEALTH).fetchall():
                         self._apply(endpoint, state, reason, opened, writer, catching_up=True)

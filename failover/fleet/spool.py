@@ -328,10 +328,7 @@ class SpoolingJournal:
                 break
             try:
                 for intent in intents:
-                    lease = intent.expires - self.primary.wall()
-                    self.primary.intend(
-                        intent.key, intent.version, intent.sha256, intent.size, intent.stores, intent.op, lease=lease
-                    )
+                    self.primary.record_intent(intent)
                     self.spool.abandon(intent.key, intent.version)
                     self._forget_intent((intent.key, intent.version))
                     moved += 1

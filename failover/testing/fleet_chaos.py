@@ -70,7 +70,7 @@ def _writer(index: int, fleet: FleetConfig, s3: S3Config, gcs: GcsConfig, queues
     from failover.storage import FailoverStorage
 
     rng = random.Random(index)
-    with Fleet(fleet) as shared, _log(history / f"writer-{index}.jsonl") as out:
+    with Fleet(fleet, state_dir=history.parent / "state") as shared, _log(history / f"writer-{index}.jsonl") as out:
         storage = FailoverStorage(_stores(s3, gcs), journal=shared.journal)
         senders = [FailoverQueue([SqsQueue(config)]) for config in queues]
         until = _ready_and_wait(clock)
@@ -110,7 +110,7 @@ def _consumer(index: int, fleet: FleetConfig, queues: list[SqsConfig], clock: An
     from failover.adapters.aws.sqs import SqsQueue
     from failover.queue import FailoverQueue
 
-    with Fleet(fleet) as shared, _log(history / f"consumer-{index}.jsonl") as out:
+    with Fleet(fleet, state_dir=history.parent / "state") as shared, _log(history / f"consumer-{index}.jsonl") as out:
         queue = FailoverQueue([SqsQueue(config) for config in queues], dedup=shared.dedup_window(ttl=3600))
         until = _ready_and_wait(clock) + _CONSUMERS_LINGER
         while time.time() < until:
@@ -213,7 +213,9 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
         s3 = clouds.aws.s3_config(name, endpoint_url=proxies["aws"].endpoint)
         gcs = clouds.gcs.gcs_config(name, endpoint_url=proxies["gcs"].endpoint)
         queues = [clouds.aws.sqs_config(f"{name}-{n}", endpoint_url=proxies["aws"].endpoint) for n in range(2)]
-        with Fleet(fleet):  # migrates the schema once, before the processes race
+        # The run's own state directory: the spool every process of this host shares (and that a killed
+        # one leaves to the others) must not be another run's, whose stores this run does not know.
+        with Fleet(fleet, state_dir=workdir / "state"):  # migrates the schema once, before the processes race
             for store in _stores(s3, gcs):
                 store.close()
         clock = (_spawn.Queue(), _spawn.Event(), _spawn.Value("d", 0.0))
@@ -264,7 +266,7 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
         for process in [*writers.values(), *consumers]:
             process.join(timeout=seconds + _CONSUMERS_LINGER + 120)
         stores = _stores(s3, gcs)
-        with Fleet(fleet) as shared:
+        with Fleet(fleet, state_dir=workdir / "state") as shared:
             replicator = Replicator({store.name: store for store in stores}, shared.journal, poll_interval=0.2)
             replicator.drain(timeout=60)
             report = _check(history, stores, outage)
