@@ -7,9 +7,10 @@ mover thread moves spooled entries into PostgreSQL once it answers again: each i
 (an entry older than one the fleet journaled meanwhile is refused, as any late append) and only then
 removed from the spool, so a crash in between appends it twice, which the journal absorbs.
 
-Intents follow the same path: `intend` records in PostgreSQL, or in the spool while the database is
-away; the mover moves spooled intents too (keeping their expiry), and a commit clears the intent
-wherever this process recorded it. `intents`, `dead_letters` and `newest_under` read both journals.
+Dead letters of spooled items move too, and stay dead there. Intents follow the same path: `intend`
+records in PostgreSQL, or in the spool while the database is away; the mover moves spooled intents
+too (keeping their expiry), and a commit clears the intent wherever this process recorded it.
+`intents`, `dead_letters` and `newest_under` read both journals.
 
 While the database is away this process still replicates its own spooled entries, and its reads
 skip the stores its own spooled writes are pending on; what other processes wrote meanwhile it
@@ -315,8 +316,30 @@ class SpoolingJournal:
                         moved += len(group)
                 except DatabaseUnavailable:
                     break
+            moved += self._move_dead_letters()
         if moved:
             log.info("moved %d spooled journal items into the fleet database", moved)
+        return moved
+
+    def _move_dead_letters(self) -> int:
+        """Spooled dead letters into the database, dead there too (`revive` brings them back)."""
+        moved = 0
+        while self._reachable:
+            items = self.spool.dead_letters(limit=_MOVE_BATCH)
+            if not items:
+                break
+            try:
+                for item in items:
+                    stores = [item.store]
+                    # Refused when a newer version was journaled meanwhile: this one is moot.
+                    if self.primary.append(
+                        item.key, item.version, item.sha256, item.size, item.source, stores, item.op
+                    ):
+                        self.primary.dead_letter(item.key, item.version, item.store, item.last_error)
+                    self.spool.mark_done(item.key, item.version, item.store)
+                    moved += 1
+            except DatabaseUnavailable:
+                break
         return moved
 
     def _move_intents(self) -> int:
@@ -351,7 +374,8 @@ class SpoolingJournal:
             if self._stopping.is_set():
                 return
             try:
-                if self.primary.db.available and (self.spooled() or self._has_intents() or not self._migrated):
+                waiting = self.spooled() or self._has_intents() or self.spool.dead_letters(limit=1)
+                if self.primary.db.available and (waiting or not self._migrated):
                     self.move_spooled()
                 self._refresh_recall()
             except Exception:  # the spool itself failed (disk full): keep the thread alive
