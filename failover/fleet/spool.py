@@ -13,8 +13,10 @@ too (keeping their expiry), and a commit clears the intent wherever this process
 `intents`, `dead_letters` and `newest_under` read both journals.
 
 While the database is away this process still replicates its own spooled entries, and its reads
-skip the stores its own spooled writes are pending on; what other processes wrote meanwhile it
-cannot know (read-your-writes across the fleet resumes with the database).
+skip the stores its own spooled writes are pending on, and those the fleet had pending as this
+process last knew (`PendingRecall`: its own appends, the database's answers, the mover's look at the
+whole pending set every ``move_interval``); what other processes wrote after that it cannot know
+(read-your-writes across the fleet resumes with the database).
 """
 
 from __future__ import annotations
