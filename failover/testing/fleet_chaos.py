@@ -48,7 +48,8 @@ from failover.testing.faults import Fault, FaultProxy
 __all__ = ["main", "run"]
 
 KEYS = 12
-_CONSUMERS_LINGER = 15.0  # seconds consumers go on receiving after the writers stop
+LINGER = 15.0
+"""Seconds consumers go on receiving after the writers stop (more than a message's visibility, 5 s)."""
 _spawn = multiprocessing.get_context("spawn")
 
 
@@ -106,13 +107,15 @@ def _writer(index: int, fleet: FleetConfig, s3: S3Config, gcs: GcsConfig, queues
         storage.close()
 
 
-def _consumer(index: int, fleet: FleetConfig, queues: list[SqsConfig], clock: Any, history: Path) -> None:
+def _consumer(
+    index: int, fleet: FleetConfig, queues: list[SqsConfig], clock: Any, history: Path, linger: float
+) -> None:
     from failover.adapters.aws.sqs import SqsQueue
     from failover.queue import FailoverQueue
 
     with Fleet(fleet, state_dir=history.parent / "state") as shared, _log(history / f"consumer-{index}.jsonl") as out:
         queue = FailoverQueue([SqsQueue(config) for config in queues], dedup=shared.dedup_window(ttl=3600))
-        until = _ready_and_wait(clock) + _CONSUMERS_LINGER
+        until = _ready_and_wait(clock) + linger
         while time.time() < until:
             try:
                 messages = queue.receive(10, wait=0.5, visibility=5)
@@ -170,16 +173,22 @@ def _check(history: Path, stores: Sequence[ObjectStore], outage: tuple[float, fl
         if len(set(held)) > 1:
             diverged.append(key)
     stale = stale_in_outage = 0
+    details: list[str] = []  # what failed, for the post-mortem
     for read in reads:
         before = [ack["v"] for ack in acks if ack["ack"] == read["read"] and ack["t1"] < read["t0"]]
         if before and (read["v"] or "") < max(before):
             stale += 1
             stale_in_outage += outage[0] <= read["t0"] <= outage[1]
+            details.append(f"stale read of {read['read']} at {read['t0']:.3f}: {read['v']} < {max(before)}")
     sent = {record["sent"] for record in writes if "sent" in record}
     consumed = _histories(history, "consumer")
     handed = Counter(record["handed"] for record in consumed if "handed" in record)
     ack_failed = {record["ack_failed"] for record in consumed if "ack_failed" in record}
+    details += [f"write lost: {key}" for key in lost] + [f"not converged: {key}" for key in diverged]
+    details += [f"message lost: {id_}" for id_ in sorted(sent - set(handed))]
+    details += [f"handed {count} times: {id_}" for id_, count in handed.items() if count > 1]
     return {
+        "details": details[:50],
         "acknowledged_writes": len(acks),
         "reads": len(reads),
         "messages_sent": len(sent),
@@ -198,7 +207,7 @@ def _check(history: Path, stores: Sequence[ObjectStore], outage: tuple[float, fl
     }
 
 
-def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, Any]:
+def run(processes: int, seconds: float, seed: int, workdir: Path, *, linger: float = LINGER) -> dict[str, Any]:
     rng = random.Random(seed)
     name = f"chaos-{seed}-{os.getpid()}"
     history = workdir / "history"
@@ -223,7 +232,9 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
             n: _spawn.Process(target=_writer, args=(n, fleet, s3, gcs, queues, clock, history))
             for n in range(processes)
         }
-        consumers = [_spawn.Process(target=_consumer, args=(n, fleet, queues, clock, history)) for n in range(2)]
+        consumers = [
+            _spawn.Process(target=_consumer, args=(n, fleet, queues, clock, history, linger)) for n in range(2)
+        ]
         for process in [*writers.values(), *consumers]:
             process.start()
         for _ in range(processes + len(consumers)):
@@ -264,7 +275,7 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
                 time.sleep(1.5)
                 proxies[event].clear()
         for process in [*writers.values(), *consumers]:
-            process.join(timeout=seconds + _CONSUMERS_LINGER + 120)
+            process.join(timeout=seconds + linger + 120)
         stores = _stores(s3, gcs)
         with Fleet(fleet, state_dir=workdir / "state") as shared:
             replicator = Replicator({store.name: store for store in stores}, shared.journal, poll_interval=0.2)
