@@ -9,7 +9,8 @@ re-send around a failover). Two consumer processes receive from both queues thro
 dedup window. Meanwhile a seeded schedule cuts moto off, SIGKILLs a writer mid-run (and starts another
 in its place), pauses PostgreSQL, and cuts fake-gcs-server off (outages are refused connections at a
 `FaultProxy`). At the end a replicator drains the
-fleet's journal and the run checks, from every process's history:
+fleet's journal (settling the intents of the killed writer) and the run checks, from every
+process's history:
 
 - acknowledged writes lost: a key whose newest acknowledged version is not on both stores;
 - stale reads: a read that returned a version older than one acknowledged before the read began;
@@ -41,6 +42,7 @@ from failover.config import GcsConfig, S3Config, SqsConfig
 from failover.errors import FailoverError
 from failover.fleet import Fleet, FleetConfig
 from failover.interfaces import ObjectStore
+from failover.replication.journal import Journal
 from failover.replication.replicator import Replicator
 from failover.testing.emulators import LocalClouds, PostgresServer
 from failover.testing.faults import Fault, FaultProxy
@@ -51,6 +53,7 @@ KEYS = 12
 LINGER = 15.0
 """Seconds consumers go on receiving after the writers stop (more than a message's visibility, 5 s)."""
 _spawn = multiprocessing.get_context("spawn")
+_INTENT_GRACE_PASSED = 3600.0  # seconds the final drain's clock runs ahead, past every intent's expiry
 
 
 def _stores(s3: S3Config, gcs: GcsConfig) -> list[ObjectStore]:
@@ -207,6 +210,18 @@ def _check(history: Path, stores: Sequence[ObjectStore], outage: tuple[float, fl
     }
 
 
+def _final_drain(stores: Sequence[ObjectStore], journal: Journal, timeout: float = 60.0) -> None:
+    """Every writer has stopped: the intents left are of writers that died mid-write, settled at once
+    (the background replicator settles one when its grace, a minute, has run out); then the drain."""
+    replicator = Replicator(
+        {store.name: store for store in stores},
+        journal,
+        poll_interval=0.2,
+        wall=lambda: time.time() + _INTENT_GRACE_PASSED,
+    )
+    replicator.drain(timeout=timeout)
+
+
 def run(processes: int, seconds: float, seed: int, workdir: Path, *, linger: float = LINGER) -> dict[str, Any]:
     rng = random.Random(seed)
     name = f"chaos-{seed}-{os.getpid()}"
@@ -278,8 +293,7 @@ def run(processes: int, seconds: float, seed: int, workdir: Path, *, linger: flo
             process.join(timeout=seconds + linger + 120)
         stores = _stores(s3, gcs)
         with Fleet(fleet, state_dir=workdir / "state") as shared:
-            replicator = Replicator({store.name: store for store in stores}, shared.journal, poll_interval=0.2)
-            replicator.drain(timeout=60)
+            _final_drain(stores, shared.journal)
             report = _check(history, stores, outage)
             report["journal_backlog_left"] = sum(shared.journal.backlog().values())
             report["journal_items_left"] = [

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from failover.adapters.memory import MemoryStore
-from failover.testing.fleet_chaos import _check
+from failover.replication.journal import SqliteJournal
+from failover.testing.fleet_chaos import _check, _final_drain
 
 
 def _history(directory: Path, name: str, records: list[dict[str, Any]]) -> None:
@@ -42,3 +44,12 @@ def test_message_handed_on_by_two_consumers_counts_once_as_twice_unless_its_ack_
     assert report["messages_handed_twice"] == 1
     assert report["messages_handed_again_after_a_failed_ack"] == 1
     assert report["messages_lost"] == 1
+
+
+def test_final_drain_settles_the_intent_of_a_writer_killed_after_its_store_write(tmp_path: Path) -> None:
+    a, b = MemoryStore("a"), MemoryStore("b")
+    a.put("k", b"x", metadata={"failover_version": "v2"})  # written, never committed: the writer died
+    with SqliteJournal(tmp_path / "journal.sqlite") as journal:
+        journal.intend("k", "v2", hashlib.sha256(b"x").hexdigest(), 1, ["a", "b"], lease=60)
+        _final_drain([a, b], journal, timeout=10)
+    assert b.head("k").version == "v2"
