@@ -34,12 +34,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from failover.config import GcsConfig, S3Config, SqsConfig
-from failover.errors import FailoverError
+from failover.errors import FailoverError, JournalError
 from failover.fleet import Fleet, FleetConfig
 from failover.interfaces import ObjectStore
 from failover.replication.journal import Journal
@@ -210,16 +210,41 @@ def _check(history: Path, stores: Sequence[ObjectStore], outage: tuple[float, fl
     }
 
 
-def _final_drain(stores: Sequence[ObjectStore], journal: Journal, timeout: float = 60.0) -> None:
+def _final_drain(
+    stores: Sequence[ObjectStore], journal: Journal, timeout: float = 60.0, backlog: Callable[[], int] | None = None
+) -> None:
     """Every writer has stopped: the intents left are of writers that died mid-write, settled at once
-    (the background replicator settles one when its grace, a minute, has run out); then the drain."""
+    (the background replicator settles one when its grace, a minute, has run out); then drains until
+    ``backlog()`` is 0 or ``timeout`` passes. A drain ends when a pass finds nothing to do, and a
+    spooling journal whose database did not answer (a slow call on a loaded machine) shows only
+    its spool: so the drain is repeated while the database's own count says items are left."""
     replicator = Replicator(
         {store.name: store for store in stores},
         journal,
         poll_interval=0.2,
         wall=lambda: time.time() + _INTENT_GRACE_PASSED,
     )
-    replicator.drain(timeout=timeout)
+    count = backlog if backlog is not None else lambda: sum(journal.backlog().values())
+    deadline = time.monotonic() + timeout
+    while True:
+        replicator.drain(timeout=max(0.1, deadline - time.monotonic()))
+        try:
+            left = count()
+        except JournalError:
+            left = -1  # unknown
+        if left == 0 or time.monotonic() >= deadline:
+            return
+        time.sleep(0.5)
+
+
+def _retrying(count: Callable[[], int], attempts: int = 10) -> int:
+    """``count()``, tried again (every half second) while the database does not answer."""
+    for _ in range(attempts - 1):
+        try:
+            return count()
+        except JournalError:
+            time.sleep(0.5)
+    return count()
 
 
 def run(processes: int, seconds: float, seed: int, workdir: Path, *, linger: float = LINGER) -> dict[str, Any]:
@@ -293,9 +318,14 @@ def run(processes: int, seconds: float, seed: int, workdir: Path, *, linger: flo
             process.join(timeout=seconds + linger + 120)
         stores = _stores(s3, gcs)
         with Fleet(fleet, state_dir=workdir / "state") as shared:
-            _final_drain(stores, shared.journal)
+            journal = shared.journal
+
+            def backlog() -> int:  # the database's own count: an unreachable one is an error, not 0
+                return sum(journal.primary.backlog().values()) + journal.spooled()
+
+            _final_drain(stores, journal, backlog=backlog)
             report = _check(history, stores, outage)
-            report["journal_backlog_left"] = sum(shared.journal.backlog().values())
+            report["journal_backlog_left"] = _retrying(backlog)
             report["journal_items_left"] = [
                 f"{item.key} {item.store} attempts={item.attempts} {item.last_error}"
                 for key in sorted({f"k{n:02d}" for n in range(KEYS)})

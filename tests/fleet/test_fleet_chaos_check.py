@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from failover.adapters.memory import MemoryStore
-from failover.replication.journal import SqliteJournal
+from failover.replication.journal import Journal, SqliteJournal
 from failover.testing.fleet_chaos import _check, _final_drain
 
 
@@ -53,3 +53,32 @@ def test_final_drain_settles_the_intent_of_a_writer_killed_after_its_store_write
         journal.intend("k", "v2", hashlib.sha256(b"x").hexdigest(), 1, ["a", "b"], lease=60)
         _final_drain([a, b], journal, timeout=10)
     assert b.head("k").version == "v2"
+
+
+class _Hides:
+    """A journal view that shows nothing pending until its database is asked for the count (a
+    database that did not answer the drain's looks, and answered the count after)."""
+
+    def __init__(self, journal: SqliteJournal) -> None:
+        self.journal = journal
+        self.hidden = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.journal, name)
+
+    def pending(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return [] if self.hidden else self.journal.pending(*args, **kwargs)
+
+    def count(self) -> int:
+        self.hidden = False
+        return sum(self.journal.backlog().values())
+
+
+def test_final_drain_goes_on_while_the_database_counts_items_left(tmp_path: Path) -> None:
+    a, b = MemoryStore("a"), MemoryStore("b")
+    a.put("k", b"x", metadata={"failover_version": "v1"})
+    with SqliteJournal(tmp_path / "journal.sqlite") as journal:
+        journal.append("k", "v1", hashlib.sha256(b"x").hexdigest(), 1, "a", ["b"])
+        view = _Hides(journal)
+        _final_drain([a, b], cast(Journal, view), timeout=10, backlog=view.count)
+    assert b.head("k").version == "v1"
