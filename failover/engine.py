@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from failover.clock import Clock, SystemClock
 from failover.errors import (
@@ -107,6 +107,13 @@ class Outcome(Generic[T]):
     value: T
     endpoint: str
     failures: tuple[tuple[str, FailoverError], ...] = ()
+
+
+@runtime_checkable
+class SharesProbes(Protocol):
+    """A health store shared by processes that probe a DOWN endpoint once for them all."""
+
+    def shared_probe(self, endpoint: str, probe: Callable[[float], object]) -> Callable[[float], object]: ...
 
 
 @dataclass(slots=True)
@@ -184,9 +191,12 @@ class Engine(Generic[A]):
                 on_failure=partial(self._attempt_failed, name, tracker),
                 admit=tracker.allow_request,
             )
+            bound = _bind_probe(probe, adapter)
+            if isinstance(health_store, SharesProbes):  # a fleet's: one process probes for all
+                bound = health_store.shared_probe(name, bound)
             prober = Prober(
                 tracker,
-                _bind_probe(probe, adapter),
+                bound,
                 backoff=settings.probe_backoff,
                 timeout=settings.probe_timeout,
             )

@@ -20,6 +20,7 @@ import select
 import socket
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -48,14 +49,15 @@ def require_psycopg() -> None:
         raise ConfigError("install failover[postgres] to use the fleet's PostgreSQL store") from exc
 
 
-def connect_kwargs(config: FleetConfig) -> dict[str, Any]:
-    """Keyword arguments of `psycopg.connect` for the fleet's schema (also for LISTEN connections)."""
+def connect_kwargs(config: FleetConfig, session: str = "failover") -> dict[str, Any]:
+    """Keyword arguments of `psycopg.connect` for the fleet's schema (also for LISTEN connections);
+    ``session`` names the process's sessions (their ``application_name``)."""
     kwargs: dict[str, Any] = {
         "autocommit": True,
         "connect_timeout": max(2, round(config.connect_timeout)),  # libpq's floor is 2 s
         # synchronous_commit: see _sql.py; appends turn it on for themselves.
         "options": f"-c search_path={config.schema_name} -c synchronous_commit=off",
-        "application_name": "failover",
+        "application_name": session,
     }
     if config.password is not None:
         kwargs["password"] = config.password.get_secret_value()
@@ -136,6 +138,9 @@ class FleetDatabase:
         from psycopg_pool import ConnectionPool
 
         self.config = config
+        # This pool's sessions' name, unique in the fleet: an intent names it, and holds its key only
+        # while a session of that name is connected (the process lives).
+        self.session = f"failover-{uuid.uuid4().hex[:16]}"
         self._operational_error = psycopg.OperationalError
         self._error = psycopg.Error
         self._answered: tuple[type[BaseException], ...] = (
@@ -150,7 +155,7 @@ class FleetDatabase:
         self._born: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             config.dsn,
-            kwargs=connect_kwargs(config),
+            kwargs=connect_kwargs(config, self.session),
             min_size=1,
             max_size=config.pool_size,
             timeout=config.connect_timeout,

@@ -154,6 +154,45 @@ MIGRATIONS: tuple[tuple[int, tuple[LiteralString, ...]], ...] = (
             $$""",
         ),
     ),
+    (
+        3,
+        (
+            # Writers of one key in different processes take turns from intent to commit: an intent
+            # names its process's sessions (their application_name), so a dead process's intent holds
+            # nothing once its sessions are gone.
+            "ALTER TABLE intents ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            "DROP FUNCTION journal_intend(TEXT, TEXT, TEXT, BIGINT, TEXT, TEXT[], DOUBLE PRECISION)",
+            # 'ok' (recorded), 'busy' (another live process's intent of the key: try again), 'newer' (a
+            # newer version of the key is journaled or intended: this older one must not be written).
+            # Without p_turn (a spooled intent moved in), recorded whatever else holds the key.
+            """CREATE FUNCTION journal_intend(
+                p_key TEXT, p_version TEXT, p_sha256 TEXT, p_size BIGINT, p_op TEXT, p_stores TEXT[],
+                p_expires DOUBLE PRECISION, p_owner TEXT DEFAULT '', p_now DOUBLE PRECISION DEFAULT 0,
+                p_turn BOOLEAN DEFAULT FALSE
+            ) RETURNS TEXT LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM set_config('synchronous_commit', 'on', true);
+                IF p_turn THEN
+                    PERFORM pg_advisory_xact_lock(hashtext('failover.key'), hashtext(p_key));
+                    IF EXISTS (SELECT 1 FROM entries WHERE key = p_key AND version > p_version)
+                       OR EXISTS (SELECT 1 FROM intents WHERE key = p_key AND version > p_version
+                                  AND owner <> p_owner AND expires > p_now) THEN
+                        RETURN 'newer';
+                    END IF;
+                    IF EXISTS (SELECT 1 FROM intents AS i WHERE i.key = p_key AND i.owner <> p_owner
+                               AND i.owner <> '' AND i.expires > p_now
+                               AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = i.owner)) THEN
+                        RETURN 'busy';
+                    END IF;
+                END IF;
+                INSERT INTO intents (key, version, sha256, size, op, stores, expires, owner)
+                VALUES (p_key, p_version, p_sha256, p_size, p_op, p_stores, p_expires, p_owner)
+                ON CONFLICT (key, version) DO UPDATE SET expires = excluded.expires;
+                RETURN 'ok';
+            END
+            $$""",
+        ),
+    ),
 )
 
 # The schema's own bookkeeping, before any migration. The lock serializes processes starting at once.
@@ -172,7 +211,8 @@ SELECT journal_append(%(key)s, %(version)s, %(sha256)s, %(size)s, %(source)s, %(
                       %(lock_ms)s)
 """
 INTEND = """
-SELECT journal_intend(%(key)s, %(version)s, %(sha256)s, %(size)s, %(op)s, %(stores)s, %(expires)s)
+SELECT journal_intend(%(key)s, %(version)s, %(sha256)s, %(size)s, %(op)s, %(stores)s, %(expires)s, %(owner)s,
+                      %(now)s, %(turn)s)
 """
 ABANDON = "DELETE FROM intents WHERE key = %(key)s AND version = %(version)s"
 EXPIRED_INTENTS = """
@@ -251,6 +291,12 @@ NEWEST_PENDING = """
 SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id
 WHERE e.key = %(key)s AND e.version = (SELECT MAX(version) FROM entries WHERE key = %(key)s)
 """
+# Every key's newest version still pending, up to a limit (what a process recalls while the database is away).
+ALL_NEWEST_PENDING = """
+SELECT e.key, p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id
+WHERE e.version = (SELECT MAX(version) FROM entries WHERE key = e.key)
+LIMIT %(limit)s
+"""
 ITEMS_OF_KEY = f"""
 SELECT {_ITEM_COLUMNS} FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
 WHERE e.key = %(key)s ORDER BY e.version, p.store
@@ -263,6 +309,23 @@ BACKLOG = "SELECT store, COUNT(*) FROM pending WHERE NOT dead GROUP BY store ORD
 SEEN = """
 INSERT INTO seen (id, expires) VALUES (%(id)s, %(expires)s)
 ON CONFLICT (id) DO UPDATE SET expires = excluded.expires WHERE seen.expires <= %(now)s
+"""
+# `ReceiveDedup.admit` in one statement, so that a call whose answer was lost (and that ran anyway)
+# leaves both records or neither: a known copy is a redelivery (admitted); else the id is recorded if
+# new, and the copy only with it (a duplicate copy leaves no record, and is dropped again).
+ADMIT = """
+WITH known AS (SELECT 1 FROM seen WHERE id = %(copy)s AND expires > %(now)s),
+first AS (
+    INSERT INTO seen (id, expires) SELECT %(id)s, %(expires)s WHERE NOT EXISTS (SELECT 1 FROM known)
+    ON CONFLICT (id) DO UPDATE SET expires = excluded.expires WHERE seen.expires <= %(now)s
+    RETURNING 1
+),
+copy AS (
+    INSERT INTO seen (id, expires) SELECT %(copy)s, %(expires)s WHERE EXISTS (SELECT 1 FROM first)
+    ON CONFLICT (id) DO UPDATE SET expires = excluded.expires
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM known) OR EXISTS (SELECT 1 FROM first) OR EXISTS (SELECT 1 FROM copy)
 """
 FORGET = "DELETE FROM seen WHERE id = %(id)s"
 PURGE_SEEN = "DELETE FROM seen WHERE expires <= %(now)s"

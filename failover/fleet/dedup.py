@@ -2,7 +2,9 @@
 
 The same contract as `SqliteDedupWindow`, on a table of the fleet's schema: one ``INSERT .. ON
 CONFLICT`` checks and records an id (a row inserted, or an expired one renewed, means a first
-sighting), so two consumers in different processes racing on one message hand it on once.
+sighting), so two consumers in different processes racing on one message hand it on once. `admit`
+decides on a delivered copy in one statement (`failover.queue._dedup.AdmitsCopies`): a call the
+client gave up on (a paused server runs it when it resumes) then leaves both records or neither.
 
 With a ``fallback`` window (the process's own `SqliteDedupWindow`), a database that does not answer
 does not stop consumers: ids are checked and recorded locally meanwhile, so a duplicate that reaches
@@ -77,6 +79,32 @@ class PostgresDedupWindow:
                 conn.execute(_sql.PURGE_SEEN, {"now": now})
             cursor = conn.execute(_sql.SEEN, {"id": failover_id, "expires": now + self.ttl, "now": now})
             return cursor.rowcount == 0
+
+    def admit(self, copy: str, failover_id: str) -> bool:
+        """Whether a delivered ``copy`` of ``failover_id`` is the one to hand on (`AdmitsCopies`): a
+        redelivery of the copy admitted before, or the first copy of the id; one statement, so a call
+        whose answer was lost records both or neither. With the fallback, two local calls."""
+        for name in (copy, failover_id):
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"a failover_id is a non-empty str, not {name!r}")
+        try:
+            return self._admit(copy, failover_id)
+        except DatabaseUnavailable:
+            if self._fallback is None:
+                raise
+        if self._fallback.seen(copy):
+            return True
+        if not self._fallback.seen(failover_id):
+            return True
+        self._fallback.forget(copy)
+        return False
+
+    def _admit(self, copy: str, failover_id: str) -> bool:
+        now = self._wall()
+        params = {"copy": copy, "id": failover_id, "expires": now + self.ttl, "now": now}
+        with self._db.connection() as conn:
+            row = conn.execute(_sql.ADMIT, params).fetchone()
+        return bool(row and row[0])
 
     def forget(self, failover_id: str) -> None:
         if self._fallback is not None:

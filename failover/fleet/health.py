@@ -15,7 +15,8 @@ A record from another process carries that process's clock: ``since`` is replace
 this process's ``monotonic`` reading (the trackers' clock), which the prober's schedule counts from.
 
 `fleet_probe` wraps a `Probe` so that one process of the fleet probes a DOWN endpoint, under a lease:
-the others' probes are deferred, and the prober's answer reaches them as a state change.
+the others' probes are deferred, and the prober's answer reaches them as a state change. An engine
+built on the store wraps its probes so (`shared_probe`, the engine's `SharesProbes`).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class PostgresHealthStore:
         config = self._db.config
         while not self._stopping.is_set():
             try:
-                with psycopg.connect(config.dsn, **connect_kwargs(config)) as conn:
+                with psycopg.connect(config.dsn, **connect_kwargs(config, self._db.session)) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     for endpoint, state, reason, opened, writer in conn.execute(_sql.ALL_HEALTH).fetchall():
                         self._apply(endpoint, state, reason, opened, writer, catching_up=True)
@@ -195,6 +196,10 @@ class PostgresHealthStore:
                 return
             self._records[endpoint] = HealthRecord(new_state, f"fleet: {reason}", self._monotonic(), int(opened))
             self.received += 1
+
+    def shared_probe(self, endpoint: str, probe: Probe) -> Probe:
+        """``probe`` run for the fleet under a lease (`fleet_probe`): the engine's prober uses it."""
+        return fleet_probe(self, endpoint, probe)
 
     def __repr__(self) -> str:
         states = ", ".join(f"{name}={record.state.value}" for name, record in sorted(self._records.items()))

@@ -17,6 +17,11 @@ any number of processes share the work:
   newer one). `mark_done` and `reschedule` end the lease.
 - `newest_pending` reads the shared table: a read in any process skips the stores on which another
   process's acknowledged newest version is still pending.
+- `intend` takes the key's turn in the fleet: while another live process has an intent of the key
+  (its write under way), it waits, at most its ``timeout``; a version older than one the fleet
+  journaled or intended is refused (`JournalError`): written after the newer one, it would land over
+  it on a store (the stores' last writer wins). A process's intent holds the key only while its
+  sessions are connected (``application_name``), so a killed process holds no key.
 - `intend` and `append` commit with ``synchronous_commit`` on (durable when they return), in one
   round trip each; `append` waits at most its ``timeout`` for the key's turn. Every database error is
   a `JournalError` (`DatabaseUnavailable` when the database did not answer).
@@ -33,6 +38,7 @@ import uuid
 from collections.abc import Callable, Collection
 from typing import Any
 
+from failover.errors import JournalError
 from failover.fleet import _sql
 from failover.fleet._db import FleetDatabase
 from failover.fleet.config import FleetConfig
@@ -41,6 +47,8 @@ from failover.replication.journal import Intent, JournalItem, Op
 
 __all__ = ["PostgresJournal", "owner_id"]
 
+_TURN_POLL = 0.01
+"""Seconds between the first looks at a key another process is writing (doubling, to 8 times)."""
 _LOCK_SHARE = 0.75
 """The part of an append's deadline it may wait for the key's turn; the rest is for the round trip."""
 
@@ -105,17 +113,63 @@ class PostgresJournal:
         lease: float,
         timeout: float | None = None,
     ) -> None:
-        params = {
-            "key": key,
-            "version": version,
-            "sha256": sha256,
-            "size": size,
-            "op": Op(op).value,
-            "stores": sorted(set(stores)),
-            "expires": self._wall() + lease,
-        }
-        with self._db.connection(self._bound(timeout)) as conn:
-            conn.execute(_sql.INTEND, params)
+        self._intend(key, version, sha256, size, stores, op, lease=lease, timeout=timeout, turn=True)
+
+    def record_intent(self, intent: Intent, *, timeout: float | None = None) -> None:
+        """Record ``intent`` as it is, taking no turn on its key (a spooled intent moved in)."""
+        lease = intent.expires - self._wall()
+        self._intend(intent.key, intent.version, intent.sha256, intent.size, intent.stores, intent.op, lease=lease,
+                     timeout=timeout, turn=False)  # fmt: skip
+
+    def _intend(
+        self,
+        key: str,
+        version: str,
+        sha256: str | None,
+        size: int,
+        stores: Collection[str],
+        op: Op,
+        *,
+        lease: float,
+        timeout: float | None,
+        turn: bool,
+    ) -> None:
+        """Record the intent; with ``turn``, wait (at most ``timeout``) for another live process's
+        intent of the key to be committed or abandoned, and refuse a version older than the key's."""
+        bound = self._bound(timeout)
+        deadline = time.monotonic() + bound
+        pause = _TURN_POLL
+        while True:
+            now = self._wall()
+            params = {
+                "key": key,
+                "version": version,
+                "sha256": sha256,
+                "size": size,
+                "op": Op(op).value,
+                "stores": sorted(set(stores)),
+                "expires": now + lease,
+                "owner": self._db.session,
+                "now": now,
+                "turn": turn,
+            }
+            with self._db.connection(max(0.001, deadline - time.monotonic())) as conn:
+                row = conn.execute(_sql.INTEND, params).fetchone()
+            answer = row[0] if row else "ok"
+            if answer == "ok":
+                return
+            if answer == "newer":
+                raise JournalError(
+                    f"a newer version of {key!r} than {version} is journaled or being written by another process",
+                    operation="intend",
+                )
+            left = deadline - time.monotonic()
+            if left <= 0.005:
+                raise JournalError(
+                    f"another process of the fleet was still writing {key!r} after {bound:.3g} s", operation="intend"
+                )
+            time.sleep(min(pause, left - 0.002))
+            pause = min(pause * 2, _TURN_POLL * 8)
 
     def abandon(self, key: str, version: str, *, timeout: float | None = None) -> None:
         with self._db.connection(self._bound(timeout)) as conn:
@@ -213,6 +267,15 @@ class PostgresJournal:
         with self._db.connection() as conn:
             rows = conn.execute(_sql.NEWEST_PENDING, {"key": key}).fetchall()
         return frozenset(row[0] for row in rows)
+
+    def all_newest_pending(self, limit: int) -> dict[str, set[str]]:
+        """Per key, the stores its newest version is pending on (at most ``limit`` items)."""
+        with self._db.connection() as conn:
+            rows = conn.execute(_sql.ALL_NEWEST_PENDING, {"limit": limit}).fetchall()
+        found: dict[str, set[str]] = {}
+        for key, store in rows:
+            found.setdefault(key, set()).add(store)
+        return found
 
     def items(self, key: str) -> list[JournalItem]:
         """Every pending item of ``key``, due or not, held by anyone (for status output and tests)."""

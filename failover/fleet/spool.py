@@ -7,13 +7,16 @@ mover thread moves spooled entries into PostgreSQL once it answers again: each i
 (an entry older than one the fleet journaled meanwhile is refused, as any late append) and only then
 removed from the spool, so a crash in between appends it twice, which the journal absorbs.
 
-Intents follow the same path: `intend` records in PostgreSQL, or in the spool while the database is
-away; the mover moves spooled intents too (keeping their expiry), and a commit clears the intent
-wherever this process recorded it. `intents`, `dead_letters` and `newest_under` read both journals.
+Dead letters of spooled items move too, and stay dead there. Intents follow the same path: `intend`
+records in PostgreSQL, or in the spool while the database is away; the mover moves spooled intents
+too (keeping their expiry), and a commit clears the intent wherever this process recorded it.
+`intents`, `dead_letters` and `newest_under` read both journals.
 
 While the database is away this process still replicates its own spooled entries, and its reads
-skip the stores its own spooled writes are pending on; what other processes wrote meanwhile it
-cannot know (read-your-writes across the fleet resumes with the database).
+skip the stores its own spooled writes are pending on, and those the fleet had pending as this
+process last knew (`PendingRecall`: its own appends, the database's answers, the mover's look at the
+whole pending set every ``move_interval``); what other processes wrote after that it cannot know
+(read-your-writes across the fleet resumes with the database).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 from collections.abc import Callable, Collection
 
 from failover.fleet._db import DatabaseUnavailable, FleetDatabase
+from failover.fleet._recall import PendingRecall
 from failover.fleet.config import FleetConfig
 from failover.fleet.journal import PostgresJournal
 from failover.fleet.migrations import migrate
@@ -38,6 +42,8 @@ __all__ = ["SpoolingJournal"]
 log = logging.getLogger("failover.fleet")
 
 _MOVE_BATCH = 500
+_RECALL_LIMIT = 10_000
+"""Pending items the mover's look at the database recalls at most (a backlog past it is recalled in part)."""
 
 
 class SpoolingJournal:
@@ -59,6 +65,8 @@ class SpoolingJournal:
         # Intents this process recorded in the spool and has not moved: its commit clears them there.
         self._spooled_intents: set[tuple[str, str]] = set()
         self._intents_lock = threading.Lock()
+        # What the database had pending, as this process last knew it: for reads while it is away.
+        self._recall = PendingRecall()
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._mover = threading.Thread(target=self._run_mover, name="failover-spool-mover", daemon=True)
@@ -157,6 +165,8 @@ class SpoolingJournal:
             except DatabaseUnavailable:
                 pass
             else:
+                if appended:
+                    self._recall.appended(key, version, set(pending_stores) - {source})
                 if self._spooled((key, version)):
                     self.spool.abandon(key, version, timeout=timeout)
                     self._forget_intent((key, version))
@@ -187,6 +197,7 @@ class SpoolingJournal:
 
     def mark_done(self, key: str, version: str, store: str) -> None:
         self.spool.mark_done(key, version, store)
+        self._recall.done(key, version, store)
         if not self._migrated:
             return
         # Unreachable: still pending there, so applied again later, which finds the store up to date.
@@ -229,11 +240,14 @@ class SpoolingJournal:
     def newest_pending(self, key: str) -> frozenset[str]:
         stale = self.spool.newest_pending(key)
         if not self._migrated:
-            return stale
+            return stale | self._recall.pending(key)
+        asked = self._recall.mark()
         try:
-            return stale | self.primary.newest_pending(key)
+            fleet = self.primary.newest_pending(key)
         except DatabaseUnavailable:
-            return stale
+            return stale | self._recall.pending(key)
+        self._recall.answered(key, fleet, asked)
+        return stale | fleet
 
     def backlog(self) -> dict[str, int]:
         counts = dict(self.spool.backlog())
@@ -297,14 +311,37 @@ class SpoolingJournal:
                     for (key, version), group in entries.items():
                         first = group[0]
                         stores = [item.store for item in group]
-                        self.primary.append(key, version, first.sha256, first.size, first.source, stores, first.op)
+                        if self.primary.append(key, version, first.sha256, first.size, first.source, stores, first.op):
+                            self._recall.appended(key, version, stores)
                         for item in group:
                             self.spool.mark_done(key, version, item.store)
                         moved += len(group)
                 except DatabaseUnavailable:
                     break
+            moved += self._move_dead_letters()
         if moved:
             log.info("moved %d spooled journal items into the fleet database", moved)
+        return moved
+
+    def _move_dead_letters(self) -> int:
+        """Spooled dead letters into the database, dead there too (`revive` brings them back)."""
+        moved = 0
+        while self._reachable:
+            items = self.spool.dead_letters(limit=_MOVE_BATCH)
+            if not items:
+                break
+            try:
+                for item in items:
+                    stores = [item.store]
+                    # Refused when a newer version was journaled meanwhile: this one is moot.
+                    if self.primary.append(
+                        item.key, item.version, item.sha256, item.size, item.source, stores, item.op
+                    ):
+                        self.primary.dead_letter(item.key, item.version, item.store, item.last_error)
+                    self.spool.mark_done(item.key, item.version, item.store)
+                    moved += 1
+            except DatabaseUnavailable:
+                break
         return moved
 
     def _move_intents(self) -> int:
@@ -316,16 +353,21 @@ class SpoolingJournal:
                 break
             try:
                 for intent in intents:
-                    lease = intent.expires - self.primary.wall()
-                    self.primary.intend(
-                        intent.key, intent.version, intent.sha256, intent.size, intent.stores, intent.op, lease=lease
-                    )
+                    self.primary.record_intent(intent)
                     self.spool.abandon(intent.key, intent.version)
                     self._forget_intent((intent.key, intent.version))
                     moved += 1
             except DatabaseUnavailable:
                 break
         return moved
+
+    def _refresh_recall(self) -> None:
+        """What the fleet has pending now, for reads while the database is away (see `PendingRecall`)."""
+        if not self._reachable:
+            return
+        asked = self._recall.mark()
+        with contextlib.suppress(DatabaseUnavailable):
+            self._recall.refreshed(self.primary.all_newest_pending(_RECALL_LIMIT), asked)
 
     def _run_mover(self) -> None:
         while not self._stopping.is_set():
@@ -334,8 +376,10 @@ class SpoolingJournal:
             if self._stopping.is_set():
                 return
             try:
-                if self.primary.db.available and (self.spooled() or self._has_intents() or not self._migrated):
+                waiting = self.spooled() or self._has_intents() or self.spool.dead_letters(limit=1)
+                if self.primary.db.available and (waiting or not self._migrated):
                     self.move_spooled()
+                self._refresh_recall()
             except Exception:  # the spool itself failed (disk full): keep the thread alive
                 log.exception("moving the journal spool failed")
 

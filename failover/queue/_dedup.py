@@ -8,10 +8,21 @@ visibility ran out) is processed again: a crash never loses a message, it only r
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from failover.interfaces import Message
 from failover.replication.dedup import DedupWindow
 
-__all__ = ["ReceiveDedup"]
+__all__ = ["AdmitsCopies", "ReceiveDedup"]
+
+
+@runtime_checkable
+class AdmitsCopies(Protocol):
+    """A window that decides on a copy in one atomic call (both records, or neither): for a window
+    whose call may land after its caller gave up on it (a database's), where two calls could leave
+    the copy marked admitted and its id not seen, and the message handed on twice."""
+
+    def admit(self, copy: str, failover_id: str) -> bool: ...
 
 
 def _copy_key(queue: str, message: Message, failover_id: str) -> str:
@@ -31,6 +42,8 @@ class ReceiveDedup:
         if not failover_id:
             return True  # from a producer that is not failover's: nothing to deduplicate on
         copy = _copy_key(queue, message, failover_id)
+        if isinstance(self.window, AdmitsCopies):
+            return self.window.admit(copy, failover_id)
         # The copy first: a crash between the two writes then lets this copy through again, never
         # drops it.
         if self.window.seen(copy):

@@ -9,7 +9,8 @@ re-send around a failover). Two consumer processes receive from both queues thro
 dedup window. Meanwhile a seeded schedule cuts moto off, SIGKILLs a writer mid-run (and starts another
 in its place), pauses PostgreSQL, and cuts fake-gcs-server off (outages are refused connections at a
 `FaultProxy`). At the end a replicator drains the
-fleet's journal and the run checks, from every process's history:
+fleet's journal (settling the intents of the killed writer) and the run checks, from every
+process's history:
 
 - acknowledged writes lost: a key whose newest acknowledged version is not on both stores;
 - stale reads: a read that returned a version older than one acknowledged before the read began;
@@ -33,14 +34,15 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from failover.config import GcsConfig, S3Config, SqsConfig
-from failover.errors import FailoverError
+from failover.errors import FailoverError, JournalError
 from failover.fleet import Fleet, FleetConfig
 from failover.interfaces import ObjectStore
+from failover.replication.journal import Journal
 from failover.replication.replicator import Replicator
 from failover.testing.emulators import LocalClouds, PostgresServer
 from failover.testing.faults import Fault, FaultProxy
@@ -48,8 +50,10 @@ from failover.testing.faults import Fault, FaultProxy
 __all__ = ["main", "run"]
 
 KEYS = 12
-_CONSUMERS_LINGER = 15.0  # seconds consumers go on receiving after the writers stop
+LINGER = 15.0
+"""Seconds consumers go on receiving after the writers stop (more than a message's visibility, 5 s)."""
 _spawn = multiprocessing.get_context("spawn")
+_INTENT_GRACE_PASSED = 3600.0  # seconds the final drain's clock runs ahead, past every intent's expiry
 
 
 def _stores(s3: S3Config, gcs: GcsConfig) -> list[ObjectStore]:
@@ -70,7 +74,7 @@ def _writer(index: int, fleet: FleetConfig, s3: S3Config, gcs: GcsConfig, queues
     from failover.storage import FailoverStorage
 
     rng = random.Random(index)
-    with Fleet(fleet) as shared, _log(history / f"writer-{index}.jsonl") as out:
+    with Fleet(fleet, state_dir=history.parent / "state") as shared, _log(history / f"writer-{index}.jsonl") as out:
         storage = FailoverStorage(_stores(s3, gcs), journal=shared.journal)
         senders = [FailoverQueue([SqsQueue(config)]) for config in queues]
         until = _ready_and_wait(clock)
@@ -106,13 +110,15 @@ def _writer(index: int, fleet: FleetConfig, s3: S3Config, gcs: GcsConfig, queues
         storage.close()
 
 
-def _consumer(index: int, fleet: FleetConfig, queues: list[SqsConfig], clock: Any, history: Path) -> None:
+def _consumer(
+    index: int, fleet: FleetConfig, queues: list[SqsConfig], clock: Any, history: Path, linger: float
+) -> None:
     from failover.adapters.aws.sqs import SqsQueue
     from failover.queue import FailoverQueue
 
-    with Fleet(fleet) as shared, _log(history / f"consumer-{index}.jsonl") as out:
+    with Fleet(fleet, state_dir=history.parent / "state") as shared, _log(history / f"consumer-{index}.jsonl") as out:
         queue = FailoverQueue([SqsQueue(config) for config in queues], dedup=shared.dedup_window(ttl=3600))
-        until = _ready_and_wait(clock) + _CONSUMERS_LINGER
+        until = _ready_and_wait(clock) + linger
         while time.time() < until:
             try:
                 messages = queue.receive(10, wait=0.5, visibility=5)
@@ -120,11 +126,16 @@ def _consumer(index: int, fleet: FleetConfig, queues: list[SqsConfig], clock: An
                 time.sleep(0.2)
                 continue
             for message in messages:
-                out.write(json.dumps({"handed": message.dedup_id}) + "\n")  # handed on, then acked
+                # Handed on, then acked; which copy, which delivery of it, and when, for the post-mortem.
+                copy = {"q": message.queue, "id": message.id, "n": message.delivery_count, "t": time.monotonic()}
+                out.write(json.dumps({"handed": message.dedup_id, **copy}) + "\n")
                 try:
                     queue.ack(message)
                 except FailoverError:  # it comes back and is handed on again: at-least-once, by design
                     out.write(json.dumps({"ack_failed": message.dedup_id}) + "\n")
+                else:
+                    if queue.pending_acks:  # kept for a retry: a redelivery meanwhile is dropped
+                        out.write(json.dumps({"ack_deferred": message.dedup_id, "t": time.monotonic()}) + "\n")
         queue.close()
 
 
@@ -165,16 +176,22 @@ def _check(history: Path, stores: Sequence[ObjectStore], outage: tuple[float, fl
         if len(set(held)) > 1:
             diverged.append(key)
     stale = stale_in_outage = 0
+    details: list[str] = []  # what failed, for the post-mortem
     for read in reads:
         before = [ack["v"] for ack in acks if ack["ack"] == read["read"] and ack["t1"] < read["t0"]]
         if before and (read["v"] or "") < max(before):
             stale += 1
             stale_in_outage += outage[0] <= read["t0"] <= outage[1]
+            details.append(f"stale read of {read['read']} at {read['t0']:.3f}: {read['v']} < {max(before)}")
     sent = {record["sent"] for record in writes if "sent" in record}
     consumed = _histories(history, "consumer")
     handed = Counter(record["handed"] for record in consumed if "handed" in record)
     ack_failed = {record["ack_failed"] for record in consumed if "ack_failed" in record}
+    details += [f"write lost: {key}" for key in lost] + [f"not converged: {key}" for key in diverged]
+    details += [f"message lost: {id_}" for id_ in sorted(sent - set(handed))]
+    details += [f"handed {count} times: {id_}" for id_, count in handed.items() if count > 1]
     return {
+        "details": details[:50],
         "acknowledged_writes": len(acks),
         "reads": len(reads),
         "messages_sent": len(sent),
@@ -193,7 +210,44 @@ def _check(history: Path, stores: Sequence[ObjectStore], outage: tuple[float, fl
     }
 
 
-def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, Any]:
+def _final_drain(
+    stores: Sequence[ObjectStore], journal: Journal, timeout: float = 60.0, backlog: Callable[[], int] | None = None
+) -> None:
+    """Every writer has stopped: the intents left are of writers that died mid-write, settled at once
+    (the background replicator settles one when its grace, a minute, has run out); then drains until
+    ``backlog()`` is 0 or ``timeout`` passes. A drain ends when a pass finds nothing to do, and a
+    spooling journal whose database did not answer (a slow call on a loaded machine) shows only
+    its spool: so the drain is repeated while the database's own count says items are left."""
+    replicator = Replicator(
+        {store.name: store for store in stores},
+        journal,
+        poll_interval=0.2,
+        wall=lambda: time.time() + _INTENT_GRACE_PASSED,
+    )
+    count = backlog if backlog is not None else lambda: sum(journal.backlog().values())
+    deadline = time.monotonic() + timeout
+    while True:
+        replicator.drain(timeout=max(0.1, deadline - time.monotonic()))
+        try:
+            left = count()
+        except JournalError:
+            left = -1  # unknown
+        if left == 0 or time.monotonic() >= deadline:
+            return
+        time.sleep(0.5)
+
+
+def _retrying(count: Callable[[], int], attempts: int = 10) -> int:
+    """``count()``, tried again (every half second) while the database does not answer."""
+    for _ in range(attempts - 1):
+        try:
+            return count()
+        except JournalError:
+            time.sleep(0.5)
+    return count()
+
+
+def run(processes: int, seconds: float, seed: int, workdir: Path, *, linger: float = LINGER) -> dict[str, Any]:
     rng = random.Random(seed)
     name = f"chaos-{seed}-{os.getpid()}"
     history = workdir / "history"
@@ -208,7 +262,9 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
         s3 = clouds.aws.s3_config(name, endpoint_url=proxies["aws"].endpoint)
         gcs = clouds.gcs.gcs_config(name, endpoint_url=proxies["gcs"].endpoint)
         queues = [clouds.aws.sqs_config(f"{name}-{n}", endpoint_url=proxies["aws"].endpoint) for n in range(2)]
-        with Fleet(fleet):  # migrates the schema once, before the processes race
+        # The run's own state directory: the spool every process of this host shares (and that a killed
+        # one leaves to the others) must not be another run's, whose stores this run does not know.
+        with Fleet(fleet, state_dir=workdir / "state"):  # migrates the schema once, before the processes race
             for store in _stores(s3, gcs):
                 store.close()
         clock = (_spawn.Queue(), _spawn.Event(), _spawn.Value("d", 0.0))
@@ -216,7 +272,9 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
             n: _spawn.Process(target=_writer, args=(n, fleet, s3, gcs, queues, clock, history))
             for n in range(processes)
         }
-        consumers = [_spawn.Process(target=_consumer, args=(n, fleet, queues, clock, history)) for n in range(2)]
+        consumers = [
+            _spawn.Process(target=_consumer, args=(n, fleet, queues, clock, history, linger)) for n in range(2)
+        ]
         for process in [*writers.values(), *consumers]:
             process.start()
         for _ in range(processes + len(consumers)):
@@ -257,13 +315,17 @@ def run(processes: int, seconds: float, seed: int, workdir: Path) -> dict[str, A
                 time.sleep(1.5)
                 proxies[event].clear()
         for process in [*writers.values(), *consumers]:
-            process.join(timeout=seconds + _CONSUMERS_LINGER + 120)
+            process.join(timeout=seconds + linger + 120)
         stores = _stores(s3, gcs)
-        with Fleet(fleet) as shared:
-            replicator = Replicator({store.name: store for store in stores}, shared.journal, poll_interval=0.2)
-            replicator.drain(timeout=60)
+        with Fleet(fleet, state_dir=workdir / "state") as shared:
+            journal = shared.journal
+
+            def backlog() -> int:  # the database's own count: an unreachable one is an error, not 0
+                return sum(journal.primary.backlog().values()) + journal.spooled()
+
+            _final_drain(stores, journal, backlog=backlog)
             report = _check(history, stores, outage)
-            report["journal_backlog_left"] = sum(shared.journal.backlog().values())
+            report["journal_backlog_left"] = _retrying(backlog)
             report["journal_items_left"] = [
                 f"{item.key} {item.store} attempts={item.attempts} {item.last_error}"
                 for key in sorted({f"k{n:02d}" for n in range(KEYS)})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from failover.adapters.memory import MemoryStore
-from failover.testing.fleet_chaos import _check
+from failover.replication.journal import Journal, SqliteJournal
+from failover.testing.fleet_chaos import _check, _final_drain
 
 
 def _history(directory: Path, name: str, records: list[dict[str, Any]]) -> None:
@@ -42,3 +44,41 @@ def test_message_handed_on_by_two_consumers_counts_once_as_twice_unless_its_ack_
     assert report["messages_handed_twice"] == 1
     assert report["messages_handed_again_after_a_failed_ack"] == 1
     assert report["messages_lost"] == 1
+
+
+def test_final_drain_settles_the_intent_of_a_writer_killed_after_its_store_write(tmp_path: Path) -> None:
+    a, b = MemoryStore("a"), MemoryStore("b")
+    a.put("k", b"x", metadata={"failover_version": "v2"})  # written, never committed: the writer died
+    with SqliteJournal(tmp_path / "journal.sqlite") as journal:
+        journal.intend("k", "v2", hashlib.sha256(b"x").hexdigest(), 1, ["a", "b"], lease=60)
+        _final_drain([a, b], journal, timeout=10)
+    assert b.head("k").version == "v2"
+
+
+class _Hides:
+    """A journal view that shows nothing pending until its database is asked for the count (a
+    database that did not answer the drain's looks, and answered the count after)."""
+
+    def __init__(self, journal: SqliteJournal) -> None:
+        self.journal = journal
+        self.hidden = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.journal, name)
+
+    def pending(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return [] if self.hidden else self.journal.pending(*args, **kwargs)
+
+    def count(self) -> int:
+        self.hidden = False
+        return sum(self.journal.backlog().values())
+
+
+def test_final_drain_goes_on_while_the_database_counts_items_left(tmp_path: Path) -> None:
+    a, b = MemoryStore("a"), MemoryStore("b")
+    a.put("k", b"x", metadata={"failover_version": "v1"})
+    with SqliteJournal(tmp_path / "journal.sqlite") as journal:
+        journal.append("k", "v1", hashlib.sha256(b"x").hexdigest(), 1, "a", ["b"])
+        view = _Hides(journal)
+        _final_drain([a, b], cast(Journal, view), timeout=10, backlog=view.count)
+    assert b.head("k").version == "v1"

@@ -194,3 +194,18 @@ def test_dead_letter_of_a_spooled_item_stays_in_the_spool(journal: SpoolingJourn
     with pytest.raises(JournalError):  # the fleet's dead letters could not be revived: said so
         journal.revive()
     assert journal.spooled() == 1, "the spool's dead letter was not revived"
+
+
+def test_dead_letter_of_a_spooled_item_moves_into_the_database_when_it_returns(
+    journal: SpoolingJournal, fleet_view: PostgresJournal, postgres: PostgresServer
+) -> None:
+    journal.append("warm", "v1", SHA, 1, "a", [])
+    postgres.stop()
+    journal.append("k", "v1", SHA, 1, "a", ["b"])
+    journal.dead_letter("k", "v1", "b", "source_missing")
+    postgres.start()
+    _until(lambda: not journal.spool.dead_letters(), timeout=10)
+    assert [(i.key, i.version, i.store, i.last_error) for i in fleet_view.dead_letters()] == [
+        ("k", "v1", "b", "source_missing")
+    ]
+    assert fleet_view.newest_pending("k") == frozenset({"b"}), "a dead letter's store still lacks the version"
