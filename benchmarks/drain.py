@@ -43,7 +43,7 @@ class DrainSize:
 
 
 FULL = DrainSize()
-QUICK = DrainSize(batches=((KiB, 10), (MiB, 3)), rounds=1)
+QUICK = DrainSize(batches=((KiB, 5), (MiB, 2)), rounds=1)
 
 
 def _round(clouds: LocalClouds, journals: Path, object_size: int, count: int) -> dict[str, float]:

@@ -55,7 +55,7 @@ class LagSize:
 
 
 FULL = LagSize()
-QUICK = LagSize(rates=((10.0, 1.0), (50.0, 1.0)), writers=4, settle=20.0)
+QUICK = LagSize(rates=((20.0, 1.0),), writers=4, settle=20.0)
 
 
 def _timed(store: ObjectStore, done: dict[str, float], lock: threading.Lock) -> None:

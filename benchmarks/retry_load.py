@@ -58,7 +58,7 @@ class RetryLoadSize:
 
 
 FULL = RetryLoadSize()
-QUICK = RetryLoadSize(rate=20.0, phase=1.5, keys=10, contenders=(FAILOVER, BOTO3))
+QUICK = RetryLoadSize(rate=20.0, phase=1.0, keys=10, contenders=(FAILOVER,))
 
 
 class _Paced(threading.Thread):
