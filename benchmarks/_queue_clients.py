@@ -39,12 +39,17 @@ CONTENDERS = (BOTO3, TENACITY, FAILOVER, DEDUP)
 
 @dataclass(frozen=True)
 class QueueClientKit:
-    """``send(body)``; ``receive()`` returns the bodies of one poll of every queue (acked); ``close``."""
+    """``send(body)``; ``receive()`` returns the bodies of one poll of every queue (acked); ``close``.
+
+    ``settled()``: whether every queue is being read again (a FailoverQueue reads a queue whose circuit
+    is open only once a probe has closed it); the consumer keeps polling until it is.
+    """
 
     send: Callable[[bytes], object]
     receive: Callable[[], list[bytes]]
     close: Callable[[], None]
     failover: FailoverQueue | None = None
+    settled: Callable[[], bool] = lambda: True
 
 
 def _sqs(config: SqsConfig) -> tuple[SQSClient, str]:
@@ -74,7 +79,10 @@ def build_queue_client(contender: str, sqs: SqsConfig, azure: AzureQueueConfig, 
                 queue.ack(message)
             return [message.body for message in messages]
 
-        return QueueClientKit(lambda body: queue.send(body), receive_failover, queue.close, failover=queue)
+        def settled() -> bool:
+            return all(state.value == "healthy" for state in queue.health.states().values())
+
+        return QueueClientKit(lambda body: queue.send(body), receive_failover, queue.close, queue, settled)
     client, url = _sqs(sqs)
 
     def sqs_send(body: bytes) -> object:

@@ -59,7 +59,7 @@ class BrownoutSize:
     delay: float = 1.0
     reads: int = 2000  # per contender and fraction, over all rounds
     rounds: int = 4
-    threads: int = 4
+    threads: int = 8
     keys: int = 50
     object_size: int = 1024
     seed: int = 20261203

@@ -137,10 +137,12 @@ def run_one(
             now = time.perf_counter()
             if bodies:
                 last_new = now
+                continue
+            if not kit.settled():
+                last_new = now  # quiet counts from when every queue is read again
             elif now - last_new > size.quiet:
                 break
-            else:
-                time.sleep(0.2)
+            time.sleep(0.2)
     finally:
         if timer is not None:
             timer.cancel()
