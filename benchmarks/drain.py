@@ -44,7 +44,7 @@ class DrainSize:
     rounds: int = 3
 
 
-FULL = DrainSize(batches=((KiB, 150), (MiB, 20)))
+FULL = DrainSize(batches=((KiB, 100), (MiB, 15)))
 QUICK = DrainSize(batches=((KiB, 5), (MiB, 2)), rounds=1)
 
 

@@ -34,7 +34,7 @@ __all__ = ["CONTENDERS", "main"]
 
 NAME = "peers"
 CONTENDERS = (BOTO3, TENACITY, MSC, FAILOVER)
-FULL = replace(OUTAGE_FULL, operations=250, fault_at=60, fault_budget=15.0, join_limit=10.0)
+FULL = replace(OUTAGE_FULL, operations=160, fault_at=40, fault_budget=8.0, join_limit=10.0)
 QUICK = replace(OUTAGE_QUICK, operations=24, fault_at=8, fault_budget=2.0, join_limit=3.0)
 FULL_SCENARIOS = SCENARIOS
 QUICK_SCENARIOS = ("refused",)

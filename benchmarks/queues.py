@@ -54,7 +54,7 @@ class QueueSize:
     contenders: tuple[str, ...] = CONTENDERS
 
 
-FULL = QueueSize()
+FULL = QueueSize(messages=100, rate=25.0, fault_at=25, fault_seconds=5.0, quiet=2.0)
 QUICK = QueueSize(
     messages=20,
     rate=20.0,
@@ -184,8 +184,8 @@ def headlines(runs: list[dict[str, Any]]) -> list[Headline]:
         def cell(run: dict[str, Any]) -> str:
             p99 = run["fault_send_ms"]["p99"]
             return (
-                f"{run['lost']} lost, {run['delivered_twice']} twice, {run['send_errors']} failed sends, "
-                f"send p99 {'-' if p99 is None else f'{p99:,.0f} ms'}"
+                f"{run['contender']} {run['lost']} / {run['delivered_twice']} / {run['send_errors']} / "
+                f"{'-' if p99 is None else f'{p99:,.0f} ms'}"
             )
 
         plain, dedup = by.get(FAILOVER), by.get(DEDUP)
@@ -193,15 +193,13 @@ def headlines(runs: list[dict[str, Any]]) -> list[Headline]:
             plain, dedup = dedup, None
         if plain is None:
             continue
-        measured = f"{plain['contender']}: {cell(plain)}"
-        if dedup is not None:
-            measured += f"; with dedup: {dedup['delivered_twice']} twice"
-        peers = "; ".join(f"{name}: {cell(by[name])}" for name in (BOTO3, TENACITY) if name in by)
+        cells = [cell(by[name]) for name in (FAILOVER, DEDUP, BOTO3, TENACITY) if name in by]
         out.append(
             Headline(
                 "queues",
-                f"SQS {scenario} for part of a stream of sends (peers: {peers})",
-                measured,
+                f"SQS {scenario} for part of a stream of sends: lost / delivered twice "
+                "/ failed sends / send p99 during the fault",
+                "; ".join(cells),
                 "nothing acknowledged is lost; no duplicate with the dedup window",
                 plain["lost"] == 0 and (dedup is None or (dedup["lost"] == 0 and dedup["delivered_twice"] == 0)),
             )

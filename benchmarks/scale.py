@@ -9,7 +9,8 @@
     interleaved rounds.
 (c) Python memory at peak (tracemalloc) of a put from a file and a streamed get through the same
     `FailoverStorage`, at 64 MiB and at 1 GiB: flat in the object size when only chunks are held
-    (S3's parts: ``multipart_chunksize`` 8 MiB, ``max_concurrency`` 2 in flight).
+    (S3's parts: ``multipart_chunksize`` 8 MiB, ``max_concurrency`` 2 in flight), with a deadline and
+    an attempt timeout long enough for 1 GiB on moto (the defaults, 10 s and 3 s, are not).
 
 ``python -m benchmarks.scale [--quick] [--out DIR]`` writes scale.json and scale.md.
 """
@@ -34,21 +35,23 @@ from failover.adapters.aws import S3Store
 from failover.adapters.gcp import GcsStore
 from failover.adapters.memory import MemoryStore
 from failover.config import S3Config
+from failover.engine import EngineSettings
 from failover.storage import FailoverStorage
 from failover.testing.emulators import LocalClouds
 
 __all__ = ["ScaleSize", "main"]
 
 NAME = "scale"
+LARGE_DEADLINE = 600.0
 KiB, MiB, GiB = 1024, 1024 * 1024, 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class ScaleSize:
     store_counts: tuple[int, ...] = (2, 3, 5)
-    calls: int = 2000  # per operation, count and round (puts: a tenth)
-    call_rounds: int = 5
-    objects: tuple[tuple[int, int], ...] = ((KiB, 200), (MiB, 30), (64 * MiB, 2))  # (size, operations a round)
+    calls: int = 1000  # per operation, count and round (puts: a tenth)
+    call_rounds: int = 3
+    objects: tuple[tuple[int, int], ...] = ((KiB, 100), (MiB, 20), (64 * MiB, 1))  # (size, operations a round)
     rounds: int = 3
     memory_sizes: tuple[int, ...] = (64 * MiB, GiB)
 
@@ -105,6 +108,7 @@ def throughput(clouds: LocalClouds, size: ScaleSize, scratch: Path) -> list[dict
         [S3Store(s3_config), GcsStore(clouds.gcs.gcs_config(bucket, ensure=True))],
         journal=scratch / "throughput.sqlite",
         replicate=False,
+        settings=EngineSettings(deadline=LARGE_DEADLINE, attempt_timeout=LARGE_DEADLINE / 4),  # 64 MiB on a busy moto
     )
     raw = _boto3_client(s3_config)
     results = []
@@ -162,6 +166,9 @@ def memory(clouds: LocalClouds, size: ScaleSize, scratch: Path) -> list[dict[str
         [S3Store(s3_config), GcsStore(clouds.gcs.gcs_config(bucket, ensure=True))],
         journal=scratch / "memory.sqlite",
         replicate=False,
+        # A 1 GiB transfer takes longer than the 10 s default deadline, and moto takes longer than the
+        # default 3 s attempt timeout to assemble 128 parts when the upload completes.
+        settings=EngineSettings(deadline=LARGE_DEADLINE, attempt_timeout=LARGE_DEADLINE / 4),
     )
     out = []
     try:

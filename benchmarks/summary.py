@@ -58,8 +58,9 @@ def render(results: Path = RESULTS) -> str:
     machines = sorted({f"{env['cpu_count']} CPUs, {env['platform']}" for env in environments})
     quick = [data["benchmark"] for data in runs if data.get("quick")]
     loads = [env["load_average_1_5_15"][0] for env in environments]
+    when = f"on {dates[0]}" if dates[0] == dates[-1] else f"between {dates[0]} and {dates[-1]}"
     machine = (
-        f"Ran on {'; '.join(machines)}, Python {first['python']}, between {dates[0]} and {dates[-1]}, on local "
+        f"Ran on {'; '.join(machines)}, Python {first['python']}, {when}, on local "
         f"emulators (moto, fake-gcs-server, Azurite), a machine shared with other jobs (1-minute load average "
         f"{min(loads):.1f} to {max(loads):.1f} when the scripts started). Each figure's details and raw numbers: "
         f"`benchmarks/results/<scenario>.md` and `.json`."
