@@ -34,7 +34,7 @@ __all__ = ["CONTENDERS", "main"]
 
 NAME = "peers"
 CONTENDERS = (BOTO3, TENACITY, MSC, FAILOVER)
-FULL = replace(OUTAGE_FULL, operations=160, fault_at=40, fault_budget=8.0, join_limit=10.0)
+FULL = replace(OUTAGE_FULL, operations=160, fault_at=40, fault_budget=15.0, join_limit=10.0)
 QUICK = replace(OUTAGE_QUICK, operations=24, fault_at=8, fault_budget=2.0, join_limit=3.0)
 FULL_SCENARIOS = SCENARIOS
 QUICK_SCENARIOS = ("refused",)
@@ -51,8 +51,9 @@ def headlines(runs: list[dict[str, Any]]) -> list[Headline]:
                 continue
             failed = run["failed_during_fault"] + (1 if run["unfinished_at_cap"] else 0)
             p99 = run["latency_ms"]["fault"]["p99"]
+            kinds = f" ({', '.join(sorted(run['errors']))})" if run["errors"] else ""
             cells.append(
-                f"{name}: {failed}/{run['fault_operations_measured']} failed, {run['stale_reads']} stale, "
+                f"{name}: {failed}/{run['fault_operations_measured']} failed{kinds}, {run['stale_reads']} stale, "
                 f"p99 {p99:,.0f} ms"
             )
         if not by:

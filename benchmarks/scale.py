@@ -7,7 +7,8 @@
     `FailoverStorage([S3Store, GcsStore])` (replication off, so GCS is only journaled) against a raw
     boto3 client (``put_object`` / ``get_object``, its defaults), as the ratio of medians of
     interleaved rounds.
-(c) Python memory at peak (tracemalloc) of a put from a file and a streamed get through the same
+(c) The process's peak resident memory (Linux ``VmHWM``, reset before each transfer; its growth
+    over the resident size before it) during a put from a file and a streamed get through the same
     `FailoverStorage`, at 64 MiB and at 1 GiB: flat in the object size when only chunks are held
     (S3's parts: ``multipart_chunksize`` 8 MiB, ``max_concurrency`` 2 in flight), with a deadline and
     an attempt timeout long enough for 1 GiB on moto (the defaults, 10 s and 3 s, are not).
@@ -20,7 +21,6 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-import tracemalloc
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -34,7 +34,6 @@ from benchmarks._outage_clients import _boto3_client
 from failover.adapters.aws import S3Store
 from failover.adapters.gcp import GcsStore
 from failover.adapters.memory import MemoryStore
-from failover.config import S3Config
 from failover.engine import EngineSettings
 from failover.storage import FailoverStorage
 from failover.testing.emulators import LocalClouds
@@ -57,7 +56,7 @@ class ScaleSize:
 
 
 FULL = ScaleSize()
-QUICK = ScaleSize(calls=50, call_rounds=1, objects=((KiB, 5), (MiB, 2)), rounds=1, memory_sizes=(9 * MiB,))
+QUICK = ScaleSize(calls=50, call_rounds=1, objects=((KiB, 5), (MiB, 2)), rounds=1, memory_sizes=(12 * MiB, 24 * MiB))
 
 
 # -- (a) cost of a call by number of stores -------------------------------------------------------------
@@ -170,6 +169,8 @@ def memory(clouds: LocalClouds, size: ScaleSize, scratch: Path) -> list[dict[str
         # default 3 s attempt timeout to assemble 128 parts when the upload completes.
         settings=EngineSettings(deadline=LARGE_DEADLINE, attempt_timeout=LARGE_DEADLINE / 4),
     )
+    failovers: list[str] = []
+    storage.on_failover(lambda source, target, operation, error: failovers.append(f"{operation}: {error}"))
     out = []
     try:
         for object_size in size.memory_sizes:
@@ -180,22 +181,19 @@ def memory(clouds: LocalClouds, size: ScaleSize, scratch: Path) -> list[dict[str
                     source.write(block)
                 source.seek(0)
                 key = f"memory/{object_size}"
-                tracemalloc.start()
-                try:
-                    started = time.perf_counter()
-                    storage.put(key, source)
-                    put_s = time.perf_counter() - started
-                    _, put_peak = tracemalloc.get_traced_memory()
-                    tracemalloc.reset_peak()
-                    started = time.perf_counter()
-                    received = 0
-                    with storage.get(key) as reader:
-                        for chunk in reader:
-                            received += len(chunk)
-                    get_s = time.perf_counter() - started
-                    _, get_peak = tracemalloc.get_traced_memory()
-                finally:
-                    tracemalloc.stop()
+                baseline = _reset_peak_rss()
+                started = time.perf_counter()
+                stored = storage.put(key, source)
+                put_s = time.perf_counter() - started
+                put_peak = _peak_rss() - baseline
+                baseline = _reset_peak_rss()
+                started = time.perf_counter()
+                received = 0
+                with storage.get(key) as reader:
+                    for chunk in reader:
+                        received += len(chunk)
+                get_s = time.perf_counter() - started
+                get_peak = _peak_rss() - baseline
                 storage.delete(key)
             if received != object_size:
                 raise RuntimeError(f"streamed back {received} of {object_size} bytes")
@@ -204,6 +202,8 @@ def memory(clouds: LocalClouds, size: ScaleSize, scratch: Path) -> list[dict[str
                     "object_size": object_size,
                     "put_peak_mib": round(put_peak / MiB, 2),
                     "get_peak_mib": round(get_peak / MiB, 2),
+                    "stored_on": stored.store,
+                    "failovers": list(failovers),
                     "put_s": round(put_s, 2),
                     "get_s": round(get_s, 2),
                 }
@@ -213,9 +213,22 @@ def memory(clouds: LocalClouds, size: ScaleSize, scratch: Path) -> list[dict[str
     return out
 
 
-def chunk_bound(config: S3Config) -> int:
-    """What the put may hold: the parts in flight and the one being read, and one more for the copy out."""
-    return config.multipart_chunksize * (config.max_concurrency + 2)
+def _status(field: str) -> int:
+    """A ``/proc/self/status`` memory figure (``VmRSS``, ``VmHWM``), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
+
+
+def _reset_peak_rss() -> int:
+    """Reset the process's peak resident size to its current one (Linux: ``clear_refs`` 5); return it."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status("VmRSS")
+
+
+def _peak_rss() -> int:
+    return _status("VmHWM")
 
 
 def _label(size: int) -> str:
@@ -251,15 +264,19 @@ def headlines(data: dict[str, Any]) -> list[Headline]:
                     None,
                 )
             )
-    bound = data["chunk_bound_mib"]
-    largest = data["memory"][-1]
+    part = data["part_mib"]
+    bound = part * (data["parts_in_flight"] + 2)  # the parts in flight, the one being read, one copy of it
+    smallest, largest = data["memory"][0], data["memory"][-1]
     peak = max(largest["put_peak_mib"], largest["get_peak_mib"])
     out.append(
         Headline(
             "scale",
-            f"Python memory at peak, {_label(largest['object_size'])} streamed put and get",
-            f"{largest['put_peak_mib']:.1f} / {largest['get_peak_mib']:.1f} MiB",
-            f"bounded by chunk sizes (<= {bound:g} MiB), not object size",
+            f"peak memory growth of a streamed put / get, {_label(largest['object_size'])} "
+            f"(against {_label(smallest['object_size'])})",
+            f"{largest['put_peak_mib']:.0f} / {largest['get_peak_mib']:.0f} MiB "
+            f"({smallest['put_peak_mib']:.0f} / {smallest['get_peak_mib']:.0f} MiB)",
+            f"bounded by chunk sizes, not object size (<= {bound:g} MiB: {data['parts_in_flight']} parts of "
+            f"{part:g} MiB in flight, one being read, one copy)",
             peak <= bound,
         )
     )
@@ -281,9 +298,9 @@ def markdown(data: dict[str, Any]) -> str:
         ],
     )
     peaks = markdown_table(
-        ["object", "put peak MiB", "get peak MiB", "put s", "get s"],
+        ["object", "put peak MiB", "get peak MiB", "put s", "get s", "stored on"],
         [
-            [_label(e["object_size"]), e["put_peak_mib"], e["get_peak_mib"], e["put_s"], e["get_s"]]
+            [_label(e["object_size"]), e["put_peak_mib"], e["get_peak_mib"], e["put_s"], e["get_s"], e["stored_on"]]
             for e in data["memory"]
         ],
     )
@@ -296,13 +313,14 @@ def markdown(data: dict[str, Any]) -> str:
             calls,
             "## (b) Throughput on moto's S3, one thread, against raw boto3 (ratio of medians)",
             throughput,
-            "## (c) Python memory at peak (tracemalloc), a put from a file and a streamed get",
+            "## (c) Peak resident memory added by a put from a file and a streamed get (Linux VmHWM)",
             peaks,
             headlines_markdown([Headline(**row) for row in data["headlines"]]),
             "A put's cost grows with the stores mostly through the journal row that names each store still "
             "pending; a read asks the first store only. At 64 MiB FailoverStorage uploads in 8 MiB parts, two in "
-            "flight, where boto3's `put_object` sends one request. tracemalloc sees Python's allocations (the "
-            "bodies and parts are Python bytes), not the C buffers of the socket layer.",
+            "flight, where boto3's `put_object` sends one request. The memory peaks are of the whole process "
+            "(the SDK's and the socket layer's buffers included), above what it held before the transfer; the "
+            f"parts: {data['part_mib']:g} MiB each, {data['parts_in_flight']} in flight.",
         ]
     )
 
@@ -317,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         calls = per_call(size, scratch)
         rates = throughput(clouds, size, scratch)
         peaks = memory(clouds, size, scratch)
-        bound = chunk_bound(clouds.aws.s3_config("unused"))
+        config = clouds.aws.s3_config("unused")
     data: dict[str, Any] = {
         "benchmark": NAME,
         "quick": options.quick,
@@ -327,7 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "per_call_us": calls,
         "throughput": rates,
         "memory": peaks,
-        "chunk_bound_mib": bound / MiB,
+        "part_mib": config.multipart_chunksize / MiB,
+        "parts_in_flight": config.max_concurrency,
     }
     data["headlines"] = headline_rows(headlines(data))
     for path in write_results(options.out, NAME, data, markdown(data)):
