@@ -162,6 +162,10 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+def _copies(count: int) -> str:
+    return f"{count} {'copy' if count == 1 else 'copies'}"
+
+
 def headlines(results: list[dict[str, Any]]) -> list[Headline]:
     out = []
     for entry in results:
@@ -171,7 +175,7 @@ def headlines(results: list[dict[str, Any]]) -> list[Headline]:
             Headline(
                 "replication lag",
                 f"ack to copy readable on the other stores, {entry['rate_asked']:g} puts/s asked "
-                f"({entry['rate_reached']:g} reached), {entry['replication_concurrency']} copy in flight per store",
+                f"({entry['rate_reached']:g} reached), {_copies(entry['replication_concurrency'])} in flight per store",
                 f"p99 {worst:.3f} s, max {maximum:.3f} s (worst store)",
                 f"p99 < {GOAL_P99_S:g} s",
                 worst < GOAL_P99_S,

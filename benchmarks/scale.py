@@ -10,8 +10,8 @@
 (c) The process's peak resident memory (Linux ``VmHWM``, reset before each transfer; its growth
     over the resident size before it) during a put from a file and a streamed get through the same
     `FailoverStorage`, at 64 MiB and at 1 GiB: flat in the object size when only chunks are held
-    (S3's parts: ``multipart_chunksize`` 8 MiB, ``max_concurrency`` 2 in flight), with a deadline and
-    an attempt timeout long enough for 1 GiB on moto (the defaults, 10 s and 3 s, are not).
+    (S3's parts: ``multipart_chunksize`` 8 MiB, ``max_concurrency`` 2 in flight), with a deadline, an
+    attempt timeout and an S3 read timeout long enough for 1 GiB on moto (the defaults are not).
 
 ``python -m benchmarks.scale [--quick] [--out DIR]`` writes scale.json and scale.md.
 """
@@ -160,13 +160,14 @@ def throughput(clouds: LocalClouds, size: ScaleSize, scratch: Path) -> list[dict
 
 def memory(clouds: LocalClouds, size: ScaleSize, scratch: Path) -> list[dict[str, Any]]:
     bucket = f"scale-mem-{uuid.uuid4().hex[:8]}"
-    s3_config = clouds.aws.s3_config(bucket, ensure=True)
+    # moto takes more than S3Config's default 10 s read timeout to assemble 128 parts (seen: the put then
+    # failed over to GCS); the attempt timeout and the deadline are raised to match below.
+    s3_config = clouds.aws.s3_config(bucket, ensure=True, read_timeout=LARGE_DEADLINE / 4)
     storage = FailoverStorage(
         [S3Store(s3_config), GcsStore(clouds.gcs.gcs_config(bucket, ensure=True))],
         journal=scratch / "memory.sqlite",
         replicate=False,
-        # A 1 GiB transfer takes longer than the 10 s default deadline, and moto takes longer than the
-        # default 3 s attempt timeout to assemble 128 parts when the upload completes.
+        # A 1 GiB transfer takes longer than the 10 s default deadline.
         settings=EngineSettings(deadline=LARGE_DEADLINE, attempt_timeout=LARGE_DEADLINE / 4),
     )
     failovers: list[str] = []

@@ -168,8 +168,11 @@ def test_scale_quick_measures_costs_by_store_count_ratios_and_memory_peaks(quick
     }
     assert all(_positive(e["ratio"]) for e in data["throughput"]), data["throughput"]
     for entry in data["memory"]:
-        assert _positive(entry["put_peak_mib"]), entry
-        assert _positive(entry["get_peak_mib"]), entry
+        # Growth of the process's peak resident size: zero when the transfer reused memory already held.
+        assert entry["put_peak_mib"] >= 0, entry
+        assert entry["get_peak_mib"] >= 0, entry
+        assert entry["stored_on"].startswith("aws:s3:"), entry
+        assert entry["failovers"] == [], entry
 
 
 @pytest.mark.timeout(WAIT_SECONDS + 20)
