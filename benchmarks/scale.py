@@ -317,8 +317,11 @@ def markdown(data: dict[str, Any]) -> str:
             "## (c) Peak resident memory added by a put from a file and a streamed get (Linux VmHWM)",
             peaks,
             headlines_markdown([Headline(**row) for row in data["headlines"]]),
-            "A put's cost grows with the stores mostly through the journal row that names each store still "
-            "pending; a read asks the first store only. At 64 MiB FailoverStorage uploads in 8 MiB parts, two in "
+            "The per-call costs are medians of interleaved rounds, but on a machine as loaded as this one (load "
+            "average above, on 2 CPUs) they are dominated by waiting for a core: compare the columns of a row, not "
+            "the absolute values with the overhead benchmark's. A put writes one journal row naming every store "
+            "still pending and pays its fsync; a read asks the first store. At 64 MiB FailoverStorage uploads in "
+            "8 MiB parts, two in "
             "flight, where boto3's `put_object` sends one request. The memory peaks are of the whole process "
             "(the SDK's and the socket layer's buffers included), above what it held before the transfer; the "
             f"parts: {data['part_mib']:g} MiB each, {data['parts_in_flight']} in flight.",
