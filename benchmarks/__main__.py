@@ -1,6 +1,7 @@
 """``python -m benchmarks [--quick] [--out DIR]``: every benchmark, one after the other.
 
 Each also runs alone (``python -m benchmarks.overhead``); the arguments are passed to each as given.
+A full run into ``benchmarks/results/`` then rewrites the README's summary table (`benchmarks.summary`).
 """
 
 from __future__ import annotations
@@ -8,8 +9,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from benchmarks import compat, encryption, fleet, outage, overhead, telemetry
-from benchmarks._common import say
+from benchmarks import (
+    brownout,
+    compat,
+    drain,
+    encryption,
+    fleet,
+    outage,
+    overhead,
+    peers,
+    queues,
+    replication_lag,
+    retry_load,
+    scale,
+    summary,
+    telemetry,
+)
+from benchmarks._common import RESULTS, parse_options, say
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "overhead": overhead.main,
@@ -18,6 +34,13 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "fleet": fleet.main,
     "compat": compat.main,
     "telemetry": telemetry.main,
+    "brownout": brownout.main,
+    "replication_lag": replication_lag.main,
+    "drain": drain.main,
+    "queues": queues.main,
+    "retry_load": retry_load.main,
+    "scale": scale.main,
+    "peers": peers.main,
 }
 
 
@@ -28,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"== {name}")
         if run(arguments) != 0:
             failed.append(name)
+    options = parse_options("every benchmark", arguments)
+    if not options.quick and options.out.resolve() == RESULTS.resolve():
+        summary.update()
     if failed:
         say(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

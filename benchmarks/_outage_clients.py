@@ -89,6 +89,10 @@ def _gcs_bucket(config: GcsConfig) -> Any:
 
 
 def build_client(contender: str, target: Target) -> Client:
+    if contender.startswith("multi-storage-client"):  # the peers benchmark's contender (the bench extra)
+        from benchmarks._msc_client import build_msc_client
+
+        return build_msc_client(target)
     if contender == FAILOVER:
         storage = FailoverStorage([S3Store(target.s3), GcsStore(target.gcs)])
 
