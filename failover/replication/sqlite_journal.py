@@ -63,6 +63,24 @@ FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
 
 _ENTRY_ID = "(SELECT id FROM entries WHERE key = ? AND version = ?)"
 
+_NEWEST_PENDING = (
+    "SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id"
+    " WHERE e.key = ? AND e.version = (SELECT MAX(version) FROM entries WHERE key = ?)"
+)
+_NONE_PENDING: frozenset[str] = frozenset()
+STALE_CACHE_KEYS = 65_536
+"""The most keys whose `SqliteJournal.newest_pending` answer is kept between commits."""
+
+
+class _Answers:
+    """`newest_pending` answers, valid while the file's change token is ``token``."""
+
+    __slots__ = ("answers", "token")
+
+    def __init__(self, token: object) -> None:
+        self.token = token
+        self.answers: dict[str, frozenset[str]] = {}
+
 
 class SqliteJournal:
     """The `Journal` in one SQLite file (WAL mode), shared by the threads and processes that open it.
@@ -84,6 +102,7 @@ class SqliteJournal:
     ) -> None:
         self._db = SqliteFile(path, synchronous="FULL", busy_timeout=busy_timeout, schema=_SCHEMA)
         self._wall = wall
+        self._answers = _Answers(None)
         try:
             self._migrate()
         except BaseException:
@@ -250,14 +269,28 @@ class SqliteJournal:
     # -- what readers and operators ask --------------------------------------------------------------
 
     def newest_pending(self, key: str) -> frozenset[str]:
+        """Asked on every read, so answered from memory while nothing was committed to the file.
+
+        The answers are kept with the file's change token (`SqliteFile.changes`: the WAL-index
+        header, which every commit rewrites, whichever process or connection made it); when the
+        token differs, every answer is dropped and the key is queried again. The token is taken
+        before the query, so an answer is never kept under a token newer than what it saw.
+        """
+        token = self._db.changes()
+        answers = self._answers
+        if answers.token == token:
+            known = answers.answers.get(key)
+            if known is not None:
+                return known
+        else:
+            answers = self._answers = _Answers(token)
         # Dead letters count: the store still lacks the version, whether or not anyone still tries.
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id"
-                " WHERE e.key = ? AND e.version = (SELECT MAX(version) FROM entries WHERE key = ?)",
-                (key, key),
-            ).fetchall()
-        return frozenset(row[0] for row in rows)
+            rows = conn.execute(_NEWEST_PENDING, (key, key)).fetchall()
+        stores = frozenset(row[0] for row in rows) if rows else _NONE_PENDING
+        if len(answers.answers) < STALE_CACHE_KEYS:
+            answers.answers[key] = stores
+        return stores
 
     def items(self, key: str) -> list[JournalItem]:
         """Every pending item of ``key``, due or not, dead letters included (for status output and tests)."""
