@@ -2,7 +2,9 @@
 
 Every SQLite error leaves here as a `JournalError` (a path that cannot be a database file as a
 `ConfigError`), so nothing above sees ``sqlite3``; every wait (for this process's lock, for another
-process's) is bounded by the caller's ``timeout``.
+process's) is bounded by the caller's ``timeout``. Writes of many threads share commits (and their
+fsyncs: `SqliteFile.commit`); readers learn cheaply whether anything was committed
+(`SqliteFile.changes`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import sqlite3
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from failover.errors import ConfigError, JournalError
 
 __all__ = ["SqliteFile"]
+
+T = TypeVar("T")
 
 
 class SqliteFile:
@@ -48,12 +52,17 @@ class SqliteFile:
         busy_timeout: float,
         schema: str,
         field: str = "journal",
+        on_commit: Callable[[int], object] | None = None,
     ) -> None:
         self.path = Path(path)
         self.field = field
         self.busy_timeout = busy_timeout
+        self.on_commit = on_commit
         _check_path(self.path, field)
         self.lock = threading.Lock()
+        self._calls = threading.Condition()  # guards the two below
+        self._queued: list[_Call] = []
+        self._leading = False
         self._read_lock = threading.Lock()
         self._conn = self._connect()
         self._reader: sqlite3.Connection | None = None
@@ -110,10 +119,10 @@ class SqliteFile:
         Waits at most ``timeout`` (default ``busy_timeout``) for the locks. A failure anywhere, COMMIT
         included, rolls the transaction back; SQLite's errors are raised as `JournalError`.
         """
-        wait = self.busy_timeout if timeout is None else max(0.0, min(timeout, self.busy_timeout))
+        wait = self._wait(timeout)
         started = time.monotonic()
         if not self.lock.acquire(timeout=wait):
-            raise JournalError(f"the {self.field} at {self.path} stayed busy in this process for {wait:.3g} s")
+            raise self._busy(wait)
         try:
             try:
                 left = max(0.0, wait - (time.monotonic() - started))
@@ -131,6 +140,104 @@ class SqliteFile:
                 raise
         finally:
             self.lock.release()
+
+    def commit(self, work: Callable[[sqlite3.Connection], T], timeout: float | None = None) -> T:
+        """``work(conn)`` in a write transaction, durable when it returns: a group commit.
+
+        Calls that arrive while a transaction commits (its fsync, with ``synchronous=FULL``) queue;
+        the next of them to run takes every queued call into one transaction, each in a savepoint of
+        its own, and commits them together: one fsync for all, as databases do. A call alone commits
+        at once, with one fsync, as `write` does. Each call returns (or raises) only after the
+        COMMIT that holds its work returned, so a call that returned is on disk. ``work`` runs on
+        whichever thread leads the group: it uses only ``conn`` and returns; its exception (SQLite's
+        as a `JournalError`) undoes its own savepoint only and is raised to its caller; a failed
+        COMMIT fails every call of the group.
+
+        ``timeout`` (default ``busy_timeout``) bounds the wait for the locks, as in `write`: a call
+        still queued when it passes, or whose turn in the transaction comes after it, fails with a
+        `JournalError` without having written anything.
+        """
+        wait = self._wait(timeout)
+        call = _Call(work, time.monotonic() + wait)
+        with self._calls:
+            self._queued.append(call)
+            while self._leading and not call.done:
+                left = call.deadline - time.monotonic()
+                if not call.taken and left <= 0:
+                    self._queued.remove(call)
+                    raise self._busy(wait)
+                self._calls.wait(None if call.taken else left)
+            if not call.done:
+                self._leading = True
+                group, self._queued = self._queued, []
+                for each in group:
+                    each.taken = True
+        if not call.done:
+            try:
+                self._commit_group(group)
+            finally:
+                with self._calls:
+                    for each in group:
+                        each.done = True
+                    self._leading = False
+                    self._calls.notify_all()
+        if call.error is not None:
+            raise call.error
+        return call.result  # type: ignore[no-any-return]
+
+    def _commit_group(self, group: list[_Call]) -> None:
+        started = time.monotonic()
+        wait = max(0.0, max(each.deadline for each in group) - started)
+        if not self.lock.acquire(timeout=wait):
+            error = self._busy(wait)
+            for each in group:
+                each.error = error
+            return
+        try:
+            try:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                error = self._error("lock", exc)
+                for each in group:
+                    each.error = error
+                return
+            ran = 0
+            try:
+                for each in group:
+                    if each.deadline < time.monotonic():
+                        each.error = self._busy(each.deadline - started)
+                        continue
+                    self._conn.execute("SAVEPOINT call")
+                    try:
+                        each.result = each.work(self._conn)
+                    except BaseException as exc:
+                        self._conn.execute("ROLLBACK TO call")
+                        self._conn.execute("RELEASE call")
+                        each.error = self._error("write", exc) if isinstance(exc, sqlite3.Error) else exc
+                    else:
+                        self._conn.execute("RELEASE call")
+                        ran += 1
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback()
+                failed: BaseException = self._error("write", exc) if isinstance(exc, sqlite3.Error) else exc
+                for each in group:
+                    each.error = failed
+                    each.result = None
+                if not isinstance(exc, Exception):
+                    raise
+                return
+        finally:
+            self.lock.release()
+        if self.on_commit is not None and ran:
+            self.on_commit(ran)
+
+    def _wait(self, timeout: float | None) -> float:
+        return self.busy_timeout if timeout is None else max(0.0, min(timeout, self.busy_timeout))
+
+    def _busy(self, wait: float) -> JournalError:
+        return JournalError(f"the {self.field} at {self.path} stayed busy in this process for {max(wait, 0):.3g} s")
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:
@@ -224,6 +331,20 @@ class _WalHeader:
 
     def close(self) -> None:
         self._mapped.close()
+
+
+class _Call:
+    """One call of `SqliteFile.commit`: its work, its deadline (monotonic), its outcome."""
+
+    __slots__ = ("deadline", "done", "error", "result", "taken", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any], deadline: float) -> None:
+        self.work = work
+        self.deadline = deadline
+        self.taken = False  # in a group being committed: it no longer times out in the queue
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
 
 
 def _check_path(path: Path, field: str) -> None:
