@@ -52,12 +52,14 @@ class SqliteFile:
         busy_timeout: float,
         schema: str,
         field: str = "journal",
-        on_commit: Callable[[int], object] | None = None,
+        on_commit: Callable[[int, bool], object] | None = None,
     ) -> None:
         self.path = Path(path)
         self.field = field
         self.busy_timeout = busy_timeout
         self.on_commit = on_commit
+        self._synchronous = synchronous
+        self._syncing = synchronous  # the writer connection's setting now (see `commit`)
         _check_path(self.path, field)
         self.lock = threading.Lock()
         self._calls = threading.Condition()  # guards the two below
@@ -126,6 +128,9 @@ class SqliteFile:
         try:
             try:
                 left = max(0.0, wait - (time.monotonic() - started))
+                if self._syncing != self._synchronous:
+                    self._conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+                    self._syncing = self._synchronous
                 self._conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -141,7 +146,7 @@ class SqliteFile:
         finally:
             self.lock.release()
 
-    def commit(self, work: Callable[[sqlite3.Connection], T], timeout: float | None = None) -> T:
+    def commit(self, work: Callable[[sqlite3.Connection], T], timeout: float | None = None, *, sync: bool = True) -> T:
         """``work(conn)`` in a write transaction, durable when it returns: a group commit.
 
         Calls that arrive while a transaction commits (its fsync, with ``synchronous=FULL``) queue;
@@ -156,9 +161,14 @@ class SqliteFile:
         ``timeout`` (default ``busy_timeout``) bounds the wait for the locks, as in `write`: a call
         still queued when it passes, or whose turn in the transaction comes after it, fails with a
         `JournalError` without having written anything.
+
+        ``sync=False``: the work need only survive this process, not the machine: a group of such
+        calls alone commits with ``synchronous=NORMAL`` (written to the WAL, no fsync), and the next
+        synced commit's fsync puts it on disk too (the WAL is written in order). A group with any
+        synced call commits with the file's own setting.
         """
         wait = self._wait(timeout)
-        call = _Call(work, time.monotonic() + wait)
+        call = _Call(work, time.monotonic() + wait, sync)
         with self._calls:
             self._queued.append(call)
             while self._leading and not call.done:
@@ -195,6 +205,10 @@ class SqliteFile:
             return
         try:
             try:
+                syncing = self._synchronous if any(each.sync for each in group) else "NORMAL"
+                if syncing != self._syncing:
+                    self._conn.execute(f"PRAGMA synchronous = {syncing}")
+                    self._syncing = syncing
                 self._conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -203,6 +217,7 @@ class SqliteFile:
                     each.error = error
                 return
             ran = 0
+            synced = syncing != "NORMAL"
             try:
                 for each in group:
                     if each.deadline < time.monotonic():
@@ -231,7 +246,7 @@ class SqliteFile:
         finally:
             self.lock.release()
         if self.on_commit is not None and ran:
-            self.on_commit(ran)
+            self.on_commit(ran, synced)
 
     def _wait(self, timeout: float | None) -> float:
         return self.busy_timeout if timeout is None else max(0.0, min(timeout, self.busy_timeout))
@@ -336,11 +351,12 @@ class _WalHeader:
 class _Call:
     """One call of `SqliteFile.commit`: its work, its deadline (monotonic), its outcome."""
 
-    __slots__ = ("deadline", "done", "error", "result", "taken", "work")
+    __slots__ = ("deadline", "done", "error", "result", "sync", "taken", "work")
 
-    def __init__(self, work: Callable[[sqlite3.Connection], Any], deadline: float) -> None:
+    def __init__(self, work: Callable[[sqlite3.Connection], Any], deadline: float, sync: bool) -> None:
         self.work = work
         self.deadline = deadline
+        self.sync = sync
         self.taken = False  # in a group being committed: it no longer times out in the queue
         self.done = False
         self.result: Any = None

@@ -95,8 +95,16 @@ class SqliteJournal:
 
     Writes are group-committed (`SqliteFile.commit`): the calls of many threads that arrive while
     one commit's fsync runs share the next commit and its fsync; each returns after the commit
-    that holds it, and a call alone commits at once. ``on_commit(calls)`` is called after each
-    commit with the number of calls it made durable (for metrics and tests).
+    that holds it, and a call alone commits at once. ``on_commit(calls, synced)`` is called after
+    each commit with the number of calls it holds and whether it was synced (an fsync), for
+    metrics and tests.
+
+    One fsync a write: the append, which acknowledges it, is synced (``synchronous=FULL``); the
+    intent before it is written to the WAL without an fsync of its own (``synchronous=NORMAL``),
+    so it survives the process dying at once, and reaches the disk with the append's fsync, which
+    covers everything written to the WAL before it. Only a crash of the machine between the store
+    write and the append can lose an intent: that write was never acknowledged, and `repair`
+    converges the stores it reached.
     """
 
     def __init__(
@@ -105,7 +113,7 @@ class SqliteJournal:
         *,
         wall: Callable[[], float] = time.time,
         busy_timeout: float = 5.0,
-        on_commit: Callable[[int], object] | None = None,
+        on_commit: Callable[[int, bool], object] | None = None,
     ) -> None:
         self._db = SqliteFile(path, synchronous="FULL", busy_timeout=busy_timeout, schema=_SCHEMA, on_commit=on_commit)
         self._wall = wall
@@ -150,11 +158,14 @@ class SqliteJournal:
                 row,
             ),
             timeout,
+            sync=False,  # on disk with the append's fsync; see the class docstring
         )
 
     def abandon(self, key: str, version: str, *, timeout: float | None = None) -> None:
         self._db.commit(
-            lambda conn: conn.execute("DELETE FROM intents WHERE key = ? AND version = ?", (key, version)), timeout
+            lambda conn: conn.execute("DELETE FROM intents WHERE key = ? AND version = ?", (key, version)),
+            timeout,
+            sync=False,  # an abandon lost with the machine leaves an intent that replication settles
         )
 
     def intents(self, *, expired_by: float, limit: int = 100) -> list[Intent]:

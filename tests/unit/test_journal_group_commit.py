@@ -7,7 +7,10 @@ decided by the test, not by the scheduler.
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,13 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from failover.adapters.memory import MemoryStore
 from failover.errors import JournalError
 from failover.replication._sqlite import SqliteFile
 from failover.replication.journal import SqliteJournal
+from failover.storage import FailoverStorage
 from failover.testing.contract import ManualWall
 from failover.testing.contract.journal import SHA
 
 THREADS = 8
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Commits:
@@ -30,13 +36,15 @@ class _Commits:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sizes: list[int] = []
+        self.synced: list[bool] = []
         self.durable: set[str] = set()
         self.hold_first: Callable[[], None] | None = None
 
-    def __call__(self, calls: int) -> None:
+    def __call__(self, calls: int, synced: bool) -> None:
         if not self.sizes and self.hold_first is not None:
             self.hold_first()
         self.sizes.append(calls)
+        self.synced.append(synced)
         # What another connection reads now is what the commit made durable (synchronous=FULL).
         other = sqlite3.connect(self.path)
         try:
@@ -127,7 +135,7 @@ def test_a_failing_call_in_a_group_undoes_only_its_own_work(tmp_path: Path) -> N
     db = SqliteFile(tmp_path / "x.db", synchronous="FULL", busy_timeout=5, schema="CREATE TABLE t (v INTEGER UNIQUE)")
     try:
         hold = threading.Event()
-        db.on_commit = lambda calls: hold.wait(10) if calls == 1 and not hold.is_set() else None
+        db.on_commit = lambda calls, synced: hold.wait(10) if calls == 1 and not hold.is_set() else None
         outcomes: dict[str, object] = {}
 
         def insert(tag: str, value: int) -> None:
@@ -159,7 +167,7 @@ def test_a_failing_call_in_a_group_undoes_only_its_own_work(tmp_path: Path) -> N
 def test_a_call_queued_behind_a_stuck_commit_fails_within_its_timeout(tmp_path: Path) -> None:
     release = threading.Event()
     db = SqliteFile(tmp_path / "x.db", synchronous="FULL", busy_timeout=5, schema="CREATE TABLE t (v INTEGER)")
-    db.on_commit = lambda calls: release.wait(10)
+    db.on_commit = lambda calls, synced: release.wait(10)
     try:
         leader = threading.Thread(target=db.commit, args=(lambda conn: conn.execute("INSERT INTO t VALUES (1)"),))
         leader.start()
@@ -176,3 +184,25 @@ def test_a_call_queued_behind_a_stuck_commit_fails_within_its_timeout(tmp_path: 
     finally:
         release.set()
         db.close()
+
+
+def test_a_put_alone_pays_one_fsync(journal: SqliteJournal, commits: _Commits) -> None:
+    with FailoverStorage([MemoryStore("a"), MemoryStore("b")], journal=journal, replicate=False) as storage:
+        storage.put("k", b"v")
+    assert commits.synced == [False, True], "the intent, then the append that acknowledges the put"
+    assert "k" in commits.durable
+
+
+def test_an_intent_survives_its_process_being_killed_right_after(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    code = (
+        "import os, signal\n"
+        "from failover.replication.journal import SqliteJournal\n"
+        f"j = SqliteJournal({str(path)!r})\n"
+        f"j.intend('k', 'v1', {SHA!r}, 1, ['a', 'b'], lease=0)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], cwd=_ROOT, timeout=60, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    with SqliteJournal(path) as journal:
+        assert [intent.key for intent in journal.intents(expired_by=float("inf"))] == ["k"]
