@@ -58,6 +58,10 @@ class SqliteFile:
         self.field = field
         self.busy_timeout = busy_timeout
         self.on_commit = on_commit
+        self.on_own_commit: Callable[[object, object, frozenset[str]], object] | None = None
+        """``(before, after, touched)`` after a `commit` of this file's writer that no other commit
+        joined: `changes` went from ``before`` to ``after`` by this commit alone, and its calls named
+        ``touched`` (their ``touches``). Not called where the WAL-index header cannot be read."""
         self._synchronous = synchronous
         self._syncing = synchronous  # the writer connection's setting now (see `commit`)
         _check_path(self.path, field)
@@ -146,7 +150,14 @@ class SqliteFile:
         finally:
             self.lock.release()
 
-    def commit(self, work: Callable[[sqlite3.Connection], T], timeout: float | None = None, *, sync: bool = True) -> T:
+    def commit(
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        timeout: float | None = None,
+        *,
+        sync: bool = True,
+        touches: str | None = None,
+    ) -> T:
         """``work(conn)`` in a write transaction, durable when it returns: a group commit.
 
         Calls that arrive while a transaction commits (its fsync, with ``synchronous=FULL``) queue;
@@ -165,10 +176,11 @@ class SqliteFile:
         ``sync=False``: the work need only survive this process, not the machine: a group of such
         calls alone commits with ``synchronous=NORMAL`` (written to the WAL, no fsync), and the next
         synced commit's fsync puts it on disk too (the WAL is written in order). A group with any
-        synced call commits with the file's own setting.
+        synced call commits with the file's own setting. ``touches`` names what the work may change,
+        for `on_own_commit`.
         """
         wait = self._wait(timeout)
-        call = _Call(work, time.monotonic() + wait, sync)
+        call = _Call(work, time.monotonic() + wait, sync, touches)
         with self._calls:
             self._queued.append(call)
             while self._leading and not call.done:
@@ -218,6 +230,9 @@ class SqliteFile:
                 return
             ran = 0
             synced = syncing != "NORMAL"
+            # Read while this writer holds the file's write lock: no other commit can come in between.
+            before = self._header.read() if self._header is not None else None
+            seen = self._conn.execute("PRAGMA data_version").fetchone()[0] if before is not None else None
             try:
                 for each in group:
                     if each.deadline < time.monotonic():
@@ -243,6 +258,12 @@ class SqliteFile:
                 if not isinstance(exc, Exception):
                     raise
                 return
+            if before is not None and self._header is not None and self.on_own_commit is not None:
+                after = self._header.read()
+                # The writer's data_version changes only when another connection committed: read after
+                # the header, unchanged, it proves that ``after`` is this commit's alone.
+                if self._conn.execute("PRAGMA data_version").fetchone()[0] == seen:
+                    self.on_own_commit(before, after, frozenset(e.touches for e in group if e.touches is not None))
         finally:
             self.lock.release()
         if self.on_commit is not None and ran:
@@ -272,10 +293,11 @@ class SqliteFile:
     def changes(self) -> object:
         """A token that is different after any commit to the file, by any connection in any process
         (this one's writer included), from what it was before: equal tokens mean nothing was committed
-        in between (a torn read of the header only ever looks like a change).
+        in between.
 
-        Read from the WAL-index header in the ``-shm`` file, which every commit rewrites (its
-        change counter and last frame), mapped into memory: a comparison of 48 bytes, no system call.
+        The WAL-index header in the ``-shm`` file, which every commit rewrites (its last frame and
+        checksums) before its writer lets go of the file, read from memory (mapped): 48 bytes, no
+        system call, no lock (a torn read only ever looks like a change).
         Where that header is not in the documented layout, ``PRAGMA data_version`` on the reader
         connection answers instead (it changes on every commit by another connection, and the
         reader never writes), at the cost of a read transaction (measured here at about as much
@@ -351,12 +373,15 @@ class _WalHeader:
 class _Call:
     """One call of `SqliteFile.commit`: its work, its deadline (monotonic), its outcome."""
 
-    __slots__ = ("deadline", "done", "error", "result", "sync", "taken", "work")
+    __slots__ = ("deadline", "done", "error", "result", "sync", "taken", "touches", "work")
 
-    def __init__(self, work: Callable[[sqlite3.Connection], Any], deadline: float, sync: bool) -> None:
+    def __init__(
+        self, work: Callable[[sqlite3.Connection], Any], deadline: float, sync: bool, touches: str | None
+    ) -> None:
         self.work = work
         self.deadline = deadline
         self.sync = sync
+        self.touches = touches
         self.taken = False  # in a group being committed: it no longer times out in the queue
         self.done = False
         self.result: Any = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Collection
 from typing import Any
@@ -118,6 +119,8 @@ class SqliteJournal:
         self._db = SqliteFile(path, synchronous="FULL", busy_timeout=busy_timeout, schema=_SCHEMA, on_commit=on_commit)
         self._wall = wall
         self._answers = _Answers(None)
+        self._answers_lock = threading.Lock()  # a miss's store, and a commit's update (not the hits)
+        self._db.on_own_commit = self._committed
         try:
             self._migrate()
         except BaseException:
@@ -225,7 +228,7 @@ class SqliteJournal:
             )
             return True
 
-        return self._db.commit(append, timeout)
+        return self._db.commit(append, timeout, touches=key)
 
     # -- the life of an item -------------------------------------------------------------------------
 
@@ -261,7 +264,7 @@ class SqliteJournal:
                 (row[0], row[0]),
             )
 
-        self._db.commit(mark_done)
+        self._db.commit(mark_done, touches=key)
 
     def reschedule(self, key: str, version: str, store: str, next_attempt: float, error: str | None = None) -> None:
         self._db.commit(
@@ -302,7 +305,9 @@ class SqliteJournal:
         The answers are kept with the file's change token (`SqliteFile.changes`: the WAL-index
         header, which every commit rewrites, whichever process or connection made it); when the
         token differs, every answer is dropped and the key is queried again. The token is taken
-        before the query, so an answer is never kept under a token newer than what it saw.
+        before the query, so an answer is never kept under a token newer than what it saw. This
+        journal's own commits (appends, marks done) drop only the keys they touched, when nothing
+        else was committed in between (`SqliteFile.on_own_commit`); intents touch none.
         """
         token = self._db.changes()
         answers = self._answers
@@ -316,9 +321,22 @@ class SqliteJournal:
         with self._db.read() as conn:
             rows = conn.execute(_NEWEST_PENDING, (key, key)).fetchall()
         stores = frozenset(row[0] for row in rows) if rows else _NONE_PENDING
-        if len(answers.answers) < STALE_CACHE_KEYS:
-            answers.answers[key] = stores
+        with self._answers_lock:
+            # Kept only if no commit of this journal moved the answers on meanwhile (`_committed`).
+            if answers.token == token and len(answers.answers) < STALE_CACHE_KEYS:
+                answers.answers[key] = stores
         return stores
+
+    def _committed(self, before: object, after: object, touched: frozenset[str]) -> None:
+        """This journal's own commit, alone, took the file from ``before`` to ``after``: the answers
+        kept at ``before`` stay true at ``after`` but for the keys it touched."""
+        with self._answers_lock:
+            answers = self._answers
+            if answers.token != before:
+                return
+            for key in touched:
+                answers.answers.pop(key, None)
+            answers.token = after
 
     def items(self, key: str) -> list[JournalItem]:
         """Every pending item of ``key``, due or not, dead letters included (for status output and tests)."""

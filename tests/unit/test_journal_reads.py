@@ -101,3 +101,27 @@ def test_a_newer_version_appended_by_another_connection_replaces_the_remembered_
     with SqliteJournal(path, wall=ManualWall()) as other:
         other.append("k", "v2", SHA, 1, "b", ["a"])
     assert journal.newest_pending("k") == frozenset({"a"})
+
+
+def test_the_journals_own_append_drops_the_remembered_answer_of_its_key_only(path: Path) -> None:
+    with SqliteJournal(path, wall=ManualWall()) as journal:
+        journal.newest_pending("k")
+        journal.newest_pending("other")
+        queries = _queries(journal)
+        journal.append("k", "v1", SHA, 1, "a", ["b"])
+        assert journal.newest_pending("k") == frozenset({"b"})
+        assert journal.newest_pending("other") == frozenset()
+        assert [q for q in queries if "FROM entries AS e JOIN pending" in q] == [
+            q for q in queries if "FROM entries AS e JOIN pending" in q and "'k'" in q
+        ]
+        assert len([q for q in queries if "FROM entries AS e JOIN pending" in q]) == 1
+
+
+def test_an_intent_keeps_every_remembered_answer(path: Path) -> None:
+    with SqliteJournal(path, wall=ManualWall()) as journal:
+        journal.append("k", "v1", SHA, 1, "a", ["b"])
+        journal.newest_pending("k")
+        queries = _queries(journal)
+        journal.intend("k", "v2", SHA, 1, ["a", "b"], lease=60)
+        assert journal.newest_pending("k") == frozenset({"b"})
+        assert not [q for q in queries if "FROM entries AS e JOIN pending" in q]
