@@ -1,5 +1,9 @@
 """Throughput on moto: raw boto3 against S3Store and FailoverStorage([S3Store, GcsStore]).
 
+FailoverStorage runs three ways: replication off with its default (SQLite) journal, replication on
+(the default), and replication off with an in-memory journal (`benchmarks._journal`), which shows
+what the durable journal's fsync costs the same workload.
+
 Every contender is measured in the same run, interleaved: each round measures every (operation,
 thread count) for every contender, in an order rotated from round to round, so that the noise of a
 shared machine falls on all of them alike. A contender's number is the median of its rounds' ops/s;
@@ -17,15 +21,19 @@ from typing import Any
 import boto3
 
 from benchmarks._common import median, percentile, say
+from benchmarks._journal import MemoryJournal
 from failover.adapters.aws import S3Store
 from failover.adapters.gcp import GcsStore
 from failover.interfaces import ObjectStore
 from failover.storage import FailoverStorage
 from failover.testing.emulators import LocalClouds
 
-__all__ = ["RAW", "ThroughputSize", "measure_throughput"]
+__all__ = ["NOT_DURABLE", "QUIET", "RAW", "REPLICATING", "ThroughputSize", "measure_throughput"]
 
 RAW = "raw boto3 (default config)"
+QUIET = "FailoverStorage (replication off)"
+REPLICATING = "FailoverStorage (replication on, the default)"
+NOT_DURABLE = "FailoverStorage (replication off, in-memory journal)"
 S3_BUCKET = "bench-throughput"
 GCS_BUCKET = "bench-throughput"
 KEYS = 100
@@ -76,27 +84,29 @@ def _contenders(clouds: LocalClouds) -> list[Contender]:
     def raw_put(key: str, data: bytes) -> object:
         return raw.put_object(Bucket=S3_BUCKET, Key=key, Body=data)
 
-    def failover(name: str, replicate: bool) -> FailoverStorage:
+    def failover(name: str, replicate: bool, journal: MemoryJournal | None = None) -> FailoverStorage:
         stores: list[ObjectStore] = [
             S3Store(aws.s3_config(S3_BUCKET, name=f"aws-{name}")),
             GcsStore(gcs.gcs_config(GCS_BUCKET)),
         ]
-        return FailoverStorage(stores, replicate=replicate)
+        return FailoverStorage(stores, replicate=replicate, journal=journal)
 
     quiet = failover("quiet", replicate=False)
     replicating = failover("replicating", replicate=True)
+    not_durable = failover("not-durable", replicate=False, journal=MemoryJournal())
     return [
         Contender(RAW, raw_get, raw_put, _nothing, raw.close, "raw"),
         Contender("S3Store", s3_store.get_bytes, s3_store.put, _nothing, s3_store.close, "s3store"),
-        Contender("FailoverStorage (replication off)", quiet.get_bytes, quiet.put, _nothing, quiet.close, "fs-quiet"),
+        Contender(QUIET, quiet.get_bytes, quiet.put, _nothing, quiet.close, "fs-quiet"),
         Contender(
-            "FailoverStorage (replication on, the default)",
+            REPLICATING,
             replicating.get_bytes,
             replicating.put,
             lambda: replicating.drain(timeout=120),
             replicating.close,
             "fs-replicating",
         ),
+        Contender(NOT_DURABLE, not_durable.get_bytes, not_durable.put, _nothing, not_durable.close, "fs-memjournal"),
     ]
 
 

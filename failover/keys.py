@@ -7,6 +7,7 @@ the rule and the provider whose limit it keeps, before any network call.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -61,10 +62,24 @@ def _reject(rule: str, imposed_by: str, message: str, key: str | None = None) ->
     return InvalidRequest(f"{message} [{rule}; {imposed_by}]", rule=rule, imposed_by=imposed_by, key=key)
 
 
+VALID_KEYS_REMEMBERED = 4096
+"""How many keys that passed `validate_key` it remembers (a call layered over another, such as
+`FailoverStorage` over its stores, then checks each key once, not once per layer)."""
+
+
 def validate_key(key: object) -> str:
-    """Return ``key`` if every provider can store it, else raise `InvalidRequest`."""
+    """Return ``key`` if every provider can store it, else raise `InvalidRequest`.
+
+    The rules are a pure function of the string: a key that passed recently is not checked again.
+    """
     if not isinstance(key, str):
         raise _reject("key.type", "failover", f"a key is a str, not {type(key).__name__}")
+    return _checked_key(key)
+
+
+@functools.lru_cache(maxsize=VALID_KEYS_REMEMBERED)
+def _checked_key(key: str) -> str:
+    """`validate_key` of a str; only keys that pass are remembered (a raise is not cached)."""
     if _NONCHARACTER.search(key):
         raise _reject(
             "key.noncharacter", "S3, GCS, Azure", "a key must not hold Unicode noncharacters or lone surrogates", key

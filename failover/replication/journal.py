@@ -65,12 +65,13 @@ class Journal(Protocol):
 
     The contract every implementation keeps:
 
-    - Life of one write: `intend` (durable before any store is written; not visible to the
+    - Life of one write: `intend` (recorded before any store is written, so that it survives the
+      writer's process; on disk at the latest with the `append` that follows it; not visible to the
       replicator, to `pending` or to `newest_pending`), then the store write, then `append` (the
-      commit: durable before the caller is acknowledged; clears the intent) or `abandon` (no store
-      took it). An intent neither committed nor abandoned within its lease (the writer died, or the
-      journal failed after the store write) is listed by `intents` and settled by the replicator,
-      which looks for the version on the stores.
+      commit: durable before the caller is acknowledged, process and machine crash alike; clears
+      the intent) or `abandon` (no store took it). An intent neither committed nor abandoned
+      within its lease (the writer died, or the journal failed after the store write) is listed by
+      `intents` and settled by the replicator, which looks for the version on the stores.
     - Life of one item (entry x store): pending and due -> applied (`mark_done`) or failed
       (`reschedule`: attempts + 1, due later) -> after the replicator's limit of attempts,
       `dead_letter`: kept, shown by `dead_letters`, never listed by `pending` nor counted by `backlog`,
@@ -94,9 +95,11 @@ class Journal(Protocol):
         lease: float,
         timeout: float | None = None,
     ) -> None:
-        """Record that ``version`` of ``key`` is about to be written to (some of) ``stores``; durable
-        when it returns. The writer is surely done with it ``lease`` seconds from now: then, if it is
-        neither committed nor abandoned, `intents` lists it."""
+        """Record that ``version`` of ``key`` is about to be written to (some of) ``stores``; when it
+        returns, the record survives this process (an implementation may leave its fsync to the
+        `append` that follows, as `SqliteJournal` does: one fsync a write). The writer is surely done
+        with it ``lease`` seconds from now: then, if it is neither committed nor abandoned,
+        `intents` lists it."""
         ...
 
     def append(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Collection
 from typing import Any
@@ -63,6 +65,24 @@ FROM pending AS p JOIN entries AS e ON e.id = p.entry_id
 
 _ENTRY_ID = "(SELECT id FROM entries WHERE key = ? AND version = ?)"
 
+_NEWEST_PENDING = (
+    "SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id"
+    " WHERE e.key = ? AND e.version = (SELECT MAX(version) FROM entries WHERE key = ?)"
+)
+_NONE_PENDING: frozenset[str] = frozenset()
+STALE_CACHE_KEYS = 65_536
+"""The most keys whose `SqliteJournal.newest_pending` answer is kept between commits."""
+
+
+class _Answers:
+    """`newest_pending` answers, valid while the file's change token is ``token``."""
+
+    __slots__ = ("answers", "token")
+
+    def __init__(self, token: object) -> None:
+        self.token = token
+        self.answers: dict[str, frozenset[str]] = {}
+
 
 class SqliteJournal:
     """The `Journal` in one SQLite file (WAL mode), shared by the threads and processes that open it.
@@ -73,6 +93,19 @@ class SqliteJournal:
     wall-clock seconds, because the rows outlive the process (a monotonic clock restarts at boot).
     ``busy_timeout`` is the longest a call waits for another process's lock when it passes no
     ``timeout`` of its own. A path in a missing directory, or naming a directory, is a `ConfigError`.
+
+    Writes are group-committed (`SqliteFile.commit`): the calls of many threads that arrive while
+    one commit's fsync runs share the next commit and its fsync; each returns after the commit
+    that holds it, and a call alone commits at once. ``on_commit(calls, synced)`` is called after
+    each commit with the number of calls it holds and whether it was synced (an fsync), for
+    metrics and tests.
+
+    One fsync a write: the append, which acknowledges it, is synced (``synchronous=FULL``); the
+    intent before it is written to the WAL without an fsync of its own (``synchronous=NORMAL``),
+    so it survives the process dying at once, and reaches the disk with the append's fsync, which
+    covers everything written to the WAL before it. Only a crash of the machine between the store
+    write and the append can lose an intent: that write was never acknowledged, and `repair`
+    converges the stores it reached.
     """
 
     def __init__(
@@ -81,9 +114,13 @@ class SqliteJournal:
         *,
         wall: Callable[[], float] = time.time,
         busy_timeout: float = 5.0,
+        on_commit: Callable[[int, bool], object] | None = None,
     ) -> None:
-        self._db = SqliteFile(path, synchronous="FULL", busy_timeout=busy_timeout, schema=_SCHEMA)
+        self._db = SqliteFile(path, synchronous="FULL", busy_timeout=busy_timeout, schema=_SCHEMA, on_commit=on_commit)
         self._wall = wall
+        self._answers = _Answers(None)
+        self._answers_lock = threading.Lock()  # a miss's store, and a commit's update (not the hits)
+        self._db.on_own_commit = self._committed
         try:
             self._migrate()
         except BaseException:
@@ -116,17 +153,23 @@ class SqliteJournal:
         lease: float,
         timeout: float | None = None,
     ) -> None:
-        op = Op(op)
-        with self._db.write(timeout) as conn:
-            conn.execute(
+        row = (key, version, sha256, size, Op(op).value, json.dumps(sorted(set(stores))), self._wall() + lease)
+        self._db.commit(
+            lambda conn: conn.execute(
                 "INSERT INTO intents (key, version, sha256, size, op, stores, expires) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (key, version) DO UPDATE SET expires = excluded.expires",
-                (key, version, sha256, size, op.value, json.dumps(sorted(set(stores))), self._wall() + lease),
-            )
+                row,
+            ),
+            timeout,
+            sync=False,  # on disk with the append's fsync; see the class docstring
+        )
 
     def abandon(self, key: str, version: str, *, timeout: float | None = None) -> None:
-        with self._db.write(timeout) as conn:
-            conn.execute("DELETE FROM intents WHERE key = ? AND version = ?", (key, version))
+        self._db.commit(
+            lambda conn: conn.execute("DELETE FROM intents WHERE key = ? AND version = ?", (key, version)),
+            timeout,
+            sync=False,  # an abandon lost with the machine leaves an intent that replication settles
+        )
 
     def intents(self, *, expired_by: float, limit: int = 100) -> list[Intent]:
         with self._db.read() as conn:
@@ -156,7 +199,9 @@ class SqliteJournal:
         if op is Op.PUT and not sha256:
             raise ValueError("a put entry needs the object's sha256")
         now = self._wall()
-        with self._db.write(timeout) as conn:
+        stores = sorted(set(pending_stores) - {source})
+
+        def append(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM intents WHERE key = ? AND version = ?", (key, version))
             newer = conn.execute("SELECT 1 FROM entries WHERE key = ? AND version > ? LIMIT 1", (key, version))
             if newer.fetchone() is not None:
@@ -167,7 +212,6 @@ class SqliteJournal:
                 (key, version),
             )
             conn.execute("DELETE FROM entries WHERE key = ? AND version < ?", (key, version))
-            stores = sorted(set(pending_stores) - {source})
             if not stores:
                 return True
             conn.execute(
@@ -182,7 +226,9 @@ class SqliteJournal:
                 "INSERT INTO pending (entry_id, store, next_attempt) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(entry_id, store, now) for store in stores],
             )
-        return True
+            return True
+
+        return self._db.commit(append, timeout, touches=key)
 
     # -- the life of an item -------------------------------------------------------------------------
 
@@ -208,7 +254,7 @@ class SqliteJournal:
         return row is not None
 
     def mark_done(self, key: str, version: str, store: str) -> None:
-        with self._db.write() as conn:
+        def mark_done(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT id FROM entries WHERE key = ? AND version = ?", (key, version)).fetchone()
             if row is None:
                 return  # retired by a newer version meanwhile
@@ -218,21 +264,25 @@ class SqliteJournal:
                 (row[0], row[0]),
             )
 
+        self._db.commit(mark_done, touches=key)
+
     def reschedule(self, key: str, version: str, store: str, next_attempt: float, error: str | None = None) -> None:
-        with self._db.write() as conn:
-            conn.execute(
+        self._db.commit(
+            lambda conn: conn.execute(
                 "UPDATE pending SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
                 f" WHERE store = ? AND entry_id = {_ENTRY_ID}",
                 (next_attempt, error, store, key, version),
             )
+        )
 
     def dead_letter(self, key: str, version: str, store: str, error: str | None = None) -> None:
-        with self._db.write() as conn:
-            conn.execute(
+        self._db.commit(
+            lambda conn: conn.execute(
                 "UPDATE pending SET attempts = attempts + 1, dead = 1, last_error = COALESCE(?, last_error)"
                 f" WHERE store = ? AND entry_id = {_ENTRY_ID}",
                 (error, store, key, version),
             )
+        )
 
     def dead_letters(self, *, limit: int = 100) -> list[JournalItem]:
         with self._db.read() as conn:
@@ -250,14 +300,43 @@ class SqliteJournal:
     # -- what readers and operators ask --------------------------------------------------------------
 
     def newest_pending(self, key: str) -> frozenset[str]:
+        """Asked on every read, so answered from memory while nothing was committed to the file.
+
+        The answers are kept with the file's change token (`SqliteFile.changes`: the WAL-index
+        header, which every commit rewrites, whichever process or connection made it); when the
+        token differs, every answer is dropped and the key is queried again. The token is taken
+        before the query, so an answer is never kept under a token newer than what it saw. This
+        journal's own commits (appends, marks done) drop only the keys they touched, when nothing
+        else was committed in between (`SqliteFile.on_own_commit`); intents touch none.
+        """
+        token = self._db.changes()
+        answers = self._answers
+        if answers.token == token:
+            known = answers.answers.get(key)
+            if known is not None:
+                return known
+        else:
+            answers = self._answers = _Answers(token)
         # Dead letters count: the store still lacks the version, whether or not anyone still tries.
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT p.store FROM entries AS e JOIN pending AS p ON p.entry_id = e.id"
-                " WHERE e.key = ? AND e.version = (SELECT MAX(version) FROM entries WHERE key = ?)",
-                (key, key),
-            ).fetchall()
-        return frozenset(row[0] for row in rows)
+            rows = conn.execute(_NEWEST_PENDING, (key, key)).fetchall()
+        stores = frozenset(row[0] for row in rows) if rows else _NONE_PENDING
+        with self._answers_lock:
+            # Kept only if no commit of this journal moved the answers on meanwhile (`_committed`).
+            if answers.token == token and len(answers.answers) < STALE_CACHE_KEYS:
+                answers.answers[key] = stores
+        return stores
+
+    def _committed(self, before: object, after: object, touched: frozenset[str]) -> None:
+        """This journal's own commit, alone, took the file from ``before`` to ``after``: the answers
+        kept at ``before`` stay true at ``after`` but for the keys it touched."""
+        with self._answers_lock:
+            answers = self._answers
+            if answers.token != before:
+                return
+            for key in touched:
+                answers.answers.pop(key, None)
+            answers.token = after
 
     def items(self, key: str) -> list[JournalItem]:
         """Every pending item of ``key``, due or not, dead letters included (for status output and tests)."""

@@ -56,6 +56,12 @@ class Reads:
         """``fn`` on the best store that holds the newest version of ``key``."""
         return self._read(operation, key, fn, timeout=timeout, allow_stale=allow_stale)[0]
 
+    def read_from(
+        self, operation: str, key: str, fn: Read[T], *, timeout: float | None, allow_stale: bool
+    ) -> tuple[T, str]:
+        """`read`, and the name of the store that answered."""
+        return self._read(operation, key, fn, timeout=timeout, allow_stale=allow_stale)
+
     def get(
         self, key: str, byte_range: tuple[int, int | None] | None, *, timeout: float | None, allow_stale: bool
     ) -> ObjectReader:

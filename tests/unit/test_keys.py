@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from failover import keys
+from failover.adapters.memory import MemoryStore
 from failover.errors import InvalidRequest
 from failover.keys import (
     MAX_METADATA_BYTES,
@@ -21,6 +24,7 @@ from failover.keys import (
     validate_size,
     validate_timeout,
 )
+from failover.storage import FailoverStorage
 
 
 @pytest.mark.parametrize(
@@ -206,3 +210,18 @@ def test_text_mode_file_is_refused(tmp_path: Any) -> None:
         validate_body(text)
     with path.open("rb") as binary:
         validate_body(binary)
+
+
+def test_a_read_through_failover_storage_checks_its_key_once_not_once_per_layer(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.db"
+    with FailoverStorage([MemoryStore("a"), MemoryStore("b")], journal=journal, replicate=False) as storage:
+        storage.put("once/k", b"v")
+        keys._checked_key.cache_clear()
+        assert storage.get_bytes("once/k") == b"v"
+        assert keys._checked_key.cache_info().misses == 1
+
+
+def test_a_key_that_failed_fails_again() -> None:
+    for _ in range(2):
+        with pytest.raises(InvalidRequest):
+            validate_key("a/../b")

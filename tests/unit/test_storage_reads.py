@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 
@@ -23,6 +24,7 @@ from failover.reader import ObjectReader
 from failover.replication import HybridClock
 from failover.routing import HedgePolicy
 from failover.storage import FailoverStorage
+from failover.storage._failover import _public
 from failover.testing.faulty import refused
 from tests.unit.storage_rig import SETTINGS, Rig, rig
 
@@ -288,3 +290,20 @@ def test_list_falls_back_to_a_store_that_is_behind_and_lists_what_the_journal_ho
 
 def test_an_empty_listing_is_empty(two: Rig) -> None:
     assert list(two.storage.list("nothing/", delimiter="/")) == []
+
+
+def test_the_callers_record_keeps_every_field_of_the_answering_stores_record() -> None:
+    # `_public` builds the record field by field: a field added to ObjectInfo must come through too.
+    values: dict[str, object] = {
+        each.name: {"meta": each.name} if each.name == "metadata" else f"{each.name}-value"
+        for each in dataclasses.fields(ObjectInfo)
+    }
+    values["size"] = 7
+    info = ObjectInfo(**values)  # type: ignore[arg-type]
+    assert _public(info, "b") == dataclasses.replace(info, provider="failover", etag=info.version, store="b")
+    assert _public(info) == dataclasses.replace(info, provider="failover", etag=info.version)
+
+
+def test_head_names_the_store_that_answered(two: Rig) -> None:
+    two.storage.put("k", b"v")
+    assert two.storage.head("k").store == two.storage.engine.names[0]
