@@ -1,16 +1,37 @@
 """The trackers of one set of endpoints (one per FailoverStorage or FailoverQueue), and brownouts.
 
 A `HealthRegistry` holds a `HealthTracker` per endpoint name, in configured order, sharing one clock,
-one `HealthStore` and one `HealthEvents`. It decides DEGRADED, which needs the peers: an endpoint whose
-latency EWMA is above ``factor`` times the best peer's and above an absolute ``floor`` is DEGRADED
-(still served, routed after the others). Like an ejected host in Envoy's outlier detection it gets a
-fresh chance: after ``hold`` seconds, or as soon as its EWMA is back under ``recover_factor`` times the
-best peer's, it is HEALTHY again with its latency re-measured (a demoted endpoint gets little traffic,
-so its EWMA would otherwise stay stale forever). The check runs every few successes of any endpoint.
+one `HealthStore` and one `HealthEvents`. It decides DEGRADED (still served, routed after the others),
+which needs the peers. A call is *slow* when it took more than ``factor`` times the best peer's p95
+latency and more than an absolute ``floor``. A HEALTHY endpoint is DEGRADED when
+
+- its latency EWMA is above ``factor`` times the best peer's EWMA and above ``floor`` (a brownout
+  where most calls are slow shows at once), or
+- at least ``slow_ratio`` of its timed successes in the health window (10 s) were slow, over at least
+  ``min_samples`` of them, with slow ones in at least ``min_spread`` of the window's slots (seconds).
+
+The second rule is the one a partial brownout trips and keeps tripped: with a third of the calls
+0.7 s late, the EWMA (weight 0.2) swings back under the floor after two fast calls, while the slow
+share of the window stays near a third. Two choices keep a healthy emulator on a loaded machine
+HEALTHY: slow is measured against the peers' p95, not their EWMA, so that when the machine slows
+every store down the bar rises with it; and the spread: a burst of slow calls (the first calls after
+an outage, retried ones, a CPU spike) falls in one or two seconds, a brownout in every one. (A p95
+over the endpoint's own last 128 calls was tried and reverted: one such burst of 7 calls moved it.)
+
+Recovery, with hysteresis. A DEGRADED endpoint is HEALTHY again when its EWMA is back under
+``recover_factor`` times the best peer's (or under the floor) and its window's slow share is under
+half of ``slow_ratio`` (or spread over fewer than ``min_spread`` seconds): background copies keep
+timing it, and a third of them slow keeps it out. Without such evidence, like an ejected host in
+Envoy's outlier detection, it gets a fresh chance after ``hold`` seconds with its latency and slow
+window re-measured; still slow, it is demoted again after ``min_samples`` calls spread over
+``min_spread`` seconds, so a lasting brownout that nothing else times costs those calls' slow share
+per hold. The check runs every ``sample_every`` (16) successes of an endpoint, and at a DEGRADED
+endpoint's first success a second after the last check (so that its hold ends with the next copy).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,18 +52,22 @@ _SYSTEM_CLOCK: Final = SystemClock()
 class DegradedPolicy:
     """When an endpoint counts as far slower than its peers (a brownout)."""
 
-    factor: float = 3.0  # EWMA above factor x the best peer's EWMA ...
+    factor: float = 3.0  # over factor x the best peer's EWMA (the EWMA rule) or p95 (a slow call) ...
     floor: float = 0.1  # ... and above this many seconds
     recover_factor: float = 2.0  # HEALTHY again below recover_factor x the best peer's EWMA
-    min_samples: int = 20  # successes an endpoint needs before its EWMA is compared
+    min_samples: int = 20  # successes an endpoint needs before its latency is compared
     hold: float = 30.0  # seconds DEGRADED before it is re-measured
     enabled: bool = True
+    slow_ratio: float = 0.2  # this share of slow successes in the health window demotes ...
+    min_spread: int = 3  # ... when slow ones fell in at least this many slots (seconds) of it
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.recover_factor <= self.factor:
             raise ConfigError("1 <= recover_factor <= factor, so that DEGRADED does not flap", field="recover_factor")
         if self.floor < 0 or self.min_samples < 1 or not self.hold > 0:
             raise ConfigError("floor is not negative, min_samples at least 1, hold positive", field="degraded")
+        if not 0.0 < self.slow_ratio <= 1.0 or self.min_spread < 1:
+            raise ConfigError("slow_ratio is in (0, 1], min_spread at least 1", field="slow_ratio")
 
 
 class HealthRegistry:
@@ -108,27 +133,60 @@ class HealthRegistry:
 
     def _evaluate(self, now: float) -> None:
         policy = self.degraded
-        measured: dict[str, float] = {}
+        measured: dict[str, tuple[float, float]] = {}  # EWMA and p95 of endpoints with enough samples
         for tracker in self._trackers.values():
-            ewma = tracker.ewma
-            if ewma is not None and tracker.latency_samples >= policy.min_samples:
-                measured[tracker.name] = ewma
+            ewma, p95 = tracker.ewma, tracker.p95
+            if ewma is not None and p95 is not None and tracker.latency_samples >= policy.min_samples:
+                measured[tracker.name] = (ewma, p95)
         for tracker in self._trackers.values():
-            record = tracker.record
-            if record.state not in (HealthState.HEALTHY, HealthState.DEGRADED):
-                continue
-            peers = [(ewma, name) for name, ewma in measured.items() if name != tracker.name]
-            own = measured.get(tracker.name)
+            peers = [(latency, name) for name, latency in measured.items() if name != tracker.name]
             best = min(peers) if peers else None
-            if record.state is HealthState.HEALTHY:
-                if own is not None and best is not None and own > policy.floor and own > policy.factor * best[0]:
-                    tracker.set_degraded(
-                        True, f"EWMA {own * 1000:.0f} ms, over {policy.factor:g}x {best[1]}'s {best[0] * 1000:.0f} ms"
-                    )
-            elif now - record.since >= policy.hold:
-                tracker.set_degraded(False, f"DEGRADED for {policy.hold:g} s: re-measuring")
-            elif own is not None and (own <= policy.floor or best is None or own <= policy.recover_factor * best[0]):
-                tracker.set_degraded(False, f"EWMA back to {own * 1000:.0f} ms")
+            best_p95 = min(p95 for (_, p95), _ in peers) if peers else math.inf
+            tracker.slow_after = max(policy.floor, policy.factor * best_p95)
+            own = measured[tracker.name][0] if tracker.name in measured else None
+            record = tracker.record
+            if record.state is HealthState.HEALTHY and best is not None:
+                self._maybe_demote(tracker, own, best)
+            elif record.state is HealthState.DEGRADED:
+                self._maybe_recover(tracker, own, best, record.since, now)
+
+    def _slow_share(self, tracker: HealthTracker, ratio: float) -> str | None:
+        """Why ``tracker``'s window counts as slow at ``ratio`` (None if it does not)."""
+        policy = self.degraded
+        calls, slow, spread = tracker.slow_calls()
+        if calls and slow >= ratio * calls and spread >= policy.min_spread:
+            return f"{slow} of {calls} calls in {tracker.policy.window:g} s over {tracker.slow_after * 1000:.0f} ms"
+        return None
+
+    def _maybe_demote(self, tracker: HealthTracker, own: float | None, best: tuple[tuple[float, float], str]) -> None:
+        policy = self.degraded
+        (best_ewma, _), peer = best
+        if own is not None and own > max(policy.floor, policy.factor * best_ewma):
+            reason: str | None = f"EWMA {own * 1000:.0f} ms, over {policy.factor:g}x {peer}'s {best_ewma * 1000:.0f} ms"
+        elif tracker.slow_calls()[0] >= policy.min_samples:
+            reason = self._slow_share(tracker, policy.slow_ratio)
+        else:
+            reason = None
+        if reason is not None:
+            tracker.set_degraded(True, reason)
+
+    def _maybe_recover(
+        self,
+        tracker: HealthTracker,
+        own: float | None,
+        best: tuple[tuple[float, float], str] | None,
+        since: float,
+        now: float,
+    ) -> None:
+        policy = self.degraded
+        if now - since >= policy.hold:
+            tracker.set_degraded(False, f"DEGRADED for {policy.hold:g} s: re-measuring")
+            return
+        if own is None:
+            return
+        fast = own <= policy.floor or best is None or own <= policy.recover_factor * best[0][0]
+        if fast and self._slow_share(tracker, policy.slow_ratio / 2) is None:
+            tracker.set_degraded(False, f"EWMA back to {own * 1000:.0f} ms")
 
     def __repr__(self) -> str:
         states = ", ".join(f"{name}={tracker.state.value}" for name, tracker in self._trackers.items())

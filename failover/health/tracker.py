@@ -21,6 +21,7 @@ across a call, allocates nothing and logs nothing.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,11 @@ class _Window:
                 failures += self._failures[slot]
         return calls, failures
 
+    def spread(self, now: float) -> int:
+        """How many of the slots in the window hold at least one failure (a slow call, for latency)."""
+        oldest = int(now / self._width) - self._n + 1
+        return sum(1 for slot, epoch in enumerate(self._epochs) if epoch >= oldest and self._failures[slot])
+
     def clear(self) -> None:
         self._epochs = [-1] * self._n
 
@@ -138,14 +144,21 @@ class HealthTracker:
         self._lock = threading.Lock()
         self._latency = LatencyStats(self.policy.ewma_alpha, self.policy.latency_window)
         self._window = _Window(self.policy.window, self.policy.window_buckets)
+        self._slow = _Window(self.policy.window, self.policy.window_buckets)  # successes, and slow ones
         self._consecutive = 0
         self._trial_successes = 0
         self._trials_in_flight = 0
         self._trial_admitted_at = 0.0
         self._counts = dict.fromkeys(HealthCounters.__dataclass_fields__, 0)
-        # Set by a HealthRegistry: called (outside the lock) every `sample_every` successes.
+        # Set by a HealthRegistry: called (outside the lock) every `sample_every` successes, and, while
+        # this endpoint is DEGRADED, at its first success `sample_interval` seconds after the last call
+        # (so that its hold ends with the next background copy, not 16 later); a success slower than
+        # `slow_after` seconds (which the registry sets from the peers) counts as slow.
         self.sample_hook: Callable[[], None] | None = None
         self.sample_every = 16
+        self.sample_interval = 1.0
+        self._sampled_at = self.clock.monotonic()
+        self.slow_after = math.inf
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -171,6 +184,14 @@ class HealthTracker:
     @property
     def latency_samples(self) -> int:
         return self._latency.count
+
+    def slow_calls(self) -> tuple[int, int, int]:
+        """Over the failure-ratio window: successes timed, those slower than ``slow_after``, and in how
+        many of the window's slots slow ones fell (a brownout spreads, a spike does not)."""
+        now = self.clock.monotonic()
+        with self._lock:
+            calls, slow = self._slow.totals(now)
+            return calls, slow, self._slow.spread(now)
 
     def counters(self) -> HealthCounters:
         with self._lock:
@@ -211,10 +232,21 @@ class HealthTracker:
             self._window.add(now, False)
             if latency is not None:
                 self._latency.add(latency)
+                self._slow.add(now, latency > self.slow_after)
             record = self.store.get(self.name)
             if record is not None and record.state not in _SERVING:
                 change = self._answered_while_open(record, now)
-            hook = self.sample_hook if latency is not None and successes % self.sample_every == 0 else None
+            hook = None
+            if latency is not None and (
+                successes % self.sample_every == 0
+                or (
+                    record is not None
+                    and record.state is HealthState.DEGRADED
+                    and now - self._sampled_at >= self.sample_interval
+                )
+            ):
+                hook = self.sample_hook
+                self._sampled_at = now
         if change is not None:
             self.events.state_changed(self.name, *change)
         if hook is not None:
@@ -276,6 +308,7 @@ class HealthTracker:
                 new = HealthState.DEGRADED if degraded else HealthState.HEALTHY
                 if not degraded:
                     self._latency.reset()  # re-measured from now on
+                    self._slow.clear()
                 change: _Change | None = self._set(record, new, reason)
             else:
                 change = None

@@ -128,9 +128,9 @@ class FailoverStorage:
     replicates what this one left pending. `close` never deletes a journal.
 
     Replication runs in a background thread with up to ``replication_concurrency`` copies in flight
-    per store (1 by default: replication's calls feed each store's latency estimate, and parallel
-    copies into a store that has just recovered made it look slow enough for brownout detection to
-    demote it, in the outage tests on the emulators; raise it where the stores take the load). An
+    per store (2 by default: with one lane, one writer on the emulators here put 27-29 objects a
+    second and the replicator copied 7-8 a second to each other store; with two, 17 and 16; four
+    lanes kept up too but made the stores' latency EWMA trip brownout detection). An
     item that keeps failing for a reason of its own goes to the journal's dead letters after
     ``replicator.max_attempts`` attempts (`failover status` lists them, `failover replay
     --retry-dead` tries them again).
@@ -148,7 +148,7 @@ class FailoverStorage:
         writer_id: str | None = None,
         replicate: bool = True,
         on_progress: ProgressCallback | None = None,
-        replication_concurrency: int = 1,
+        replication_concurrency: int = 2,
         health_store: HealthStore | None = None,
         executor: futures.ThreadPoolExecutor | None = None,
     ) -> None:

@@ -270,13 +270,18 @@ class Writes:
             return engine.call_on(name, operation, attempt, timeout=_time_for(deadline, operation))
 
         running: dict[futures.Future[T], str] = {}
-        for name in targets:
-            self.inflight.begin(key, name)
-            running[pool.submit(on_store, name)] = name
         fatal: list[FailoverError] = []
-        left = set(running)
-        try:
-            for done in futures.as_completed(running):
+        left: set[futures.Future[T]] = set()
+
+        def write_to(names: list[str]) -> None:
+            """Write ``names`` in parallel; collect their answers until the quorum is reached."""
+            batch = {}
+            for name in names:
+                self.inflight.begin(key, name)
+                batch[pool.submit(on_store, name)] = name
+            running.update(batch)
+            left.update(batch)
+            for done in futures.as_completed(batch):
                 left.discard(done)
                 name = running[done]
                 self.inflight.end(key, name)
@@ -290,8 +295,21 @@ class Writes:
                         fatal.append(exc)
                 if len(acked) >= self.quorum:
                     break
+
+        try:
+            write_to(targets)
+            # Stores left out for being behind (still writing an older version of this key, or
+            # saturated with background writes) are not down: when the quorum needs them after a
+            # target failed, they are written now (a busy one once its older write ended) rather
+            # than the call failing with a healthy store unasked.
+            behind = [name for name in busy if name not in acked]
+            if len(acked) < self.quorum and not fatal and behind:
+                still = self.inflight.stores(key) & set(behind)
+                if (not still or self.inflight.wait(key, deadline.remaining())) and deadline.can_start_attempt():
+                    write_to(behind)
+                    busy = frozenset()
             if len(acked) < self.quorum and not fatal:
-                self._last_resort(operation, attempt, key, acked, errors, deadline, skip=set(targets) | busy)
+                self._last_resort(operation, attempt, key, acked, errors, deadline, skip=set(running.values()) | busy)
             if acked:
                 source = next(name for name in engine.names if name in acked)
                 self._journal_write(record, source, deadline, done=acked)

@@ -1,17 +1,18 @@
 """What the adapters' error tests share: a local HTTP server that answers as a provider fails, and
-the check that an error was translated at the adapter's edge."""
+the check that an error was translated at the adapter's edge; a body that breaks mid-upload."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import io
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from failover.errors import FailoverError
 
-__all__ = ["Answer", "AnsweringHandler", "ServeHttp", "assert_translated", "serving"]
+__all__ = ["Answer", "AnsweringHandler", "BreaksOnSecondPass", "ServeHttp", "assert_translated", "serving"]
 
 # (status, headers, body, declared Content-Length or None for the body's own)
 Answer = tuple[int, dict[str, str], bytes, int | None]
@@ -78,3 +79,32 @@ def assert_translated(
     assert (error.provider, error.operation, error.key) == (provider, operation, key), (
         f"the error names provider={error.provider!r} operation={error.operation!r} key={error.key!r}"
     )
+
+
+class BreaksOnSecondPass(io.RawIOBase):
+    """A seekable file that calls ``breaks`` once its second pass (the upload, after the hash) reaches ``at``."""
+
+    def __init__(self, data: bytes, at: int, breaks: Callable[[], None]) -> None:
+        self._inner = io.BytesIO(data)
+        self._trigger = len(data) + at
+        self._breaks = breaks
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.bytes_read >= self._trigger:
+            self._breaks()
+        count = self._inner.readinto(buffer)
+        self.bytes_read += count
+        return count

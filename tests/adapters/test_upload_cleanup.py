@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
 import pytest
@@ -12,41 +11,13 @@ from failover.adapters.aws import S3Store
 from failover.errors import ProviderUnavailable
 from failover.testing.emulators import LocalClouds
 from failover.testing.faults import Fault, FaultProxy
+from tests.adapters.support import BreaksOnSecondPass
 
 pytestmark = pytest.mark.emulator
 
 MiB = 1024 * 1024
 SMALL_PARTS = {"multipart_threshold": 5 * MiB, "multipart_chunksize": 5 * MiB}
 BODY = b"p" * (11 * MiB)  # three parts
-
-
-class BreaksOnSecondPass(io.RawIOBase):
-    """A seekable file that calls ``breaks`` once its second pass (the upload, after the hash) reaches ``at``."""
-
-    def __init__(self, data: bytes, at: int, breaks: Callable[[], None]) -> None:
-        self._inner = io.BytesIO(data)
-        self._trigger = len(data) + at
-        self._breaks = breaks
-        self.bytes_read = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._inner.tell()
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._inner.seek(offset, whence)
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self.bytes_read >= self._trigger:
-            self._breaks()
-        count = self._inner.readinto(buffer)
-        self.bytes_read += count
-        return count
 
 
 def _open_uploads(local_clouds: LocalClouds, bucket: str) -> list[Any]:

@@ -315,13 +315,16 @@ def _slow_head(clock: ManualClock, seconds: float) -> Callable[[ObjectStore, flo
 @pytest.mark.parametrize(("timed", "expected"), [(False, HealthState.HEALTHY), (True, HealthState.DEGRADED)])
 def test_untimed_calls_stay_out_of_the_latency_that_demotes_an_endpoint(timed: bool, expected: HealthState) -> None:
     group = Group()
+    states: list[HealthState] = []
+    group.engine.health.events.on_state_change.append(lambda name, old, new, reason: states.append(new))
     try:
         for _ in range(40):  # peers answer at once: each needs its samples before the comparison
             group.engine.call_on("gcp", "head", head_k)
             group.engine.call_on("azure", "head", head_k)
         for _ in range(40):
             group.engine.call_on("aws", "receive", _slow_head(group.clock, 5.0), timed=timed)
-        assert group.engine.health["aws"].state is expected
+        # (Each slow call takes 5 s of the manual clock: a demoted endpoint's 30 s hold may end too.)
+        assert (states or [HealthState.HEALTHY])[0] is expected
     finally:
         group.engine.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from failover.clock import ManualClock
@@ -90,9 +92,12 @@ def test_a_degraded_endpoint_is_healthy_again_after_the_hold_and_re_measured(
     assert health[SLOW].ewma is None
 
 
-def test_a_degraded_endpoint_whose_latency_recovers_is_healthy_again(health: HealthRegistry) -> None:
+def test_a_degraded_endpoint_whose_latency_recovers_is_healthy_again(
+    health: HealthRegistry, clock: ManualClock
+) -> None:
     feed(health, FAST, 0.02)
     feed(health, SLOW, 0.5)
+    clock.advance(health[SLOW].policy.window)  # the slow calls leave the window; the hold is longer
     feed(health, SLOW, 0.02, count=64)
     assert health[SLOW].state is HealthState.HEALTHY
 
@@ -123,3 +128,76 @@ def test_failovers_reach_the_listeners(health: HealthRegistry) -> None:
 def test_nonsense_degraded_settings_are_refused(settings: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         DegradedPolicy(**settings)  # type: ignore[arg-type]
+
+
+def brownout(
+    health: HealthRegistry, clock: ManualClock, seconds: float, *, only_when_healthy: bool = False
+) -> list[HealthState]:
+    """Ten calls a second for ``seconds``: to FAST at 20 ms, and to SLOW at 20 ms but a seeded third
+    at 0.7 s (only while it is HEALTHY if ``only_when_healthy``, as reads routed by priority). SLOW's
+    state after each tenth of a second."""
+    states: list[HealthState] = []
+    delayed = random.Random(1)
+    for _ in range(int(seconds * 10)):
+        clock.advance(0.1)
+        health[FAST].record_success(0.02)
+        if not only_when_healthy or health[SLOW].state is HealthState.HEALTHY:
+            health[SLOW].record_success(0.7 if delayed.random() < 1 / 3 else 0.02)
+        states.append(health[SLOW].state)
+    return states
+
+
+def test_an_endpoint_with_a_third_of_its_calls_slow_stays_degraded(health: HealthRegistry, clock: ManualClock) -> None:
+    feed(health, FAST, 0.02)
+    feed(health, SLOW, 0.02)
+    states = brownout(health, clock, 25.0)  # under the 30 s hold
+    demoted = states.index(HealthState.DEGRADED)
+    assert demoted <= 30, f"demoted only after {demoted} calls"
+    assert HealthState.HEALTHY not in states[demoted:], "a third of the calls slow, yet HEALTHY again"
+
+
+def test_a_re_measured_endpoint_still_slow_is_demoted_again_within_a_few_seconds(
+    health: HealthRegistry, clock: ManualClock
+) -> None:
+    feed(health, FAST, 0.02)
+    feed(health, SLOW, 0.02)
+    reasons: list[str] = []
+    health.events.on_state_change.append(lambda name, old, new, reason: reasons.append(reason))
+    states = brownout(health, clock, 90.0, only_when_healthy=True)
+    re_measured = [reason for reason in reasons if reason.startswith("DEGRADED for")]
+    assert len(re_measured) == 2, reasons  # after each 30 s hold
+    assert states[-1] is HealthState.DEGRADED, reasons  # and demoted again each time
+    healthy = states.count(HealthState.HEALTHY) / 10
+    assert healthy <= 3 * 4.0, f"HEALTHY (served first, slow a third of the time) {healthy} s of 90 s"
+
+
+def test_a_burst_of_slow_calls_within_one_second_does_not_demote(health: HealthRegistry, clock: ManualClock) -> None:
+    feed(health, FAST, 0.02)
+    feed(health, SLOW, 0.02)
+    states: list[HealthState] = []
+    for index in range(80):  # 8 s; in the third second, one call in four takes 0.15 s
+        clock.advance(0.1)
+        health[FAST].record_success(0.02)
+        health[SLOW].record_success(0.15 if 20 <= index < 30 and index % 4 == 0 else 0.02)
+        states.append(health[SLOW].state)
+    assert set(states) == {HealthState.HEALTHY}
+
+
+def test_a_re_measured_endpoint_that_healed_while_demoted_stays_healthy(
+    health: HealthRegistry, clock: ManualClock
+) -> None:
+    feed(health, FAST, 0.02)
+    feed(health, SLOW, 0.5)
+    assert health[SLOW].state is HealthState.DEGRADED
+    changes: list[HealthState] = []
+    health.events.on_state_change.append(lambda name, old, new, reason: changes.append(new))
+    for _ in range(int(health.degraded.hold * 10) - 5):  # background copies, slow until just before the hold
+        clock.advance(0.1)
+        health[FAST].record_success(0.02)
+        health[SLOW].record_success(0.5)
+    clock.advance(0.5)
+    for _ in range(100):  # healed: every call fast
+        clock.advance(0.1)
+        health[FAST].record_success(0.02)
+        health[SLOW].record_success(0.02)
+    assert changes == [HealthState.HEALTHY], "demoted again for calls made before it was re-measured"

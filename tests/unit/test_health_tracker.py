@@ -277,6 +277,19 @@ def test_the_sample_hook_runs_every_sixteen_successes(tracker: HealthTracker) ->
     assert len(runs) == 2
 
 
+def test_the_sample_hook_of_a_degraded_endpoint_runs_at_the_first_success_a_second_after_its_last_run(
+    tracker: HealthTracker, clock: ManualClock
+) -> None:
+    runs: list[int] = []
+    tracker.sample_hook = lambda: runs.append(1)
+    tracker.set_degraded(True, "slow")
+    tracker.record_success(0.01)
+    clock.advance(tracker.sample_interval)
+    tracker.record_success(0.01)
+    tracker.record_success(0.01)
+    assert len(runs) == 1
+
+
 def test_counters_count_calls_successes_and_failures(tracker: HealthTracker) -> None:
     tracker.record_success(0.01)
     tracker.record_failure(server_error())

@@ -16,7 +16,7 @@ from failover.errors import ProviderUnavailable
 from failover.interfaces import Data, ObjectInfo
 from failover.storage import FailoverStorage, default_quorum
 from failover.storage._writes import BACKGROUND_PER_STORE
-from failover.testing.faulty import refused
+from failover.testing.faulty import refused, server_error
 from tests.unit.storage_rig import SETTINGS, Rig
 
 WAIT = 5.0
@@ -227,6 +227,36 @@ def test_a_write_that_needs_a_store_still_writing_the_key_waits_for_it() -> None
     try:
         info = made.storage.put("k", b"v")
         assert made.held_by("k") == {"aws": info.version, "gcp": info.version}
+    finally:
+        ending.join()
+        made.close()
+
+
+def test_a_store_saturated_with_background_writes_is_written_when_a_target_fails() -> None:
+    made = Rig(("aws", "gcp", "azure"), mode="mirror")
+    inflight = made.storage._writes.inflight
+    for _ in range(BACKGROUND_PER_STORE):
+        inflight.begin("other", "azure")
+    made.gcp.fail(server_error, "put")
+    try:
+        info = made.storage.put("k", b"v")
+        assert made.held_by("k") == {"aws": info.version, "gcp": None, "azure": info.version}
+    finally:
+        for _ in range(BACKGROUND_PER_STORE):
+            inflight.end("other", "azure")
+        made.close()
+
+
+def test_a_store_still_writing_the_key_is_written_when_a_target_fails() -> None:
+    made = Rig(("aws", "gcp", "azure"), mode="mirror")
+    inflight = made.storage._writes.inflight
+    inflight.begin("k", "azure")
+    ending = threading.Timer(0.1, inflight.end, ("k", "azure"))
+    ending.start()
+    made.gcp.fail(server_error, "put")
+    try:
+        info = made.storage.put("k", b"v")
+        assert made.held_by("k") == {"aws": info.version, "gcp": None, "azure": info.version}
     finally:
         ending.join()
         made.close()

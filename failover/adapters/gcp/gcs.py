@@ -6,16 +6,16 @@ engine, not the SDK, decides what happens after a failure. The object's GCS *gen
 etag: ``if_match`` becomes ``ifGenerationMatch``, ``if_none_match="*"`` becomes ``ifGenerationMatch=0``.
 
 Uploads stream from the prepared body: up to 8 MiB in one multipart request, larger ones through a
-resumable upload in ``chunk_size`` pieces. A resumable upload that fails part-way leaves its session
-open: the SDK's upload_from_file keeps the session URL to itself, so it is not cancelled; no object
-is created until the last chunk is accepted, and GCS expires the session (not tested on the
-emulator). Downloads are ranged requests of up to `READ_CHUNK` bytes, sized to take about a quarter
-of a second at the throughput the store last showed (256 KiB before it showed any), so that a caller
-checking its deadline between chunks is not held long past it by a store that trickles (each socket
-read in time, a whole 1 MiB range taking 10 s). Each is pinned to the generation `get` found, so a
-reader never mixes two versions of an object. A range of a generation that was replaced (or
-deleted) since `get` found it is a 404: that is "the object changed while it was read", retryable
-like Azure's 412 mid-read, never NotFound, because the key did exist and may still.
+resumable upload in ``chunk_size`` pieces. A resumable upload that fails part-way is cancelled
+(`_resumable.Sessions`: DELETE on the session URL, again after the next put if the network was
+down); no object is created until the last chunk is accepted. Downloads are ranged requests of up to
+`READ_CHUNK` bytes, sized to take about a quarter of a second at the throughput the store last
+showed (256 KiB before it showed any), so that a caller checking its deadline between chunks is not
+held long past it by a store that trickles (each socket read in time, a whole 1 MiB range taking 10
+s). Each is pinned to the generation `get` found, so a reader never mixes two versions of an object.
+A range of a generation that was replaced (or deleted) since `get` found it is a 404: that is "the
+object changed while it was read", retryable like Azure's 412 mid-read, never NotFound, because the
+key did exist and may still.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from failover.adapters._common import prepare_put, split_metadata
 from failover.adapters._sdk import require
 from failover.adapters._timing import AttemptTime
 from failover.adapters.gcp._errors import PROVIDER, translate, translate_errors
+from failover.adapters.gcp._resumable import Sessions
 from failover.errors import (
     ConfigError,
     Disposition,
@@ -102,6 +103,7 @@ class GcsStore:
         self._bucket = self._client.bucket(config.bucket)
         self._buckets = BucketCheck(config.bucket, self._bucket_exists)
         self._throughput: float | None = None  # bytes per second of the last ranged downloads (EWMA)
+        self._sessions = Sessions()  # resumable uploads whose cancel failed, cancelled after a later put
         self._chunk_size = max(_UPLOAD_ALIGN, config.chunk_size // _UPLOAD_ALIGN * _UPLOAD_ALIGN)
         self._capabilities = Capabilities(max_object_size=MAX_OBJECT_SIZE, conditional_delete=True)
         if config.ensure:
@@ -198,17 +200,24 @@ class GcsStore:
                 generation = int(if_match)
             blob = self._bucket.blob(key, chunk_size=self._chunk_size)
             blob.metadata = prepared.metadata
-            with translate_errors(operation="put", key=key, write=True):
-                blob.upload_from_file(
-                    prepared.body.stream,
-                    size=prepared.body.size,
-                    content_type=prepared.content_type,
-                    if_generation_match=generation,
-                    timeout=self._timeout(timeout),
-                    retry=None,
-                )
+            opened = self._sessions.watch(blob)
+            try:
+                with translate_errors(operation="put", key=key, write=True):
+                    blob.upload_from_file(
+                        prepared.body.stream,
+                        size=prepared.body.size,
+                        content_type=prepared.content_type,
+                        if_generation_match=generation,
+                        timeout=self._timeout(timeout),
+                        retry=None,
+                    )
+            except BaseException:
+                self._sessions.cancel_unfinished(opened, self._config.connect_timeout)
+                raise
         finally:
             prepared.body.close()
+        if len(self._sessions):
+            self._sessions.retry(self._config.connect_timeout)  # GCS answers again: cancel what an outage left
         return self._info(blob)
 
     def _reload(self, key: str, operation: str, timeout: float | None) -> Any:
