@@ -32,6 +32,7 @@ SDK_LOGGERS = (
     # google-cloud-pubsub's subscriber logs under names of its own, outside "google".
     *("ack-nack", "slow-ack", "subscriber-streams", "subscriber-flow-control", "callback-delivery"),
     *("callback-exceptions", "expiry"),
+    *("psycopg", "psycopg_pool"),  # the fleet's PostgreSQL driver and pool: a DSN carries a password
 )
 """The SDKs' loggers (and their children)."""
 FILTERED_LOGGERS = ("failover", *SDK_LOGGERS)
@@ -39,7 +40,7 @@ FILTERED_LOGGERS = ("failover", *SDK_LOGGERS)
 
 _NAMES = (
     r"x-amz-security-token|x-amz-signature|x-amz-credential|authorization|sig|sharedaccesssignature|accountkey"
-    r"|access_token|refresh_token|id_token|client_secret|private_key|x-goog-signature|x-goog-credential"
+    r"|password|access_token|refresh_token|id_token|client_secret|private_key|x-goog-signature|x-goog-credential"
 )
 _PATTERNS = (
     # name: value in headers, dict reprs and canonical requests ('Authorization': 'AWS4-HMAC ...').

@@ -17,7 +17,6 @@ production `start` runs it on a daemon thread, woken when the endpoint goes DOWN
 from __future__ import annotations
 
 import logging
-import random as _random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from failover.errors import ConfigError, NotFound, PreconditionFailed
 from failover.health.store import HealthState
 from failover.health.tracker import HealthTracker
 from failover.policy.classify import is_refusal
+from failover.policy.jitter import jitter
 
 __all__ = ["Probe", "ProbeBackoff", "Prober"]
 
@@ -72,7 +72,7 @@ class Prober:
         *,
         backoff: ProbeBackoff | None = None,
         timeout: float = 2.0,
-        random: Callable[[], float] = _random.random,
+        random: Callable[[], float] = jitter,
         idle_interval: float = 1.0,
     ) -> None:
         self.tracker = tracker

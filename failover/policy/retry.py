@@ -16,7 +16,6 @@ passes ``sleep=waits.append`` (or a manual clock's ``sleep``) and never waits.
 
 from __future__ import annotations
 
-import random as _random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -29,6 +28,7 @@ from failover.errors import ConfigError, Disposition
 from failover.policy.budget import RequestBudget, RetryBudget
 from failover.policy.classify import classify
 from failover.policy.deadline import Deadline
+from failover.policy.jitter import jitter
 
 __all__ = [
     "Attempt",
@@ -57,7 +57,7 @@ class FullJitterWait(wait_exponential):
     random source (a ``() -> float`` in ``[0, 1)``) so that tests can fix it.
     """
 
-    def __init__(self, base: float, cap: float, random: Callable[[], float] = _random.random) -> None:
+    def __init__(self, base: float, cap: float, random: Callable[[], float] = jitter) -> None:
         super().__init__(multiplier=base, max=cap)
         self.random = random
 
@@ -138,7 +138,7 @@ class RetryPolicy:
         budget: RequestBudget | None = None,
         attempt_timeout: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        random: Callable[[], float] = _random.random,
+        random: Callable[[], float] = jitter,
         on_failure: FailureListener = _no_failure_listener,
         admit: Callable[[], bool] | None = None,
     ) -> None:

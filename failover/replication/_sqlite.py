@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import random
 import sqlite3
 import struct
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from failover.errors import ConfigError, JournalError
+from failover.policy.jitter import jitter
 
 __all__ = ["SqliteFile"]
 
@@ -114,7 +114,7 @@ class SqliteFile:
                     raise self._error("open", exc) from exc
             except sqlite3.Error as exc:
                 raise self._error("open", exc) from exc
-            time.sleep(pause * (0.5 + random.random()))
+            time.sleep(pause * (0.5 + jitter()))
             pause = min(pause * 2, 0.1)
 
     @contextlib.contextmanager

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from failover.policy.jitter import jitter
 from failover.replication.copy import CopyOutcome
 
 __all__ = ["Backoff", "ReplicationStats"]
@@ -21,7 +21,7 @@ class Backoff:
 
     base: float = 1.0
     cap: float = 60.0
-    jitter: Callable[[], float] = random.random  # uniform in [0, 1)
+    jitter: Callable[[], float] = jitter  # uniform in [0, 1)
 
     def delay(self, attempts: int) -> float:
         ceiling = min(self.cap, self.base * 2.0 ** min(attempts, 32))
