@@ -165,6 +165,17 @@ class OutageReport:
     foreground_puts_after: dict[str, int]
 
 
+def drain_until_empty(storage: FailoverStorage, within: float = WAIT) -> None:
+    """Drain until the journal's backlog is empty: a drain leaves a store that fails one copy (a
+    connection a fault held, on a loaded machine) to the background, so one drain is not enough."""
+
+    def drained() -> bool:
+        storage.drain(timeout=within)
+        return storage.journal.backlog() == {}
+
+    wait_for(drained, "an empty journal backlog after drains", within)
+
+
 def wait_for(condition: Callable[[], bool], what: str, within: float = WAIT) -> None:
     """Poll ``condition`` until it holds; fail (naming ``what``) if it does not within ``within`` s."""
     limit = time.monotonic() + within
@@ -208,7 +219,11 @@ def run_outage(
     wait_for(lambda: clouds.aws_state() is not HealthState.DOWN, "a probe finding AWS back")
     workload.run(after // 2, "after")
     wait_for(lambda: clouds.aws_state() is HealthState.HEALTHY, "AWS closing its circuit")
-    assert states[-2:] == [HealthState.PROBING, HealthState.HEALTHY], f"AWS recovered through {states}"
+    # Recovered by a probe, and never DOWN again; the catch-up copies may make it briefly DEGRADED on
+    # a loaded machine.
+    recovery = states[1:]
+    assert recovery[0] is HealthState.PROBING, f"AWS recovered through {states}"
+    assert HealthState.DOWN not in recovery, f"AWS recovered through {states}"
     puts_on = {name: store.foreground["put"] for name, store in (("aws", clouds.s3), ("gcs", clouds.gcs))}
     workload.run(after - after // 2, "after")
     puts_after = {
@@ -218,8 +233,7 @@ def run_outage(
     assert puts_after["gcs"] == 0, f"writes did not return to AWS once it was healthy: {puts_after}"
     assert puts_after["aws"] >= (after - after // 2) // 2 - 1
 
-    storage.drain(timeout=WAIT)
-    assert storage.journal.backlog() == {}, f"the journal did not drain: {storage.journal.backlog()}"
+    drain_until_empty(storage)
     assert_on_s3(clouds, workload, "during")
     return OutageReport(
         aws_calls_during=broken.calls - counters.calls,

@@ -169,13 +169,17 @@ def _heal(rig: Rig) -> None:
 
 
 def _until_sqs_serves_again(rig: Rig) -> None:
-    """Probe (on the prober's backoff) until SQS takes traffic again; bounded by a count of rounds."""
-    for _ in range(200):
+    """Probe (on the prober's backoff) until SQS takes traffic again: the next probe is due within
+    the backoff's cap, and takes at most the probe timeout (a loaded machine stretches the outage, and
+    with it the backoff, so a count of rounds is not a bound)."""
+    within = SETTINGS.probe_backoff.cap + SETTINGS.probe_timeout + 5.0
+    limit = time.monotonic() + within
+    while time.monotonic() < limit:
         rig.queue.engine.probe_now()
         if rig.sqs_state is not HealthState.DOWN:
             return
         time.sleep(0.05)
-    raise AssertionError(f"SQS still DOWN after 200 probe rounds: {rig.queue.engine.health[rig.sqs.name]!r}")
+    raise AssertionError(f"SQS still DOWN {within:g} s after the heal: {rig.queue.engine.health[rig.sqs.name]!r}")
 
 
 def _drain_everything(rig: Rig) -> None:

@@ -19,7 +19,7 @@ from failover.storage import FailoverStorage
 from failover.testing.emulators import LocalClouds
 from failover.testing.faults import Fault, FaultProxy
 from failover.testing.faulty import refused
-from tests.failover.storage_support import TIMEOUTS, WAIT, Clouds
+from tests.failover.storage_support import TIMEOUTS, WAIT, Clouds, drain_until_empty
 
 pytestmark = pytest.mark.emulator
 
@@ -69,8 +69,8 @@ def test_mirror_put_with_one_provider_half_a_second_slow_is_acked_at_the_quorum(
         assert p50 < 0.25, f"mirror put p50 {p50 * 1000:.0f} ms with S3 0.5 s slow (all: {took})"
         proxy.clear()
         assert storage.wait_for_writes(WAIT), "the background writes did not end"
-        storage.drain(timeout=WAIT)
-        assert storage.journal.backlog() == {}
+
+        drain_until_empty(storage)
         assert {key: direct.head(key).version for key in written} == written, "S3 missed a version"
     finally:
         direct.close()
