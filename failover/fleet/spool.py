@@ -238,16 +238,21 @@ class SpoolingJournal:
     # -- what readers and operators ask --------------------------------------------------------------
 
     def newest_pending(self, key: str) -> frozenset[str]:
+        return self.newest_pending_in_whole(key)[0]
+
+    def newest_pending_in_whole(self, key: str) -> tuple[frozenset[str], bool]:
+        """While the database is away, what this process knows (its spool and its recall): not whole,
+        so a read asks the stores themselves which is newest (`PartialJournal`)."""
         stale = self.spool.newest_pending(key)
         if not self._migrated:
-            return stale | self._recall.pending(key)
+            return stale | self._recall.pending(key), False
         asked = self._recall.mark()
         try:
             fleet = self.primary.newest_pending(key)
         except DatabaseUnavailable:
-            return stale | self._recall.pending(key)
+            return stale | self._recall.pending(key), False
         self._recall.answered(key, fleet, asked)
-        return stale | fleet
+        return stale | fleet, True
 
     def backlog(self) -> dict[str, int]:
         counts = dict(self.spool.backlog())

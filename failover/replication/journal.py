@@ -18,9 +18,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Intent", "Journal", "JournalItem", "Op", "SqliteJournal"]
+__all__ = ["Intent", "Journal", "JournalItem", "Op", "PartialJournal", "SqliteJournal"]
 
 
 class Op(enum.StrEnum):
@@ -171,6 +171,17 @@ class Journal(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PartialJournal(Protocol):
+    """A journal whose `newest_pending` may, for a while, miss what other processes journaled (the
+    fleet's, while its database is away): it says when its answer is whole."""
+
+    def newest_pending_in_whole(self, key: str) -> tuple[frozenset[str], bool]:
+        """`newest_pending`, and whether the answer is whole (False: another process may have a newer
+        version of ``key`` pending that this one cannot see)."""
+        ...
 
 
 # The SQLite implementation, importable from here as it always was.

@@ -35,6 +35,7 @@ from failover.interfaces import ListEntry, ObjectInfo, ObjectStore
 from failover.policy import Deadline, classify
 from failover.reader import ObjectReader
 from failover.replication import HybridClock, Journal
+from failover.replication.journal import PartialJournal
 from failover.storage._listing import overlay
 
 __all__ = ["Reads"]
@@ -51,6 +52,7 @@ class Reads:
         self._journal = journal
         self._hlc = hlc
         self._newest_seen = ""
+        self._in_whole = journal.newest_pending_in_whole if isinstance(journal, PartialJournal) else None
 
     def read(self, operation: str, key: str, fn: Read[T], *, timeout: float | None, allow_stale: bool) -> T:
         """``fn`` on the best store that holds the newest version of ``key``."""
@@ -106,7 +108,16 @@ class Reads:
     def _read(
         self, operation: str, key: str, fn: Read[T], *, timeout: float | None, allow_stale: bool
     ) -> tuple[T, str]:
-        stale = self._journal.newest_pending(key)
+        if self._in_whole is None:
+            stale = self._journal.newest_pending(key)
+        else:
+            stale, whole = self._in_whole(key)
+            if not whole:
+                deadline = Deadline(
+                    timeout if timeout is not None else self._engine.settings.deadline, self._engine.clock
+                )
+                stale = self._behind_the_newest(key, stale, deadline)
+                timeout = max(deadline.remaining(), 0.001)
         try:
             outcome = self._engine.hedged(operation, fn, timeout=timeout, skip=stale)
         except AllProvidersFailed as failed:
@@ -127,6 +138,29 @@ class Reads:
             value, endpoint = outcome.value, outcome.endpoint
         self._observe(value)
         return value, endpoint
+
+    def _behind_the_newest(self, key: str, stale: frozenset[str], deadline: Deadline) -> frozenset[str]:
+        """``stale`` and the stores found behind another: the journal's answer is not whole (another
+        process's newest version may be pending unseen), so each reachable store is asked for its
+        version, and one without the key or with an older version than another's is skipped too. A
+        store that does not answer is left to the routing, as the journal left it."""
+        engine = self._engine
+        versions: dict[str, str] = {}
+
+        def version(store: ObjectStore, attempt_timeout: float) -> str:
+            return store.head(key, timeout=attempt_timeout).version or ""
+
+        for name in engine.names:
+            if name in stale or not engine.is_available(name) or not deadline.can_start_attempt():
+                continue
+            try:
+                versions[name] = engine.call("head", version, timeout=deadline.remaining(), only=(name,)).value
+            except NotFound:
+                versions[name] = ""
+            except FailoverError:
+                continue
+        newest = max(versions.values(), default="")
+        return stale | {name for name, held in versions.items() if held < newest}
 
     def _stale_read(
         self,

@@ -1,0 +1,105 @@
+"""Reads while the journal's answer is not whole (the fleet's, while its database is away): another
+process's newest version may be pending unseen, so the stores themselves say which is newest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from failover.adapters.memory import MemoryStore
+from failover.clock import ManualClock
+from failover.replication import Journal, SqliteJournal
+from failover.replication.journal import PartialJournal
+from failover.storage import FailoverStorage
+from failover.testing.faulty import FaultyStore, refused
+from tests.unit.storage_rig import SETTINGS
+
+
+class _Away:
+    """A journal that knows only this process's entries, and says so while ``whole`` is False."""
+
+    def __init__(self, inner: SqliteJournal) -> None:
+        self.inner = inner
+        self.whole = True
+
+    def newest_pending_in_whole(self, key: str) -> tuple[frozenset[str], bool]:
+        return self.inner.newest_pending(key), self.whole
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def shared() -> dict[str, MemoryStore]:
+    return {"aws": MemoryStore("aws"), "gcp": MemoryStore("gcp")}
+
+
+def _storage(
+    stores: dict[str, MemoryStore], journal: Journal | _Away
+) -> tuple[FailoverStorage, dict[str, FaultyStore]]:
+    clock = ManualClock()
+    faulty = {name: FaultyStore(store, clock=clock) for name, store in stores.items()}
+    storage = FailoverStorage(
+        list(faulty.values()),
+        settings=SETTINGS,
+        clock=clock,
+        replicate=False,
+        journal=journal,  # type: ignore[arg-type]  # _Away forwards the rest of Journal
+    )
+    return storage, faulty
+
+
+@pytest.fixture
+def reader_and_writer(
+    shared: dict[str, MemoryStore], tmp_path: Path
+) -> Iterator[tuple[FailoverStorage, _Away, FailoverStorage]]:
+    away = _Away(SqliteJournal(tmp_path / "reader.sqlite"))
+    reader, _ = _storage(shared, away)
+    writer, writer_stores = _storage(shared, SqliteJournal(tmp_path / "writer.sqlite"))
+    reader.put("k", b"old")
+    reader.drain()
+    writer_stores["aws"].fail(refused())
+    writer.put("k", b"new")  # on GCS only; pending for S3 in the writer's journal, which the reader cannot see
+    yield reader, away, writer
+    reader.close()
+    writer.close()
+    away.inner.close()
+
+
+def test_the_journal_protocol_for_partial_answers_is_recognised() -> None:
+    assert isinstance(_Away.__new__(_Away), PartialJournal)
+
+
+def test_the_premise_a_journal_that_missed_the_other_writer_and_says_it_is_whole_reads_the_primary(
+    reader_and_writer: tuple[FailoverStorage, _Away, FailoverStorage],
+) -> None:
+    reader, _, _ = reader_and_writer
+    # The stale answer a journal that is not whole must not lead to (a whole journal never misses
+    # the other writer's entry: the fleet's database holds it).
+    assert reader.get_bytes("k") == b"old"
+
+
+def test_a_read_while_the_journal_is_not_whole_returns_the_newest_version_any_store_holds(
+    reader_and_writer: tuple[FailoverStorage, _Away, FailoverStorage],
+) -> None:
+    reader, away, _ = reader_and_writer
+    away.whole = False
+    assert reader.get_bytes("k") == b"new"
+    assert reader.head("k").store == "gcp"
+
+
+def test_a_store_that_lacks_the_key_is_not_taken_for_the_newest(shared: dict[str, MemoryStore], tmp_path: Path) -> None:
+    away = _Away(SqliteJournal(tmp_path / "reader.sqlite"))
+    reader, _ = _storage(shared, away)
+    writer, writer_stores = _storage(shared, SqliteJournal(tmp_path / "writer.sqlite"))
+    try:
+        writer_stores["aws"].fail(refused())
+        writer.put("fresh", b"only on gcs")
+        away.whole = False
+        assert reader.get_bytes("fresh") == b"only on gcs"
+    finally:
+        reader.close()
+        writer.close()
+        away.inner.close()
