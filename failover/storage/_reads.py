@@ -116,7 +116,7 @@ class Reads:
                 deadline = Deadline(
                     timeout if timeout is not None else self._engine.settings.deadline, self._engine.clock
                 )
-                stale = self._behind_the_newest(key, stale, deadline)
+                stale = self._behind_the_newest(operation, key, stale, deadline, allow_stale)
                 timeout = max(deadline.remaining(), 0.001)
         try:
             outcome = self._engine.hedged(operation, fn, timeout=timeout, skip=stale)
@@ -139,26 +139,40 @@ class Reads:
         self._observe(value)
         return value, endpoint
 
-    def _behind_the_newest(self, key: str, stale: frozenset[str], deadline: Deadline) -> frozenset[str]:
-        """``stale`` and the stores found behind another: the journal's answer is not whole (another
-        process's newest version may be pending unseen), so each reachable store is asked for its
-        version, and one without the key or with an older version than another's is skipped too. A
-        store that does not answer is left to the routing, as the journal left it."""
+    def _behind_the_newest(
+        self, operation: str, key: str, stale: frozenset[str], deadline: Deadline, allow_stale: bool
+    ) -> frozenset[str]:
+        """``stale`` and the stores found behind another. The journal's answer is not whole (another
+        process's newest version may be pending unseen), so every other store is asked for its
+        version (one whose circuit is open, once: its circuit may be stale too), and one without the
+        key or with an older version than another's is skipped. When a store does not answer, none
+        of the others can be known to be newest: `StaleReadRisk`, unless ``allow_stale``."""
         engine = self._engine
         versions: dict[str, str] = {}
+        silent: list[str] = []
 
         def version(store: ObjectStore, attempt_timeout: float) -> str:
             return store.head(key, timeout=attempt_timeout).version or ""
 
         for name in engine.names:
-            if name in stale or not engine.is_available(name) or not deadline.can_start_attempt():
+            if name in stale:
+                continue
+            if not deadline.can_start_attempt():
+                silent.append(name)
                 continue
             try:
                 versions[name] = engine.call("head", version, timeout=deadline.remaining(), only=(name,)).value
             except NotFound:
                 versions[name] = ""
             except FailoverError:
-                continue
+                silent.append(name)
+        if silent and not allow_stale:
+            raise StaleReadRisk(
+                f"the journal cannot say which store holds the newest version now (its shared database is "
+                f"away), and {', '.join(silent)} did not answer (pass allow_stale=True to accept an older one)",
+                operation=operation,
+                key=key,
+            )
         newest = max(versions.values(), default="")
         return stale | {name for name, held in versions.items() if held < newest}
 

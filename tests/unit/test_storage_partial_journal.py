@@ -10,6 +10,8 @@ import pytest
 
 from failover.adapters.memory import MemoryStore
 from failover.clock import ManualClock
+from failover.errors import StaleReadRisk
+from failover.health import HealthState
 from failover.replication import Journal, SqliteJournal
 from failover.replication.journal import PartialJournal
 from failover.storage import FailoverStorage
@@ -103,3 +105,40 @@ def test_a_store_that_lacks_the_key_is_not_taken_for_the_newest(shared: dict[str
         reader.close()
         writer.close()
         away.inner.close()
+
+
+def test_a_store_whose_circuit_is_open_in_this_process_is_still_asked_and_its_newer_version_read(
+    shared: dict[str, MemoryStore], tmp_path: Path
+) -> None:
+    # The chaos run's case: a process started during an S3 outage keeps S3's circuit open after S3
+    # came back, while another process's newer version is on S3 only and GCS is behind.
+    away = _Away(SqliteJournal(tmp_path / "reader.sqlite"))
+    reader, reader_stores = _storage(shared, away)
+    writer, writer_stores = _storage(shared, SqliteJournal(tmp_path / "writer.sqlite"))
+    try:
+        reader.put("k", b"old")
+        reader.drain()
+        reader_stores["aws"].fail(refused(), times=1)
+        assert reader.get_bytes("k") == b"old"  # from GCS: S3 refused once, its circuit opened
+        assert reader.health["aws"].state is HealthState.DOWN
+        writer_stores["gcp"].fail(refused())
+        writer.put("k", b"new")  # on S3 only
+        away.whole = False
+        assert reader.get_bytes("k") == b"new"
+    finally:
+        reader.close()
+        writer.close()
+        away.inner.close()
+
+
+def test_a_store_that_does_not_answer_while_the_journal_is_not_whole_refuses_the_read_unless_stale_is_allowed(
+    reader_and_writer: tuple[FailoverStorage, _Away, FailoverStorage],
+) -> None:
+    reader, away, _ = reader_and_writer
+    away.whole = False
+    gcs = reader.stores["gcp"]
+    assert isinstance(gcs, FaultyStore)
+    gcs.fail(refused())  # it holds the newest version; from here the reader cannot tell
+    with pytest.raises(StaleReadRisk, match="gcp did not answer"):
+        reader.get_bytes("k")
+    assert reader.get_bytes("k", allow_stale=True) == b"old"
