@@ -103,13 +103,16 @@ def test_a_copy_delivered_to_two_consumers_at_once_is_handed_to_one(rig: Rig, wi
     assert rig.held(rig.primary) == [], "the copy left behind by the stale ack was not acked"
 
 
-def test_a_copy_held_back_is_left_on_its_queue_unacked(rig: Rig, window: SqliteDedupWindow) -> None:
+def test_a_copy_held_back_is_left_unacked_and_hidden_until_the_lease_ends(rig: Rig, window: SqliteDedupWindow) -> None:
     other = _second_consumer(rig, window)
     rig.queue.send(b"x", dedup_id="order-6")
     (first,) = rig.queue.receive(visibility=5)
     _delivered_again_at_once(rig, first)
+    rig.clock.advance(1)
     other.receive(visibility=5)
-    rig.clock.advance(5)
+    rig.clock.advance(3.9)
+    assert rig.held(rig.primary) == [], "the held copy is visible before the lease ends"
+    rig.clock.advance(0.1)
     assert [message.id for message in rig.held(rig.primary)] == [first.id]
 
 
