@@ -193,6 +193,21 @@ MIGRATIONS: tuple[tuple[int, tuple[LiteralString, ...]], ...] = (
             $$""",
         ),
     ),
+    (
+        4,
+        (
+            # The dedup window's admissions: per failover_id, the copy handed on (``holder``), the end
+            # of its in-flight lease (NULL once processed), and the token of the call that took it.
+            """CREATE TABLE admitted (
+                id TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                lease DOUBLE PRECISION,
+                token TEXT NOT NULL,
+                expires DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX admitted_by_expiry ON admitted (expires)",
+        ),
+    ),
 )
 
 # The schema's own bookkeeping, before any migration. The lock serializes processes starting at once.
@@ -327,9 +342,28 @@ copy AS (
 )
 SELECT EXISTS (SELECT 1 FROM known) OR EXISTS (SELECT 1 FROM first) OR EXISTS (SELECT 1 FROM copy)
 """
+# `PostgresDedupWindow.admit` in one statement: the upsert locks the id's row, so racing consumers
+# decide in turn, each on the row as the one before left it. A new (or expired) id, or the holder's
+# copy whose lease ran out, takes the lease with this call's token; the answer says whether it did,
+# and otherwise whether the copy is the holder's (held back until the lease ends) or not (dropped).
+ADMIT_LEASED = """
+INSERT INTO admitted AS a (id, holder, lease, token, expires)
+VALUES (%(id)s, %(copy)s, %(until)s, %(token)s, %(expires)s)
+ON CONFLICT (id) DO UPDATE SET
+    holder = CASE WHEN a.expires <= %(now)s THEN excluded.holder ELSE a.holder END,
+    token = CASE WHEN a.expires <= %(now)s OR (a.holder = excluded.holder AND a.lease <= %(now)s)
+        THEN excluded.token ELSE a.token END,
+    lease = CASE WHEN a.expires <= %(now)s OR (a.holder = excluded.holder AND a.lease <= %(now)s)
+        THEN excluded.lease ELSE a.lease END,
+    expires = CASE WHEN a.expires <= %(now)s THEN excluded.expires ELSE a.expires END
+RETURNING a.token = %(token)s, a.holder = %(copy)s, a.lease
+"""
+SETTLE = "UPDATE admitted SET lease = NULL WHERE id = %(id)s"
 FORGET = "DELETE FROM seen WHERE id = %(id)s"
+FORGET_ADMITTED = "DELETE FROM admitted WHERE id = %(id)s"
 PURGE_SEEN = "DELETE FROM seen WHERE expires <= %(now)s"
-COUNT_SEEN = "SELECT COUNT(*) FROM seen"
+PURGE_ADMITTED = "DELETE FROM admitted WHERE expires <= %(now)s"
+COUNT_SEEN = "SELECT (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM admitted)"
 
 # -- health ------------------------------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 The same contract as `SqliteDedupWindow`, on a table of the fleet's schema: one ``INSERT .. ON
 CONFLICT`` checks and records an id (a row inserted, or an expired one renewed, means a first
 sighting), so two consumers in different processes racing on one message hand it on once. `admit`
-decides on a delivered copy in one statement (`failover.queue._dedup.AdmitsCopies`): a call the
-client gave up on (a paused server runs it when it resumes) then leaves both records or neither.
+decides on a delivered copy under an in-flight lease in one statement (`AdmitsCopies`): a call the
+client gave up on (a paused server runs it when it resumes) then took the lease or did not, and the
+copy it was about comes back after its visibility and is handed on once that lease has run out.
 
 With a ``fallback`` window (the process's own `SqliteDedupWindow`), a database that does not answer
 does not stop consumers: ids are checked and recorded locally meanwhile, so a duplicate that reaches
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Callable
 
 from failover.fleet import _sql
 from failover.fleet._db import DatabaseUnavailable, FleetDatabase
 from failover.fleet.config import FleetConfig
 from failover.fleet.migrations import migrate
-from failover.replication.dedup import DedupWindow
+from failover.replication.dedup import Admission, AdmitsCopies, DedupWindow, Verdict, check_admit
 
 __all__ = ["PostgresDedupWindow"]
 
@@ -80,31 +82,52 @@ class PostgresDedupWindow:
             cursor = conn.execute(_sql.SEEN, {"id": failover_id, "expires": now + self.ttl, "now": now})
             return cursor.rowcount == 0
 
-    def admit(self, copy: str, failover_id: str) -> bool:
-        """Whether a delivered ``copy`` of ``failover_id`` is the one to hand on (`AdmitsCopies`): a
-        redelivery of the copy admitted before, or the first copy of the id; one statement, so a call
-        whose answer was lost records both or neither. With the fallback, two local calls."""
-        for name in (copy, failover_id):
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"a failover_id is a non-empty str, not {name!r}")
+    def admit(self, copy: str, failover_id: str, lease: float) -> Admission:
+        """`AdmitsCopies.admit` in one statement. With the fallback, its own (local) admission."""
+        check_admit(copy, failover_id, lease)
         try:
-            return self._admit(copy, failover_id)
+            return self._admit(copy, failover_id, lease)
         except DatabaseUnavailable:
-            if self._fallback is None:
+            if not isinstance(self._fallback, AdmitsCopies):
                 raise
-        if self._fallback.seen(copy):
-            return True
-        if not self._fallback.seen(failover_id):
-            return True
-        self._fallback.forget(copy)
-        return False
+        return self._fallback.admit(copy, failover_id, lease)
 
-    def _admit(self, copy: str, failover_id: str) -> bool:
+    def _admit(self, copy: str, failover_id: str, lease: float) -> Admission:
         now = self._wall()
-        params = {"copy": copy, "id": failover_id, "expires": now + self.ttl, "now": now}
+        token = uuid.uuid4().hex
+        params = {
+            "copy": copy,
+            "id": failover_id,
+            "until": now + lease,
+            "token": token,
+            "expires": now + self.ttl,
+            "now": now,
+        }
         with self._db.connection() as conn:
-            row = conn.execute(_sql.ADMIT, params).fetchone()
-        return bool(row and row[0])
+            if now >= self._next_purge:
+                self._next_purge = now + self.ttl / 4
+                conn.execute(_sql.PURGE_ADMITTED, {"now": now})
+            row = conn.execute(_sql.ADMIT_LEASED, params).fetchone()
+        if row is None:  # pragma: no cover - an upsert always returns its row
+            raise DatabaseUnavailable("the admission returned no row")
+        took, holder, until = row
+        if took:
+            return Admission(Verdict.HAND_ON)
+        if holder and until is not None:
+            return Admission(Verdict.HOLD, max(float(until) - now, 0.0))
+        return Admission(Verdict.DROP)
+
+    def settle(self, failover_id: str) -> None:
+        if self._fallback is not None and isinstance(self._fallback, AdmitsCopies):
+            self._fallback.settle(failover_id)
+            with contextlib.suppress(DatabaseUnavailable):
+                self._settle(failover_id)
+            return
+        self._settle(failover_id)
+
+    def _settle(self, failover_id: str) -> None:
+        with self._db.connection() as conn:
+            conn.execute(_sql.SETTLE, {"id": failover_id})
 
     def forget(self, failover_id: str) -> None:
         if self._fallback is not None:
@@ -117,6 +140,7 @@ class PostgresDedupWindow:
     def _forget(self, failover_id: str) -> None:
         with self._db.connection() as conn:
             conn.execute(_sql.FORGET, {"id": failover_id})
+            conn.execute(_sql.FORGET_ADMITTED, {"id": failover_id})
 
     def __len__(self) -> int:
         """Ids recorded and not yet purged (expired ones may still count until the next purge)."""

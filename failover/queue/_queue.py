@@ -398,10 +398,21 @@ class FailoverQueue:
                 # untried); an ack retried in the background later: the store's own deadline.
                 self._claims.discard(claim, max(deadline.remaining(), DEFAULT_FLOOR) if in_call else None)
 
-        landed = self._acks.ack(receipt.queue, receipt.message, after_ack, deadline.seconds)
-        in_call = False
-        if not landed and receipt.deduplicated and self._receiver.dedup is not None:
+        try:
+            self._acks.ack(receipt.queue, receipt.message, after_ack, deadline.seconds)
+        finally:
+            in_call = False
+            # Landed, pending, or refused (a receipt gone stale when the queue delivered the message
+            # again), the message was processed: every later copy of it is dropped.
+            self._settled(receipt)
+
+    def _settled(self, receipt: Receipt) -> None:
+        if not receipt.deduplicated or self._receiver.dedup is None:
+            return
+        try:
             self._receiver.dedup.settled(receipt.queue, receipt.message)
+        except FailoverError as exc:
+            logger.warning("could not record message %s as processed in the dedup window: %s", receipt.message.id, exc)
 
     @property
     def pending_acks(self) -> int:

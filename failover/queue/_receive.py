@@ -30,7 +30,7 @@ from failover.errors import FailoverError
 from failover.interfaces import Message, MessageQueue
 from failover.policy import DEFAULT_FLOOR
 from failover.queue._claims import ClaimCheck, ClaimMissing, ClaimRef
-from failover.queue._dedup import ReceiveDedup
+from failover.queue._dedup import ReceiveDedup, Verdict
 from failover.queue._drain import DrainSet
 
 __all__ = ["DEFAULT_CLAIM_GIVE_UP", "QueueCounters", "Receipt", "Receiver"]
@@ -55,6 +55,7 @@ class QueueCounters:
     """What a `FailoverQueue`'s receives did besides handing messages out (since it was made)."""
 
     duplicates_dropped: int = 0  # copies of a failover_id already handed out: acked, not returned
+    duplicates_held: int = 0  # copies in flight in another consumer: left unacked until its lease ends
     claims_missing: int = 0  # pointers whose body no store holds: left for a later delivery
     claims_unavailable: int = 0  # pointers whose body the store could not serve: left for a later receive
     claims_abandoned: int = 0  # pointers whose body was missing at the give-up delivery: acked, logged as errors
@@ -238,9 +239,14 @@ class Receiver:
         for message in raw:
             admitted = False
             if poll.deduplicate and self.dedup is not None:
-                if not self.dedup.admit(name, message):
+                admission = self.dedup.admit(name, message, poll.visibility)
+                if admission.verdict is Verdict.DROP:
                     self._count("duplicates_dropped")
                     self._settle(name, message, "a duplicate of a message already delivered")
+                    continue
+                if admission.verdict is Verdict.HOLD:
+                    self._count("duplicates_held")
+                    self._hold(name, message, admission.lease_left)
                     continue
                 admitted = True
             body, ref = message.body, self.claims.ref_in(message.body)
@@ -298,6 +304,15 @@ class Receiver:
             ref.version or "?",
         )
         self._settle(name, message, "its claim-check body stayed missing")
+
+    def _hold(self, name: str, message: Message, lease_left: float) -> None:
+        """Leave a copy that another consumer holds unacked, hidden (where the queue can) until the
+        holder's lease ends: it then comes back, dropped if the holder acked, else handed on."""
+        seconds = max(1.0, float(int(lease_left + 0.999)))  # whole seconds: SQS takes no fractions
+        try:
+            self.engine.call_on(name, "extend", lambda queue, timeout: queue.extend(message, seconds, timeout=timeout))
+        except FailoverError as exc:
+            logger.debug("could not hide a held copy from %s for %.0f s: %s", name, seconds, exc)
 
     def _settle(self, name: str, message: Message, why: str) -> None:
         """Ack a message that is not handed on; a failure is logged (it comes back and is dropped again)."""

@@ -7,19 +7,49 @@ from pathlib import Path
 
 import pytest
 
-from failover.errors import ConfigError, OutcomeUnknown
+from failover.clock import ManualClock
+from failover.config.sections import DEFAULT_DEDUP_TTL
+from failover.errors import ConfigError, NotFound, OutcomeUnknown
+from failover.interfaces import Message
+from failover.queue import FailoverQueue
+from failover.queue._receive import Receipt
 from failover.replication.dedup import SqliteDedupWindow
 from failover.testing.faulty import timed_out
-from tests.unit.queue_rig import Rig, bodies
+from tests.unit.queue_rig import SETTINGS, Rig, bodies
 
 VISIBILITY = 30.0  # MemoryQueue's default
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    rig = Rig(options={"dedup": tmp_path / "dedup.sqlite"})
+def window(tmp_path: Path, clock: ManualClock) -> Iterator[SqliteDedupWindow]:
+    """The window on the rig's clock: in-flight leases run out when the test moves it."""
+    opened = SqliteDedupWindow(tmp_path / "dedup.sqlite", ttl=DEFAULT_DEDUP_TTL, wall=clock.monotonic)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def rig(window: SqliteDedupWindow, clock: ManualClock) -> Iterator[Rig]:
+    rig = Rig(options={"dedup": window}, clock=clock)
     yield rig
     rig.close()
+
+
+def _second_consumer(rig: Rig, window: SqliteDedupWindow) -> FailoverQueue:
+    """Another consumer of the same queues, sharing the dedup window (as another process would)."""
+    return FailoverQueue([rig.primary, rig.secondary], settings=SETTINGS, clock=rig.clock, dedup=window)
+
+
+def _delivered_again_at_once(rig: Rig, message: Message) -> None:
+    """The queue hands the copy out again before its visibility ends (SQS standard queues may)."""
+    receipt = message.receipt
+    assert isinstance(receipt, Receipt)
+    rig.primary.inner.extend(receipt.message, 0)
 
 
 def _sent_twice(rig: Rig) -> None:
@@ -59,6 +89,49 @@ def test_a_redelivery_after_a_consumer_crash_is_processed_again(rig: Rig) -> Non
     assert (again.id, again.delivery_count) == (first.id, 2)
 
 
+def test_a_copy_delivered_to_two_consumers_at_once_is_handed_to_one(rig: Rig, window: SqliteDedupWindow) -> None:
+    other = _second_consumer(rig, window)
+    rig.queue.send(b"x", dedup_id="order-5")
+    (first,) = rig.queue.receive(visibility=5)
+    _delivered_again_at_once(rig, first)
+    assert other.receive(visibility=5) == [], "the copy in flight was handed to a second consumer"
+    assert other.counters().duplicates_held == 1
+    with pytest.raises(NotFound):
+        rig.queue.ack(first)  # its receipt went stale when the queue delivered the message again
+    rig.clock.advance(5)
+    assert other.receive(visibility=5) == [], "handed on again after its first consumer processed it"
+    assert rig.held(rig.primary) == [], "the copy left behind by the stale ack was not acked"
+
+
+def test_a_copy_held_back_is_left_unacked_and_hidden_until_the_lease_ends(rig: Rig, window: SqliteDedupWindow) -> None:
+    other = _second_consumer(rig, window)
+    rig.queue.send(b"x", dedup_id="order-6")
+    (first,) = rig.queue.receive(visibility=5)
+    _delivered_again_at_once(rig, first)
+    rig.clock.advance(1)
+    other.receive(visibility=5)
+    rig.clock.advance(3.9)
+    assert rig.held(rig.primary) == [], "the held copy is visible before the lease ends"
+    rig.clock.advance(0.1)
+    assert [message.id for message in rig.held(rig.primary)] == [first.id]
+
+
+def test_a_copy_whose_consumer_died_is_handed_on_after_the_lease_not_before(
+    rig: Rig, window: SqliteDedupWindow
+) -> None:
+    other = _second_consumer(rig, window)
+    rig.queue.send(b"x", dedup_id="order-7")
+    (first,) = rig.queue.receive(visibility=5)  # its consumer dies without acking
+    _delivered_again_at_once(rig, first)
+    rig.clock.advance(1)
+    assert other.receive(visibility=5) == []
+    rig.clock.advance(3.9)
+    assert other.receive(visibility=5) == [], "handed on again before the lease ran out"
+    rig.clock.advance(0.1)
+    (again,) = other.receive(visibility=5)
+    assert again.id == first.id
+
+
 def test_nack_releases_the_id_so_the_next_copy_is_processed_once(rig: Rig) -> None:
     _sent_twice(rig)
     (first,) = rig.queue.receive(1)
@@ -82,9 +155,9 @@ def test_a_window_instance_is_used_and_left_open_for_its_owner(tmp_path: Path) -
     rig = Rig(options={"dedup": window})
     rig.queue.send(b"x", dedup_id="order-3")
     rig.queue.receive()
-    assert len(window) == 2  # the id, and the copy that carried it
+    assert len(window) == 1  # the id's admission
     rig.close()
-    assert len(window) == 2, "closing the queue closed the caller's dedup window"
+    assert len(window) == 1, "closing the queue closed the caller's dedup window"
     window.close()
 
 
