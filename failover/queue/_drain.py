@@ -4,7 +4,7 @@ A queue that took a message (or may have: a send whose outcome is unknown) is ma
 marked until a receive finds it empty. A count of writes per queue guards the unmarking: a send that
 lands while the emptying receive is on the wire bumps the count, so that queue stays marked. Every
 ``interval`` seconds a sweep drains every queue once, for messages this process did not send (another
-producer's failover, a copy left by a crashed consumer).
+producer's failover, a copy left by a crashed consumer); a queue in which it finds any is marked.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ class DrainSet:
         """A token to pass to `came_back_empty`: read it before the receive."""
         with self._lock:
             return self._writes[name]
+
+    def found_messages(self, name: str) -> None:
+        """A receive from ``name`` found messages: it may hold more (a sweep found another producer's
+        backlog), so it is drained on every receive until one finds it empty."""
+        with self._lock:
+            self._marked.add(name)
 
     def came_back_empty(self, name: str, writes_before: int) -> None:
         """A receive from ``name``, begun when its count was ``writes_before``, found nothing."""

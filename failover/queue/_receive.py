@@ -199,7 +199,9 @@ class Receiver:
             logger.debug("draining %s failed: %s", name, exc)
             return
         poll.answered.add(name)
-        if not raw:
+        if raw:
+            self.drain.found_messages(name)
+        else:
             self.drain.came_back_empty(name, before)
         self._deliver(name, raw, poll)
 

@@ -69,6 +69,22 @@ def test_a_sweep_finds_what_another_producer_left_on_the_secondary(rig: Rig) -> 
     assert bodies(rig.queue.receive(10)) == [b"from another process"]
 
 
+def test_a_sweep_that_finds_messages_keeps_draining_that_queue_until_it_comes_back_empty(rig: Rig) -> None:
+    # Another producer's backlog on the secondary, more than one receive takes: draining it one batch
+    # a sweep interval never catches up with a producer that keeps adding to it.
+    for index in range(25):
+        rig.secondary.inner.send(b"left %d" % index)
+    rig.clock.advance(DEFAULT_DRAIN_INTERVAL)
+    received: list[Message] = []
+    for _ in range(4):  # no sweep comes due meanwhile: the clock stands still
+        batch = rig.queue.receive(10)
+        received += batch
+        for message in batch:
+            rig.queue.ack(message)
+    assert len(received) == 25
+    assert "secondary" not in rig.queue.draining, "still marked after a receive found it empty"
+
+
 def test_secondaries_are_polled_without_waiting_and_the_primary_for_the_whole_wait(rig: Rig) -> None:
     _outage(rig, b"a")
     rig.recover(rig.primary)
