@@ -240,6 +240,10 @@ class SpoolingJournal:
     def newest_pending(self, key: str) -> frozenset[str]:
         return self.newest_pending_in_whole(key)[0]
 
+    def holds_turn(self, key: str, version: str) -> bool:
+        """Whether the intent went to the database (the fleet's turns), not to the spool."""
+        return not self._spooled((key, version))
+
     def newest_pending_in_whole(self, key: str) -> tuple[frozenset[str], bool]:
         """While the database is away, what this process knows (its spool and its recall): not whole,
         so a read asks the stores themselves which is newest (`PartialJournal`)."""

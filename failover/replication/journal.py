@@ -183,6 +183,12 @@ class PartialJournal(Protocol):
         version of ``key`` pending that this one cannot see)."""
         ...
 
+    def holds_turn(self, key: str, version: str) -> bool:
+        """Whether the intent of ``version`` (recorded by `intend`) holds the key's turn among every
+        writer (False: recorded where other processes cannot see it, so a write must not land over a
+        newer version)."""
+        ...
+
 
 # The SQLite implementation, importable from here as it always was.
 from failover.replication.sqlite_journal import SqliteJournal  # noqa: E402

@@ -53,7 +53,9 @@ from failover.interfaces import ObjectInfo, ObjectStore
 from failover.policy import classify
 from failover.policy.deadline import Deadline
 from failover.replication import HybridClock, Journal, Op
+from failover.replication.journal import PartialJournal
 from failover.storage._body import ReplayableBody
+from failover.storage._guard import over_older
 from failover.storage._inflight import InFlight
 from failover.storage._locks import KeyLocks
 
@@ -115,6 +117,21 @@ class Writes:
     ) -> ObjectInfo:
         def write(stored: Mapping[str, str], conditional: bool) -> Write[ObjectInfo]:
             def attempt(store: ObjectStore, attempt_timeout: float) -> ObjectInfo:
+                if guarded and if_match is None and if_none_match is None:
+
+                    def send(match: str | None, none_match: Literal["*"] | None, left: float) -> ObjectInfo:
+                        return store.put(
+                            key,
+                            body.open(),
+                            content_type=content_type,
+                            metadata=stored,
+                            if_none_match=none_match,
+                            if_match=match,
+                            timeout=left,
+                        )
+
+                    info = over_older(store, key, version, send, attempt_timeout, self._engine.clock)
+                    return replace(info, store=store.name)
                 native = None
                 if conditional and if_match is not None:
                     # Both requests come out of one attempt: the write gets what the lookup left.
@@ -143,6 +160,8 @@ class Writes:
             # the journal says is behind (it would refuse a caller who is right).
             stale = self._journal.newest_pending(key) if if_match is not None else frozenset()
             with self._outbox(record, deadline):
+                # An intent the fleet's database did not take holds no turn: write only over older.
+                guarded = isinstance(self._journal, PartialJournal) and not self._journal.holds_turn(key, version)
                 if self.mode == "primary":
                     outcome = self._engine.call(
                         "put", write(stored, True), timeout=self._left(deadline, record), skip=stale

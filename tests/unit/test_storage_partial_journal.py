@@ -1,5 +1,6 @@
-"""Reads while the journal's answer is not whole (the fleet's, while its database is away): another
-process's newest version may be pending unseen, so the stores themselves say which is newest."""
+"""Reads and writes while the journal's answer is not whole (the fleet's, while its database is away):
+another process's newest version may be pending unseen, so the stores themselves say which is
+newest, and a write that holds no turn among the writers lands only over an older version."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from failover.adapters._common import VERSION_KEY
 from failover.adapters.memory import MemoryStore
 from failover.clock import ManualClock
 from failover.errors import StaleReadRisk
@@ -28,6 +30,9 @@ class _Away:
 
     def newest_pending_in_whole(self, key: str) -> tuple[frozenset[str], bool]:
         return self.inner.newest_pending(key), self.whole
+
+    def holds_turn(self, key: str, version: str) -> bool:
+        return self.whole
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
@@ -142,3 +147,51 @@ def test_a_store_that_does_not_answer_while_the_journal_is_not_whole_refuses_the
     with pytest.raises(StaleReadRisk, match="gcp did not answer"):
         reader.get_bytes("k")
     assert reader.get_bytes("k", allow_stale=True) == b"old"
+
+
+NEWER = "~newer than any stamp"  # sorts after every HLC stamp: another process's later write
+
+
+def test_a_put_without_a_turn_does_not_land_over_a_newer_version_on_a_store(
+    shared: dict[str, MemoryStore], tmp_path: Path
+) -> None:
+    away = _Away(SqliteJournal(tmp_path / "writer.sqlite"))
+    writer, _ = _storage(shared, away)
+    try:
+        shared["aws"].put("k", b"newer", metadata={VERSION_KEY: NEWER})
+        away.whole = False
+        writer.put("k", b"older")  # acknowledged: superseded on S3, as if it had come first
+        assert shared["aws"].get_bytes("k") == b"newer"
+        assert shared["aws"].head("k").version == NEWER
+    finally:
+        writer.close()
+        away.inner.close()
+
+
+def test_a_put_without_a_turn_lands_over_an_older_version_and_on_a_missing_key(
+    shared: dict[str, MemoryStore], tmp_path: Path
+) -> None:
+    away = _Away(SqliteJournal(tmp_path / "writer.sqlite"))
+    writer, _ = _storage(shared, away)
+    try:
+        writer.put("k", b"first")
+        away.whole = False
+        writer.put("k", b"second")
+        writer.put("fresh", b"new key")
+        assert shared["aws"].get_bytes("k") == b"second"
+        assert shared["aws"].get_bytes("fresh") == b"new key"
+    finally:
+        writer.close()
+        away.inner.close()
+
+
+def test_a_put_with_its_turn_writes_as_before(shared: dict[str, MemoryStore], tmp_path: Path) -> None:
+    # The premise: with the turn held, the store's copy is not looked at (the fleet orders the writers).
+    away = _Away(SqliteJournal(tmp_path / "writer.sqlite"))
+    writer, stores = _storage(shared, away)
+    try:
+        writer.put("k", b"x")
+        assert stores["aws"].calls.get("head", 0) == 0
+    finally:
+        writer.close()
+        away.inner.close()
