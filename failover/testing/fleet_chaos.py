@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from failover.config import GcsConfig, S3Config, SqsConfig
+from failover.config.sections import DEFAULT_DRAIN_INTERVAL
 from failover.errors import FailoverError, JournalError
 from failover.fleet import Fleet, FleetConfig
 from failover.interfaces import ObjectStore
@@ -50,8 +51,12 @@ from failover.testing.faults import Fault, FaultProxy
 __all__ = ["main", "run"]
 
 KEYS = 12
-LINGER = 15.0
-"""Seconds consumers go on receiving after the writers stop (more than a message's visibility, 5 s)."""
+VISIBILITY = 5
+LINGER = DEFAULT_DRAIN_INTERVAL + VISIBILITY + 3.0
+"""Seconds consumers go on receiving after the writers stop. A message left on the second queue only
+(a send to the first failed, or a receive that took it failed before handing it on) is hidden for its
+visibility, and a queue that answered empty is next drained by the sweep, once a drain interval: the
+bound on its delivery that the run must wait out, and some slack."""
 _spawn = multiprocessing.get_context("spawn")
 _INTENT_GRACE_PASSED = 3600.0  # seconds the final drain's clock runs ahead, past every intent's expiry
 
@@ -121,7 +126,7 @@ def _consumer(
         until = _ready_and_wait(clock) + linger
         while time.time() < until:
             try:
-                messages = queue.receive(10, wait=0.5, visibility=5)
+                messages = queue.receive(10, wait=0.5, visibility=VISIBILITY)
             except FailoverError:
                 time.sleep(0.2)
                 continue

@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.emulator, pytest.mark.timeout(400)]
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    # Consumers linger 8 s after the writers: a message taken by a receive that failed is visible again after 5.
-    return run(processes=2, seconds=8.0, seed=1, workdir=tmp_path_factory.mktemp("fleet-chaos"), linger=8.0)
+    # Consumers linger the run's default after the writers (`LINGER`: a sweep interval and a visibility).
+    return run(processes=2, seconds=8.0, seed=1, workdir=tmp_path_factory.mktemp("fleet-chaos"))
 
 
 def test_every_event_of_the_schedule_ran_while_the_fleet_worked(report: dict[str, Any]) -> None:
