@@ -1,5 +1,6 @@
 # failover: `make demo` runs the demo on local clouds, `make test` runs every check and test.
-# Both install what they need: a .venv with the project and its [all,dev] extras, and Azurite (npm).
+# Both install what they need: a .venv with the project and its [all,dev] extras (and [bench] for the
+# tests, whose smoke run of the peers benchmark needs multi-storage-client), and Azurite (npm).
 
 PYTHON ?= python3
 VENV := .venv
@@ -37,7 +38,7 @@ lint: $(STAMP) ## ruff format check and lint
 typecheck: $(STAMP) ## mypy --strict over the package, the tests and the benchmarks
 	$(BIN)/mypy
 
-pytest: install ## the whole pytest suite (starts the emulators itself), in three workers (a file each at a time)
+pytest: install $(BENCH_STAMP) ## the whole pytest suite (starts the emulators itself), in three workers (a file each at a time); the bench extra for the peers benchmark's smoke test
 	$(BIN)/python -m pytest -n 3 --dist loadfile
 
 test: lint typecheck pytest ## everything CI runs
