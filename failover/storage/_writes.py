@@ -91,6 +91,8 @@ class Writes:
     ) -> None:
         self._engine = engine
         self._journal = journal
+        # A journal that can record an intent where other processes do not see it (the fleet's spool).
+        self._holds_turn = journal.holds_turn if isinstance(journal, PartialJournal) else None
         self._hlc = hlc
         self.mode = mode
         self.quorum = quorum
@@ -161,7 +163,7 @@ class Writes:
             stale = self._journal.newest_pending(key) if if_match is not None else frozenset()
             with self._outbox(record, deadline):
                 # An intent the fleet's database did not take holds no turn: write only over older.
-                guarded = isinstance(self._journal, PartialJournal) and not self._journal.holds_turn(key, version)
+                guarded = self._holds_turn is not None and not self._holds_turn(key, version)
                 if self.mode == "primary":
                     outcome = self._engine.call(
                         "put", write(stored, True), timeout=self._left(deadline, record), skip=stale
