@@ -8,39 +8,23 @@ committed results (no emulator needed).
 
 from __future__ import annotations
 
-import json
-import math
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks import summary
+from tests.benchmark_runs import WAIT_SECONDS, QuickRun, positive
+from tests.benchmark_runs import quick_runs as start
 
-ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("brownout", "replication_lag", "drain", "queues", "retry_load", "scale", "peers")
-WAIT_SECONDS = 170
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@dataclass
-class QuickRun:
-    process: subprocess.Popen[str]
-    out: Path
-    output: str | None = None
-
+class ScenarioRun(QuickRun):
     def results(self, name: str) -> dict[str, Any]:
-        """The JSON the run wrote, once the process has ended well."""
-        if self.output is None:
-            self.output, _ = self.process.communicate(timeout=WAIT_SECONDS)
-        assert self.process.returncode == 0, f"benchmarks.{name} --quick failed:\n{self.output[-4000:]}"
-        path = self.out / f"{name}.json"
-        assert path.is_file(), f"benchmarks.{name} wrote no {path.name}; it said:\n{self.output[-2000:]}"
-        data: dict[str, Any] = json.loads(path.read_text())
+        """The JSON the run wrote, with the fields every scenario's report needs."""
+        data = super().results(name)
         assert data["benchmark"] == name
         assert data["quick"] is True
         assert data["environment"]["cpu_count"] >= 1
@@ -56,30 +40,8 @@ class QuickRun:
 @pytest.fixture(scope="module")
 def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, QuickRun]]:
     out = tmp_path_factory.mktemp("scenarios")
-    runs = {
-        name: QuickRun(
-            subprocess.Popen(
-                [sys.executable, "-m", f"benchmarks.{name}", "--quick", "--out", str(out)],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            ),
-            out,
-        )
-        for name in SCENARIOS
-    }
-    try:
+    with start(SCENARIOS, lambda name: out, ScenarioRun) as runs:
         yield runs
-    finally:
-        for run in runs.values():
-            if run.process.poll() is None:
-                run.process.kill()
-            run.process.communicate()
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 def _ordered(spread: dict[str, float | None], *names: str) -> bool:
@@ -110,7 +72,7 @@ def test_brownout_quick_measures_latency_spread_and_hedges_of_every_contender(qu
 def test_replication_lag_quick_measures_every_copy_on_each_other_store(quick_runs: dict[str, QuickRun]) -> None:
     data = quick_runs["replication_lag"].results("replication_lag")
     for entry in data["results"]:
-        assert _positive(entry["rate_reached"]), entry
+        assert positive(entry["rate_reached"]), entry
         assert entry["puts_acknowledged"] > 0, entry
         assert len(entry["stores"]) == 2, entry["stores"].keys()
         for store in entry["stores"].values():
@@ -125,9 +87,9 @@ def test_drain_quick_measures_replicator_and_loop_rates_per_object_size(quick_ru
     data = quick_runs["drain"].results("drain")
     assert [entry["object_size"] for entry in data["results"]] == [size for size, _ in data["parameters"]["batches"]]
     for entry in data["results"]:
-        assert _positive(entry["replicator_objects_per_s"]), entry
-        assert _positive(entry["loop_objects_per_s"]), entry
-        assert _positive(entry["ratio"]), entry
+        assert positive(entry["replicator_objects_per_s"]), entry
+        assert positive(entry["loop_objects_per_s"]), entry
+        assert positive(entry["ratio"]), entry
 
 
 @pytest.mark.timeout(WAIT_SECONDS + 20)
@@ -150,7 +112,7 @@ def test_retry_load_quick_compares_fault_rate_with_healthy_rate(quick_runs: dict
     data = quick_runs["retry_load"].results("retry_load")
     assert {entry["fault"] for entry in data["runs"]} == set(data["parameters"]["faults"])
     for entry in data["runs"]:
-        assert _positive(entry["healthy_requests_per_s"]), entry
+        assert positive(entry["healthy_requests_per_s"]), entry
         assert entry["fault_requests_per_s"] >= 0, entry
         assert entry["ratio"] is not None, entry
         assert entry["operations"]["fault"] > 0, entry
@@ -162,11 +124,11 @@ def test_scale_quick_measures_costs_by_store_count_ratios_and_memory_peaks(quick
     counts = [str(n) for n in data["parameters"]["store_counts"]]
     for operation, by_count in data["per_call_us"].items():
         assert list(by_count) == counts, operation
-        assert all(_positive(value) for value in by_count.values()), by_count
+        assert all(positive(value) for value in by_count.values()), by_count
     assert {(e["operation"], e["object_size"]) for e in data["throughput"]} == {
         (op, size) for op in ("put", "get") for size, _ in data["parameters"]["objects"]
     }
-    assert all(_positive(e["ratio"]) for e in data["throughput"]), data["throughput"]
+    assert all(positive(e["ratio"]) for e in data["throughput"]), data["throughput"]
     for entry in data["memory"]:
         # Growth of the process's peak resident size: zero when the transfer reused memory already held.
         assert entry["put_peak_mib"] >= 0, entry

@@ -7,68 +7,25 @@ wall-clock threshold.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.benchmark_runs import WAIT_SECONDS, QuickRun, positive
+from tests.benchmark_runs import quick_runs as start
+
 pytestmark = pytest.mark.emulator
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ("overhead", "outage", "encryption", "compat")
-WAIT_SECONDS = 170
-
-
-@dataclass
-class QuickRun:
-    process: subprocess.Popen[str]
-    out: Path
-    output: str | None = None
-
-    def results(self, name: str) -> dict[str, Any]:
-        """The JSON the run wrote, once the process has ended well."""
-        if self.output is None:
-            self.output, _ = self.process.communicate(timeout=WAIT_SECONDS)
-        assert self.process.returncode == 0, f"benchmarks.{name} --quick failed:\n{self.output[-4000:]}"
-        path = self.out / f"{name}.json"
-        assert path.is_file(), f"benchmarks.{name} wrote no {path.name}; it said:\n{self.output[-2000:]}"
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
 
 
 @pytest.fixture(scope="module")
 def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, QuickRun]]:
     out = tmp_path_factory.mktemp("benchmarks")
-    runs = {
-        name: QuickRun(
-            subprocess.Popen(
-                [sys.executable, "-m", f"benchmarks.{name}", "--quick", "--out", str(out / name)],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            ),
-            out / name,
-        )
-        for name in BENCHMARKS
-    }
-    try:
+    with start(BENCHMARKS, lambda name: out / name) as runs:
         yield runs
-    finally:
-        for run in runs.values():
-            if run.process.poll() is None:
-                run.process.kill()
-            run.process.communicate()
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 def _check_environment(data: dict[str, Any], name: str) -> None:
@@ -89,7 +46,7 @@ def test_overhead_quick_writes_per_call_costs_profiles_and_throughput_ratios(qui
     memory = data["memory_adapter"]
     for operation in ("get_bytes", "head", "put"):
         for contender, numbers in memory["per_call"][operation].items():
-            assert _positive(numbers["median_us"]), f"{operation} on {contender}: {numbers}"
+            assert positive(numbers["median_us"]), f"{operation} on {contender}: {numbers}"
             assert numbers["min_us"] <= numbers["median_us"] <= numbers["max_us"], numbers
         assert len(memory["added_us"][operation]) == 2, memory["added_us"]
         assert all(math.isfinite(value) for value in memory["added_us"][operation].values())
@@ -103,8 +60,8 @@ def test_overhead_quick_writes_per_call_costs_profiles_and_throughput_ratios(qui
             assert set(by_contender) == set(throughput["contenders"])
             assert by_contender[baseline]["ratio_to_raw"] == 1.0
             for contender, numbers in by_contender.items():
-                assert _positive(numbers["median_ops_per_s"]), f"{operation} x{threads} {contender}: {numbers}"
-                assert _positive(numbers["ratio_to_raw"]), f"{operation} x{threads} {contender}: {numbers}"
+                assert positive(numbers["median_ops_per_s"]), f"{operation} x{threads} {contender}: {numbers}"
+                assert positive(numbers["ratio_to_raw"]), f"{operation} x{threads} {contender}: {numbers}"
     markdown = (run.out / "overhead.md").read_text()
     assert "| get_bytes |" in markdown
     assert "Throughput on moto" in markdown
@@ -148,18 +105,18 @@ def test_encryption_quick_measures_cpu_rates_of_every_size_and_memory(quick_runs
     data = run.results("encryption")
     _check_environment(data, "encryption")
     for operation in ("encrypt", "decrypt", "sha256 (reference)"):
-        assert _positive(data["cpu"][operation]["median_mib_per_s"]), data["cpu"]
+        assert positive(data["cpu"][operation]["median_mib_per_s"]), data["cpu"]
     sizes = [str(size) for size, _ in data["parameters"]["objects"]]
     for operation in ("put", "get"):
         assert list(data["rates"][operation]) == sizes
         for size in sizes:
             entry = data["rates"][operation][size]
-            assert _positive(entry["plain_mib_per_s"]), f"{operation} {size}: {entry}"
-            assert _positive(entry["encrypted_mib_per_s"]), f"{operation} {size}: {entry}"
-            assert _positive(entry["ratio"]), f"{operation} {size}: {entry}"
+            assert positive(entry["plain_mib_per_s"]), f"{operation} {size}: {entry}"
+            assert positive(entry["encrypted_mib_per_s"]), f"{operation} {size}: {entry}"
+            assert positive(entry["ratio"]), f"{operation} {size}: {entry}"
     for store, peaks in data["memory"].items():
-        assert _positive(peaks["put_peak_mib"]), f"{store}: {peaks}"
-        assert _positive(peaks["get_peak_mib"]), f"{store}: {peaks}"
+        assert positive(peaks["put_peak_mib"]), f"{store}: {peaks}"
+        assert positive(peaks["get_peak_mib"]), f"{store}: {peaks}"
     assert (run.out / "encryption.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## (b) put and get on moto's S3" in (run.out / "encryption.md").read_text()
 
@@ -174,11 +131,11 @@ def test_compat_quick_measures_the_drop_in_against_failover_storage_and_boto3(qu
         for clock in ("wall", "cpu"):
             numbers = row[clock]
             for field in ("failover_storage_us", "dropin_us", "botocore_floor_us"):
-                assert _positive(numbers[field]), f"{row['operation']} {clock} {field}: {numbers}"
+                assert positive(numbers[field]), f"{row['operation']} {clock} {field}: {numbers}"
             assert math.isfinite(numbers["added_us"]), numbers
     rates = data["throughput"]
     for field in ("boto3_ops_per_s", "failover_storage_ops_per_s", "dropin_ops_per_s", "ratio", "storage_ratio"):
-        assert _positive(rates[field]), f"{field}: {rates}"
+        assert positive(rates[field]), f"{field}: {rates}"
     where = rates["failover_storage_breakdown_per_put_get"]
     assert where["wall_ms"] >= where["journal_ms"] > 0, where
     assert where["wall_ms"] >= where["s3_adapter_ms"] > 0, where
