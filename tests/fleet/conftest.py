@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from failover.fleet import FleetConfig, FleetDatabase, migrate
+from failover.fleet import FleetConfig, FleetDatabase, PostgresHealthStore, migrate
 from failover.testing.emulators import PostgresServer
 
 
@@ -54,3 +54,21 @@ def db(fleet_config: FleetConfig) -> Iterator[FleetDatabase]:
         yield database
     finally:
         database.close()
+
+
+@pytest.fixture
+def open_store(db: FleetDatabase) -> Iterator[Callable[[], PostgresHealthStore]]:
+    """Each call: another process's health store (its own pool and listener), started and listening."""
+    opened: list[tuple[FleetDatabase, PostgresHealthStore]] = []
+
+    def open_store() -> PostgresHealthStore:
+        own = FleetDatabase(db.config)
+        store = PostgresHealthStore(own).start()
+        opened.append((own, store))
+        assert store.wait_connected(10), "the health listener did not connect"
+        return store
+
+    yield open_store
+    for own, store in opened:
+        store.close()
+        own.close()

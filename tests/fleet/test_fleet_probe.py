@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from failover.adapters.memory import MemoryStore
 from failover.engine import Engine, EngineSettings
-from failover.fleet import FleetDatabase, PostgresHealthStore
+from failover.fleet import PostgresHealthStore
 from failover.health.probes import ProbeBackoff
 from failover.health.store import HealthState
 from failover.testing.emulators import PostgresServer
 
 NAME = "mem:a"
-
-
-@pytest.fixture
-def open_store(db: FleetDatabase) -> Iterator[Callable[[], PostgresHealthStore]]:
-    """Each call: another process's health store (its own pool and listener), started and listening."""
-    opened: list[tuple[FleetDatabase, PostgresHealthStore]] = []
-
-    def open_store() -> PostgresHealthStore:
-        own = FleetDatabase(db.config)
-        store = PostgresHealthStore(own).start()
-        opened.append((own, store))
-        assert store.wait_connected(10), "the health listener did not connect"
-        return store
-
-    yield open_store
-    for own, store in opened:
-        store.close()
-        own.close()
 
 
 def _engine(store: PostgresHealthStore, probes: list[str], who: str) -> Engine[MemoryStore]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -14,24 +14,6 @@ from failover.testing.contract import ManualWall
 from failover.testing.emulators import PostgresServer
 
 ENDPOINT = "s3:orders"
-
-
-@pytest.fixture
-def open_store(db: FleetDatabase) -> Iterator[Callable[[], PostgresHealthStore]]:
-    """Each call: another process's health store (its own pool and listener), started and listening."""
-    opened: list[tuple[FleetDatabase, PostgresHealthStore]] = []
-
-    def open_store() -> PostgresHealthStore:
-        own = FleetDatabase(db.config)
-        store = PostgresHealthStore(own).start()
-        opened.append((own, store))
-        assert store.wait_connected(10), "the health listener did not connect"
-        return store
-
-    yield open_store
-    for own, store in opened:
-        store.close()
-        own.close()
 
 
 def _until(condition: Callable[[], bool], timeout: float) -> float:
