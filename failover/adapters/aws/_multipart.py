@@ -121,8 +121,12 @@ def _read_part(stream: IO[bytes], size: int) -> bytes:
 
 
 def _upload_part(
-    client: S3Client, bucket: str, key: str, upload_id: str, number: int, data: bytes
+    client: S3Client, bucket: str, key: str, upload_id: str, number: int, holder: list[bytes]
 ) -> CompletedPartTypeDef:
+    # The part comes in a holder this thread empties: the pool's work item keeps its arguments until
+    # the worker thread runs again after the result is set, and on a loaded machine the next part
+    # was read before that, so three or four parts were alive where two are meant to be.
+    data = holder.pop()
     # A file object, not bytes: botocore's connection joins a bytes body to the headers, copying
     # the whole part; BytesIO shares the bytes and is sent in blocks.
     with translate_errors(operation="put", key=key):
@@ -203,7 +207,7 @@ def _upload_parts(
             if not data:
                 break
             number += 1
-            pending.add(pool.submit(_upload_part, client, bucket, key, upload_id, number, data))
+            pending.add(pool.submit(_upload_part, client, bucket, key, upload_id, number, [data]))
             del data
         parts.extend(future.result() for future in pending)
     finally:
