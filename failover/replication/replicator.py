@@ -14,9 +14,14 @@ time its turn comes (a tombstone or a newer put of the key was journaled meanwhi
 then would bring a deleted object back, or an older version, onto the store that took the new
 write. So each item is applied only if the journal still lists it as pending, and with conditional
 writes (``if_match`` / ``if_none_match`` on puts, ``if_match`` on deletes), so that a writer that
-lands between the replicator's look at the target and its write wins. A target that cannot write
-conditionally gets the item under its key's lock (``key_lock``: `FailoverStorage` passes the one its
-writers hold from stamp to journal entry), which serializes it with this process's writers only.
+lands between the replicator's look at the target and its write wins. No condition tells a target
+that never had the key from one whose object a writer deleted a moment ago, though: a copy could
+bring a deleted object back, for readers to see until the copy is taken back. So a conditional copy
+holds a claim on its key and target (``claim``), taken before the journal is asked whether the item
+is still pending, and this process's writers of the key leave that store out while it is held (their
+write is journaled for it and comes after the copy). A target that cannot write conditionally gets
+the item under its key's lock (``key_lock``: `FailoverStorage` passes the one its writers hold from
+stamp to journal entry), which serializes it with this process's writers only.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from failover.replication.intents import settle_intents
 from failover.replication.journal import Journal, JournalItem, Op
 from failover.replication.stats import Backoff, ReplicationStats
 
-__all__ = ["Backoff", "KeyLock", "ProgressCallback", "ReplicationStats", "Replicator"]
+__all__ = ["Backoff", "Claim", "KeyLock", "ProgressCallback", "ReplicationStats", "Replicator"]
 
 log = logging.getLogger("failover.replication")
 
@@ -53,6 +58,11 @@ KeyLock = Callable[[str], contextlib.AbstractContextManager[object]]
 """``key_lock(key)``: held while one item of ``key`` is applied to a store without conditional writes;
 writers of the key hold the same lock."""
 
+Claim = Callable[[str, str], contextlib.AbstractContextManager[object]]
+"""``claim(key, store)``: held while one item of ``key`` is applied to ``store`` with conditional
+writes. Taken between two writes of the key, never during one; while held, writers of the key leave
+``store`` out."""
+
 DEFAULT_MAX_ATTEMPTS = 10
 """Failures of one item (for reasons of its own) before it goes to the dead letters: with the
 default backoff, about five minutes of trying."""
@@ -63,6 +73,10 @@ def _no_progress(done: int, remaining: int, store: str) -> None:
 
 
 def _no_lock(key: str) -> contextlib.AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
+
+def _no_claim(key: str, store: str) -> contextlib.AbstractContextManager[object]:
     return contextlib.nullcontext()
 
 
@@ -104,7 +118,8 @@ class Replicator:
     store that is not is skipped by the background passes, not retried. ``rate_limit`` caps copies
     and deletes a second over all stores; ``batch`` is the most items one pass takes;
     ``concurrency`` the most items in flight per store. ``key_lock`` serializes applying an item to
-    a store without conditional writes with the writes of its key. ``max_attempts``: failures of an
+    a store without conditional writes with the writes of its key; ``claim`` keeps the writes of a
+    key off a store while a conditional copy of it runs there. ``max_attempts``: failures of an
     item before it is dead-lettered.
     """
 
@@ -122,6 +137,7 @@ class Replicator:
         backoff: Backoff | None = None,
         poll_interval: float = 1.0,
         key_lock: KeyLock | None = None,
+        claim: Claim | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         concurrency: int = 1,
     ) -> None:
@@ -143,6 +159,7 @@ class Replicator:
         self._backoff = backoff or Backoff()
         self.poll_interval = poll_interval
         self._key_lock = _no_lock if key_lock is None else key_lock
+        self._claim = _no_claim if claim is None else claim
         self._done: dict[str, int] = {}
         self._remaining: dict[str, int] = {}
         self._progress_lock = threading.Lock()
@@ -251,18 +268,15 @@ class Replicator:
 
     def _apply(self, item: JournalItem, stats: ReplicationStats) -> CopyOutcome | None:
         self._pace()
-        if not self._journal.is_pending(item.key, item.version, item.store):
-            stats.superseded += 1  # retired since this pass listed it (or applied by another replicator)
-            return CopyOutcome.SUPERSEDED
-        if self._conditional(item):
-            # A racing writer makes the conditional write fail; the copy looks again. No lock is held
-            # for the copy, so a writer of the key never waits behind a long one.
-            return self._apply_pending(item, stats)
-        with self._key_lock(item.key):
+        # A conditional copy holds no lock, so a writer of the key never waits behind a long one: the
+        # claim keeps this process's writers of the key off the target instead. The journal is asked
+        # once the claim or the lock is held, so a write before it has retired the item by then.
+        conditional = self._conditional(item)
+        with self._claim(item.key, item.store) if conditional else self._key_lock(item.key):
             if not self._journal.is_pending(item.key, item.version, item.store):
-                stats.superseded += 1
+                stats.superseded += 1  # retired since this pass listed it (or applied by another replicator)
                 return CopyOutcome.SUPERSEDED
-            return self._apply_pending(item, stats)
+            return self._apply_pending(item, stats, conditional)
 
     def _conditional(self, item: JournalItem) -> bool:
         """Whether the target enforces the conditions that make this item safe without the key's lock."""
@@ -275,7 +289,7 @@ class Replicator:
             and capabilities.conditional_large_writes
         )
 
-    def _apply_pending(self, item: JournalItem, stats: ReplicationStats) -> CopyOutcome | None:
+    def _apply_pending(self, item: JournalItem, stats: ReplicationStats, conditional: bool) -> CopyOutcome | None:
         target = self._stores[item.store]
         try:
             if item.op is Op.DELETE:
@@ -289,7 +303,7 @@ class Replicator:
                     target=target,
                     sources=self._sources(item),
                     # Under the key's lock already (no conditional writes), no writer came meanwhile.
-                    on_created=(lambda stored: self._after_create(item, stored)) if self._conditional(item) else None,
+                    on_created=(lambda stored: self._after_create(item, stored)) if conditional else None,
                 )
         except FailoverError as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -321,24 +335,24 @@ class Replicator:
         """A copy created the key on its target without the key's lock: if a newer write of the key
         was journaled meanwhile (the item is retired), it may have been a delete that our create
         undid, so the copy is taken back (conditionally: a newer version there stays). A newer put
-        reaches the target on its own (it is pending there, or already written over ours)."""
-        with self._key_lock(item.key):  # this process's writers of the key are between writes
-            if self._journal.is_pending(item.key, item.version, item.store):
-                return
-            target = self._stores[item.store]
-            if not (stored.etag and target.capabilities.conditional_delete):
-                return
-            # Look first: a newer version written over our copy stays, even on a store that would not
-            # enforce the condition (fake-gcs-server ignores it on deletes); the condition closes the
-            # window between the look and the delete where the store enforces it.
-            try:
-                current = target.head(item.key)
-            except NotFound:
-                return
-            if current.etag != stored.etag or current.version != item.version:
-                return
-            with contextlib.suppress(PreconditionFailed, NotFound):
-                target.delete(item.key, if_match=stored.etag)
+        reaches the target on its own (it is pending there, or already written over ours). Under the
+        claim, this process's writers left the target alone: such a delete came from another one."""
+        if self._journal.is_pending(item.key, item.version, item.store):
+            return
+        target = self._stores[item.store]
+        if not (stored.etag and target.capabilities.conditional_delete):
+            return
+        # Look first: a newer version written over our copy stays, even on a store that would not
+        # enforce the condition (fake-gcs-server ignores it on deletes); the condition closes the
+        # window between the look and the delete where the store enforces it.
+        try:
+            current = target.head(item.key)
+        except NotFound:
+            return
+        if current.etag != stored.etag or current.version != item.version:
+            return
+        with contextlib.suppress(PreconditionFailed, NotFound):
+            target.delete(item.key, if_match=stored.etag)
 
     def _failed(self, item: JournalItem, error: str, stats: ReplicationStats) -> None:
         """An attempt that failed for a reason of the item's own: retried, or dead-lettered at last."""

@@ -181,9 +181,11 @@ class FailoverStorage:
             self._engine.close()
             raise
         # Writers of a key and the replicator's copies of it take turns (see `KeyLocks`); reads take no lock.
-        # The replicator also waits for a mirror write of the key still running in the background.
+        # The replicator also waits for a mirror write of the key still running in the background, and
+        # writers leave out a store a conditional copy of the key runs on (its claim, in ``copying``).
         locks = KeyLocks()
         inflight = InFlight()
+        copying = InFlight()
         self.replicator = Replicator(
             {name: MeasuredStore(store, self._engine) for name, store in self._stores.items()},
             self._journal,
@@ -191,6 +193,7 @@ class FailoverStorage:
             on_progress=on_progress,
             is_available=partial(self._engine.is_available, background=True),
             key_lock=inflight.guard(locks),
+            claim=partial(copying.claim, key_lock=locks),
             concurrency=replication_concurrency,
         )
         self._writes = Writes(
@@ -202,6 +205,7 @@ class FailoverStorage:
             journaled=self.replicator.wake,
             locks=locks,
             inflight=inflight,
+            copying=copying,
         )
         self._reads = Reads(self._engine, self._journal, self._hlc)
         self._fleet: Fleet | None = None  # opened by `from_config` for a ``[fleet]``: closed with this

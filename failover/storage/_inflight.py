@@ -1,4 +1,8 @@
-"""Mirror writes still running after their call returned: which stores are busy with which key.
+"""Writes of a key still running on a store outside the call that wants to write it next.
+
+Two kinds, each in an `InFlight` of its own: mirror writes still running after their call returned,
+and the replicator's conditional copies (`InFlight.claim`), which hold no key lock. Writers of the
+key leave a busy store out, for the journal to bring it the newer version after.
 
 A mirror write is acknowledged once ``quorum`` stores hold it; the slower stores' writes go on in
 the background (each inside the deadline of the call that started it) and are journaled as
@@ -66,6 +70,22 @@ class InFlight:
             return self._changed.wait_for(
                 lambda: (key not in self._running) if key is not None else not self._running, timeout
             )
+
+    @contextlib.contextmanager
+    def claim(
+        self, key: str, store: str, *, key_lock: Callable[[str], contextlib.AbstractContextManager[None]]
+    ) -> Iterator[None]:
+        """``store`` is busy with ``key`` for the block (a replication copy: `Replicator` ``claim``).
+
+        It begins under the key's lock, between two writes of the key: a writer either came before
+        and is journaled by the time the block starts, or comes after and sees the store busy.
+        """
+        with key_lock(key):
+            self.begin(key, store)
+        try:
+            yield
+        finally:
+            self.end(key, store)
 
     def guard(
         self, key_lock: Callable[[str], contextlib.AbstractContextManager[None]]

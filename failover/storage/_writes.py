@@ -37,7 +37,7 @@ from typing import Literal, TypeVar
 
 from failover.adapters._common import VERSION_KEY
 from failover.adapters._timing import MIN_REQUEST
-from failover.engine import Engine
+from failover.engine import Engine, Outcome
 from failover.errors import (
     AllProvidersFailed,
     Disposition,
@@ -88,6 +88,7 @@ class Writes:
         journaled: Callable[[], None],
         locks: KeyLocks,
         inflight: InFlight | None = None,
+        copying: InFlight | None = None,
     ) -> None:
         self._engine = engine
         self._journal = journal
@@ -99,6 +100,8 @@ class Writes:
         self._journaled = journaled
         self._locks = locks
         self.inflight = inflight if inflight is not None else InFlight()
+        # The replicator's conditional copies running now (its claims): a write leaves their stores out.
+        self.copying = copying if copying is not None else InFlight()
         # Mirror writes get threads of their own: slow stores' background writes must not hold the
         # engine's (hedged reads) nor starve the next put's fast stores.
         self._pool: futures.ThreadPoolExecutor | None = None
@@ -165,9 +168,7 @@ class Writes:
                 # An intent the fleet's database did not take holds no turn: write only over older.
                 guarded = self._holds_turn is not None and not self._holds_turn(key, version)
                 if self.mode == "primary":
-                    outcome = self._engine.call(
-                        "put", write(stored, True), timeout=self._left(deadline, record), skip=stale
-                    )
+                    outcome = self._primary("put", write(stored, True), record, deadline, skip=stale)
                     self._journal_write(record, outcome.endpoint, deadline)
                     return outcome.value
                 acked: dict[str, ObjectInfo] = {}
@@ -176,7 +177,7 @@ class Writes:
                     # A condition is about one store's copy (an etag is one provider's): it is checked on
                     # the store that takes the write first; the others then receive the version that
                     # passed it.
-                    busy = self.inflight.stores(key)
+                    busy = self._busy(key)
                     first = self._engine.call(
                         "put", write(stored, True), timeout=self._left(deadline, record), skip=busy | stale
                     )
@@ -193,7 +194,7 @@ class Writes:
             record = _Record(key, str(self._hlc.now()), None, 0, Op.DELETE)
             with self._outbox(record, deadline):
                 if self.mode == "primary":
-                    outcome = self._engine.call("delete", attempt, timeout=self._left(deadline, record))
+                    outcome = self._primary("delete", attempt, record, deadline, skip=frozenset())
                     self._journal_write(record, outcome.endpoint, deadline)
                     return
                 self._mirror("delete", attempt, record, {}, [], deadline)
@@ -208,6 +209,28 @@ class Writes:
         if self._pool is not None:
             # With the writes done, the idle workers end at once: wait for them, so none outlives close.
             self._pool.shutdown(wait=done, cancel_futures=True)
+
+    def _primary(
+        self, operation: str, attempt: Write[T], record: _Record, deadline: Deadline, *, skip: frozenset[str]
+    ) -> Outcome[T]:
+        """The write on the first store that takes it, but for a store a replication copy of the key
+        runs on (it is journaled there, after the copy), unless no other store took it: then the
+        copy is waited for, within the deadline, and that store is asked too."""
+        busy = self.copying.stores(record.key) - skip
+        try:
+            return self._engine.call(operation, attempt, timeout=self._left(deadline, record), skip=skip | busy)
+        except AllProvidersFailed:
+            if not busy or not self.copying.wait(record.key, deadline.remaining()) or not deadline.can_start_attempt():
+                raise
+        return self._engine.call(operation, attempt, timeout=self._left(deadline, record), skip=skip)
+
+    def _busy(self, key: str) -> frozenset[str]:
+        """The stores another write of ``key`` still runs on: a mirror write's, or a replication copy."""
+        return self.inflight.stores(key) | self.copying.stores(key)
+
+    def _wait_idle(self, key: str, deadline: Deadline) -> bool:
+        """Whether every other write of ``key`` ended within the deadline (waited for)."""
+        return self.inflight.wait(key, deadline.remaining()) and self.copying.wait(key, deadline.remaining())
 
     # -- the deadline, the key's turn, the outbox ----------------------------------------------------
 
@@ -325,8 +348,8 @@ class Writes:
             # than the call failing with a healthy store unasked.
             behind = [name for name in busy if name not in acked]
             if len(acked) < self.quorum and not fatal and behind:
-                still = self.inflight.stores(key) & set(behind)
-                if (not still or self.inflight.wait(key, deadline.remaining())) and deadline.can_start_attempt():
+                still = self._busy(key) & set(behind)
+                if (not still or self._wait_idle(key, deadline)) and deadline.can_start_attempt():
                     write_to(behind)
                     busy = frozenset()
             if len(acked) < self.quorum and not fatal:
@@ -375,7 +398,7 @@ class Writes:
         for name in engine.names:
             if len(acked) >= self.quorum or not deadline.can_start_attempt():
                 return
-            if name in acked or name in skip or self.inflight.stores(key) & {name}:
+            if name in acked or name in skip or name in self._busy(key):
                 continue
             started = engine.clock.monotonic()
             try:
@@ -397,8 +420,8 @@ class Writes:
         """
         order = [name for name in self._engine.router.order() if name not in acked]
         needed = self.quorum - len(acked)
-        busy = self.inflight.stores(key)
-        if busy and len(order) - len(busy) < needed and self.inflight.wait(key, deadline.remaining()):
+        busy = self._busy(key)
+        if busy and len(order) - len(busy) < needed and self._wait_idle(key, deadline):
             busy = frozenset()
         free = [name for name in order if name not in busy]
         saturated = self.inflight.saturated(BACKGROUND_PER_STORE)

@@ -17,6 +17,7 @@ import pytest
 
 from failover.adapters.memory import MemoryStore
 from failover.clock import ManualClock
+from failover.errors import NotFound, ProviderUnavailable, Reason
 from failover.interfaces import Data, ObjectInfo
 from failover.replication import Journal, SqliteJournal, VersionStamp
 from failover.storage import FailoverStorage
@@ -67,6 +68,42 @@ class Paused(MemoryStore):
         self._pause("delete")
 
 
+class Landing(Paused):
+    """A `Paused` whose armed put stops twice: before it stores, and once it has stored, until
+    ``go_on`` (so that a test can read while it stands there); ``refusing`` refuses every delete."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.landed = threading.Event()
+        self.go_on = threading.Event()
+        self.refusing = False
+
+    def put(
+        self,
+        key: str,
+        data: Data,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: Literal["*"] | None = None,
+        if_match: str | None = None,
+        timeout: float | None = None,
+    ) -> ObjectInfo:
+        stopping = self.armed == "put"
+        stored = super().put(
+            key, data, content_type=content_type, metadata=metadata, if_none_match=if_none_match, if_match=if_match
+        )
+        if stopping:
+            self.landed.set()
+            assert self.go_on.wait(WAIT), f"{self.name} put was never let go on"
+        return stored
+
+    def delete(self, key: str, *, if_match: str | None = None, timeout: float | None = None) -> None:
+        if self.refusing:
+            raise ProviderUnavailable("connection refused", provider=self.name, reason=Reason.REFUSED)
+        super().delete(key, if_match=if_match, timeout=timeout)
+
+
 class Background:
     """``fn`` on a thread; `result` joins it and returns its value (or raises its error)."""
 
@@ -99,14 +136,14 @@ def stores() -> dict[str, Paused]:
 
 
 def storage_over(
-    stores: dict[str, Paused], *, mode: Mode = "primary", journal: Journal | None = None
+    stores: Mapping[str, Paused], *, mode: Mode = "primary", journal: Journal | None = None
 ) -> FailoverStorage:
     return FailoverStorage(
         list(stores.values()), mode=mode, journal=journal, settings=SETTINGS, clock=ManualClock(), replicate=False
     )
 
 
-def held(stores: dict[str, Paused], key: str) -> dict[str, str | None]:
+def held(stores: Mapping[str, Paused], key: str) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for name, store in stores.items():
         try:
@@ -223,3 +260,54 @@ def test_key_locks_serialize_holders_of_one_key() -> None:
     waiting.result()
     assert inside == ["first out", "second in", "second out"]
     assert locks.held() == 0
+
+
+def _pending_on_aws(storage: FailoverStorage, stores: Mapping[str, Paused]) -> None:
+    """A put that went to gcp while aws was away: pending on aws, which never had the key."""
+    old = str(VersionStamp(1, 0, "earlier"))
+    written = MemoryStore.put(stores["gcp"], "k", b"x", metadata={"failover_version": old})
+    storage.journal.append("k", old, written.sha256, written.size, "gcp", ["aws"])
+
+
+def test_a_delete_while_the_replicator_copies_the_key_is_never_undone_for_readers() -> None:
+    stores = {"aws": Landing("aws"), "gcp": Landing("gcp")}
+    with storage_over(stores) as storage:
+        _pending_on_aws(storage, stores)
+        # The copy to aws stops before it stores. No condition a store checks can tell the absent
+        # key from one deleted a moment ago, so it would store over a delete that came meanwhile.
+        stores["aws"].armed = "put"
+        replication = Background(storage.drain)
+        assert stores["aws"].reached.wait(WAIT)
+        delete = Background(lambda: storage.delete("k"))
+        assert delete.finished_within(WAIT), "a delete waited for the replicator's copy of the key"
+        delete.result()
+        stores["aws"].resume.set()
+        assert stores["aws"].landed.wait(WAIT)
+        try:
+            with pytest.raises(NotFound):
+                storage.get_bytes("k")  # acknowledged deleted: the copy on aws must not answer
+        finally:
+            stores["aws"].go_on.set()
+        replication.result()
+        storage.drain()
+        assert held(stores, "k") == {"aws": None, "gcp": None}, "the deleted object came back"
+        assert storage.journal.backlog() == {}
+
+
+def test_a_delete_no_other_store_takes_waits_for_the_replicators_copy_of_the_key() -> None:
+    stores = {"aws": Landing("aws"), "gcp": Landing("gcp")}
+    with storage_over(stores) as storage:
+        _pending_on_aws(storage, stores)
+        stores["aws"].armed = "put"
+        replication = Background(storage.drain)
+        assert stores["aws"].reached.wait(WAIT)
+        stores["gcp"].refusing = True
+        delete = Background(lambda: storage.delete("k"))
+        waited = not delete.finished_within(0.2)
+        stores["aws"].resume.set()
+        stores["aws"].go_on.set()
+        replication.result()
+        delete.result()
+        assert waited, "the delete did not wait for the copy on the one store that could take it"
+        assert held(stores, "k")["aws"] is None, "the copy landed after the delete"
+        assert storage.journal.newest_pending("k") == {"gcp"}, "the delete was not journaled for gcp"
