@@ -26,6 +26,7 @@ from failover.testing.emulators._system import (
     free_ports,
     group_alive,
     group_listens_on,
+    group_stopped,
     ports_free,
     signal_group,
 )
@@ -37,6 +38,7 @@ log = logging.getLogger("failover.testing.emulators")
 
 _POLL_INTERVAL = 0.05
 _STOP_GRACE = 3.0
+_PAUSE_WAIT = 5.0  # seconds for SIGSTOP to stop every thread of the group
 _START_ATTEMPTS = 3
 _READY = "ready"
 _EXITED = "exited before it was ready"
@@ -284,13 +286,23 @@ class Emulator:
             self._log_file = None
 
     def pause(self) -> None:
-        """SIGSTOP the group: connects still succeed (the kernel accepts them), nothing answers."""
+        """SIGSTOP the group: connects still succeed (the kernel accepts them), nothing answers.
+
+        Returns once every thread of the group has stopped (`group_stopped`), so that no request
+        sent after it is answered; an `EmulatorError` if that takes longer than `_PAUSE_WAIT`.
+        """
         with self._lock:
             if not self.running:
                 raise EmulatorError(f"{self.name} is not running; cannot pause it")
             assert self._process is not None
-            signal_group(self._process.pid, signal.SIGSTOP)
+            pgid = self._process.pid
+            signal_group(pgid, signal.SIGSTOP)
             self._paused = True
+            expires = time.monotonic() + _PAUSE_WAIT
+            while not group_stopped(pgid):
+                if time.monotonic() > expires:
+                    raise EmulatorError(f"{self.name} did not stop within {_PAUSE_WAIT} s of SIGSTOP")
+                time.sleep(0.005)
 
     def resume(self) -> None:
         """SIGCONT the group after `pause`."""

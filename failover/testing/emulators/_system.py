@@ -21,6 +21,7 @@ __all__ = [
     "free_ports",
     "group_alive",
     "group_listens_on",
+    "group_stopped",
     "http_open",
     "ports_free",
     "signal_group",
@@ -114,6 +115,25 @@ def group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
+    return True
+
+
+def group_stopped(pgid: int) -> bool:
+    """Whether every thread of every live process of the group is stopped (SIGSTOP has taken hold).
+
+    ``killpg`` returns once the signal is sent; each thread stops when it next runs, which on a
+    loaded machine can come after a request was accepted and answered. Only Linux can tell
+    (``/proc``); elsewhere this answers True.
+    """
+    if not os.path.isdir("/proc/self"):
+        return True
+    for pid in _group_pids(pgid):
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError, IndexError):
+                    stat = Path(f"/proc/{pid}/task/{task}/stat").read_text(encoding="ascii", errors="replace")
+                    if stat.rsplit(")", 1)[1].split()[0] not in ("T", "t", "Z", "X"):
+                        return False
     return True
 
 
