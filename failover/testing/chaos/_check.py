@@ -202,7 +202,9 @@ def check_queue(
             verdict.failed_while_healthy += 1
             if len(verdict.details) < _DETAILS:
                 while_ = event.broken or "nothing broken"
-                verdict.details.append(f"{event.kind} failed while a queue was healthy ({while_}): {event.error}")
+                verdict.details.append(
+                    f"{event.kind} failed while a queue was healthy ({while_}): {event.error}: {event.message[:300]}"
+                )
     sends = {event.key: event for event in events if event.kind is Kind.SEND}
     verdict.sent_ok = sum(event.outcome is Outcome.OK for event in sends.values())
     handed: Counter[str] = Counter()
