@@ -17,9 +17,9 @@ writes (``if_match`` / ``if_none_match`` on puts, ``if_match`` on deletes), so t
 lands between the replicator's look at the target and its write wins. No condition tells a target
 that never had the key from one whose object a writer deleted a moment ago, though: a copy could
 bring a deleted object back, for readers to see until the copy is taken back. So a conditional copy
-holds a claim on its key and target (``claim``), taken before the journal is asked whether the item
-is still pending, and this process's writers of the key leave that store out while it is held (their
-write is journaled for it and comes after the copy). A target that cannot write conditionally gets
+occupies its key on its target (``occupy``), from before the journal is asked whether the item
+is still pending, and this process's writers of the key leave that store out meanwhile (their write
+is journaled for it and comes after the copy). A target that cannot write conditionally gets
 the item under its key's lock (``key_lock``: `FailoverStorage` passes the one its writers hold from
 stamp to journal entry), which serializes it with this process's writers only.
 """
@@ -46,7 +46,7 @@ from failover.replication.intents import settle_intents
 from failover.replication.journal import Journal, JournalItem, Op
 from failover.replication.stats import Backoff, ReplicationStats
 
-__all__ = ["Backoff", "Claim", "KeyLock", "ProgressCallback", "ReplicationStats", "Replicator"]
+__all__ = ["Backoff", "KeyLock", "Occupy", "ProgressCallback", "ReplicationStats", "Replicator"]
 
 log = logging.getLogger("failover.replication")
 
@@ -58,8 +58,8 @@ KeyLock = Callable[[str], contextlib.AbstractContextManager[object]]
 """``key_lock(key)``: held while one item of ``key`` is applied to a store without conditional writes;
 writers of the key hold the same lock."""
 
-Claim = Callable[[str, str], contextlib.AbstractContextManager[object]]
-"""``claim(key, store)``: held while one item of ``key`` is applied to ``store`` with conditional
+Occupy = Callable[[str, str], contextlib.AbstractContextManager[object]]
+"""``occupy(key, store)``: held while one item of ``key`` is applied to ``store`` with conditional
 writes. Taken between two writes of the key, never during one; while held, writers of the key leave
 ``store`` out."""
 
@@ -76,7 +76,7 @@ def _no_lock(key: str) -> contextlib.AbstractContextManager[object]:
     return contextlib.nullcontext()
 
 
-def _no_claim(key: str, store: str) -> contextlib.AbstractContextManager[object]:
+def _unoccupied(key: str, store: str) -> contextlib.AbstractContextManager[object]:
     return contextlib.nullcontext()
 
 
@@ -118,7 +118,7 @@ class Replicator:
     store that is not is skipped by the background passes, not retried. ``rate_limit`` caps copies
     and deletes a second over all stores; ``batch`` is the most items one pass takes;
     ``concurrency`` the most items in flight per store. ``key_lock`` serializes applying an item to
-    a store without conditional writes with the writes of its key; ``claim`` keeps the writes of a
+    a store without conditional writes with the writes of its key; ``occupy`` keeps the writes of a
     key off a store while a conditional copy of it runs there. ``max_attempts``: failures of an
     item before it is dead-lettered.
     """
@@ -137,7 +137,7 @@ class Replicator:
         backoff: Backoff | None = None,
         poll_interval: float = 1.0,
         key_lock: KeyLock | None = None,
-        claim: Claim | None = None,
+        occupy: Occupy | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         concurrency: int = 1,
     ) -> None:
@@ -159,7 +159,7 @@ class Replicator:
         self._backoff = backoff or Backoff()
         self.poll_interval = poll_interval
         self._key_lock = _no_lock if key_lock is None else key_lock
-        self._claim = _no_claim if claim is None else claim
+        self._occupy = _unoccupied if occupy is None else occupy
         self._done: dict[str, int] = {}
         self._remaining: dict[str, int] = {}
         self._progress_lock = threading.Lock()
@@ -268,11 +268,11 @@ class Replicator:
 
     def _apply(self, item: JournalItem, stats: ReplicationStats) -> CopyOutcome | None:
         self._pace()
-        # A conditional copy holds no lock, so a writer of the key never waits behind a long one: the
-        # claim keeps this process's writers of the key off the target instead. The journal is asked
-        # once the claim or the lock is held, so a write before it has retired the item by then.
+        # A conditional copy holds no lock, so a writer of the key never waits behind a long one: it
+        # occupies the target, which keeps this process's writers of the key off it instead. The journal
+        # is asked once the target is occupied or the lock held, so a write before has retired the item.
         conditional = self._conditional(item)
-        with self._claim(item.key, item.store) if conditional else self._key_lock(item.key):
+        with self._occupy(item.key, item.store) if conditional else self._key_lock(item.key):
             if not self._journal.is_pending(item.key, item.version, item.store):
                 stats.superseded += 1  # retired since this pass listed it (or applied by another replicator)
                 return CopyOutcome.SUPERSEDED
@@ -335,8 +335,8 @@ class Replicator:
         """A copy created the key on its target without the key's lock: if a newer write of the key
         was journaled meanwhile (the item is retired), it may have been a delete that our create
         undid, so the copy is taken back (conditionally: a newer version there stays). A newer put
-        reaches the target on its own (it is pending there, or already written over ours). Under the
-        claim, this process's writers left the target alone: such a delete came from another one."""
+        reaches the target on its own (it is pending there, or already written over ours). While the copy
+        occupied the target, this process's writers left it alone: such a delete came from another one."""
         if self._journal.is_pending(item.key, item.version, item.store):
             return
         target = self._stores[item.store]

@@ -182,7 +182,7 @@ class FailoverStorage:
             raise
         # Writers of a key and the replicator's copies of it take turns (see `KeyLocks`); reads take no lock.
         # The replicator also waits for a mirror write of the key still running in the background, and
-        # writers leave out a store a conditional copy of the key runs on (its claim, in ``copying``).
+        # writers leave out a store a conditional copy of the key runs on (``copying``).
         locks = KeyLocks()
         inflight = InFlight()
         copying = InFlight()
@@ -193,7 +193,7 @@ class FailoverStorage:
             on_progress=on_progress,
             is_available=partial(self._engine.is_available, background=True),
             key_lock=inflight.guard(locks),
-            claim=partial(copying.claim, key_lock=locks),
+            occupy=partial(copying.occupy, key_lock=locks),
             concurrency=replication_concurrency,
         )
         self._writes = Writes(

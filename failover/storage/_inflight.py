@@ -1,7 +1,7 @@
 """Writes of a key still running on a store outside the call that wants to write it next.
 
 Two kinds, each in an `InFlight` of its own: mirror writes still running after their call returned,
-and the replicator's conditional copies (`InFlight.claim`), which hold no key lock. Writers of the
+and the replicator's conditional copies (`InFlight.occupy`), which hold no key lock. Writers of the
 key leave a busy store out, for the journal to bring it the newer version after.
 
 A mirror write is acknowledged once ``quorum`` stores hold it; the slower stores' writes go on in
@@ -72,10 +72,10 @@ class InFlight:
             )
 
     @contextlib.contextmanager
-    def claim(
+    def occupy(
         self, key: str, store: str, *, key_lock: Callable[[str], contextlib.AbstractContextManager[None]]
     ) -> Iterator[None]:
-        """``store`` is busy with ``key`` for the block (a replication copy: `Replicator` ``claim``).
+        """``store`` is busy with ``key`` for the block (a replication copy: `Replicator` ``occupy``).
 
         It begins under the key's lock, between two writes of the key: a writer either came before
         and is journaled by the time the block starts, or comes after and sees the store busy.

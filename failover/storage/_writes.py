@@ -100,7 +100,7 @@ class Writes:
         self._journaled = journaled
         self._locks = locks
         self.inflight = inflight if inflight is not None else InFlight()
-        # The replicator's conditional copies running now (its claims): a write leaves their stores out.
+        # The replicator's conditional copies running now: a write leaves their stores out.
         self.copying = copying if copying is not None else InFlight()
         # Mirror writes get threads of their own: slow stores' background writes must not hold the
         # engine's (hedged reads) nor starve the next put's fast stores.

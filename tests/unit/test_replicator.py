@@ -235,12 +235,12 @@ def test_item_for_a_store_without_conditional_writes_is_applied_under_its_keys_l
     assert w.state("c", "gone") is None
 
 
-def test_item_for_a_store_with_conditional_writes_takes_no_lock_but_claims_its_store(world: World) -> None:
+def test_item_for_a_store_with_conditional_writes_takes_no_lock_but_occupies_its_store(world: World) -> None:
     events: list[str] = []
 
     @contextlib.contextmanager
-    def claim(key: str, store: str) -> Iterator[None]:
-        events.append(f"claim {key} on {store}")
+    def occupy(key: str, store: str) -> Iterator[None]:
+        events.append(f"occupy {key} on {store}")
         yield
         events.append(f"release {key} on {store}")
 
@@ -248,8 +248,8 @@ def test_item_for_a_store_with_conditional_writes_takes_no_lock_but_claims_its_s
     world.delete("gone", v(2), pending=("c",))
     MemoryStore.put(world.stores["c"], "gone", b"x", metadata={"failover_version": v(1)})
     world.stores["b"].before_put = lambda: events.append("put k")
-    world.replicator(key_lock=_recording_lock(events), claim=claim).run_once()
-    assert events == ["claim k on b", "put k", "release k on b", "claim gone on c", "release gone on c"], (
+    world.replicator(key_lock=_recording_lock(events), occupy=occupy).run_once()
+    assert events == ["occupy k on b", "put k", "release k on b", "occupy gone on c", "release gone on c"], (
         "a writer of the key would wait behind the whole copy, or could write the store during it"
     )
     assert world.state("c", "gone") is None
