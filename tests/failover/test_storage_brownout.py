@@ -117,7 +117,11 @@ def test_reads_p99_during_a_one_in_three_brownout_of_s3_with_writes_stays_near_t
                 storage.put(key, key.encode() * 100)
             storage.drain(timeout=20)
             healthy = play(8.0)
-            proxy.set(Fault.delay(DELAY, fraction=1 / 3, seed=9))
+            # A brownout is S3 far slower than its peers. On a loaded machine the peers slow down too,
+            # and 0.7 s came near the bar for "slow" (3x their p95): S3 went DEGRADED and back three
+            # times in a fresh-clone CI run. So the delay is at least 10x the healthy p99 measured here.
+            delay = max(DELAY, 10 * p99(healthy))
+            proxy.set(Fault.delay(delay, fraction=1 / 3, seed=9))
             brownout = play(15.0)
         finally:
             proxy.clear()
@@ -125,6 +129,7 @@ def test_reads_p99_during_a_one_in_three_brownout_of_s3_with_writes_stays_near_t
     ratio = p99(brownout) / p99(healthy)
     print(
         f"healthy: {len(healthy)} reads, p99 {p99(healthy) * 1000:.0f} ms; brownout: {len(brownout)} reads, "
-        f"p99 {p99(brownout) * 1000:.0f} ms ({ratio:.1f}x); S3 went through {[state.value for state in states]}"
+        f"p99 {p99(brownout) * 1000:.0f} ms ({ratio:.1f}x) with {delay:.2f} s late; S3 went through "
+        f"{[state.value for state in states]}"
     )
     assert ratio <= 3.0, f"read p99 {ratio:.1f}x the healthy p99 during the brownout; S3: {states}"

@@ -46,6 +46,15 @@ def test_message_handed_on_by_two_consumers_counts_once_as_twice_unless_its_ack_
     assert report["messages_lost"] == 1
 
 
+def test_a_message_still_in_a_queue_at_the_end_is_late_not_lost(tmp_path: Path) -> None:
+    _history(tmp_path, "writer-0", [{"sent": "m1"}, {"sent": "m2"}, {"sent": "m3"}])
+    _history(tmp_path, "consumer-0", [{"handed": "m1"}])
+    report = _check(tmp_path, [], queued=frozenset({"m2"}))
+    assert report["messages_lost"] == 1, "a message in no queue and never handed on is lost"
+    assert report["messages_still_queued_at_the_end"] == 1
+    assert "message lost: m3" in report["details"]
+
+
 def test_final_drain_settles_the_intent_of_a_writer_killed_after_its_store_write(tmp_path: Path) -> None:
     a, b = MemoryStore("a"), MemoryStore("b")
     a.put("k", b"x", metadata={"failover_version": "v2"})  # written, never committed: the writer died
