@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from failover.fleet import FleetConfig, FleetDatabase, PostgresHealthStore, migrate
+from failover.fleet import FleetConfig, FleetDatabase, PostgresHealthStore, PostgresJournal, SpoolingJournal, migrate
 from failover.testing.emulators import PostgresServer
 
 
@@ -72,3 +73,18 @@ def open_store(db: FleetDatabase) -> Iterator[Callable[[], PostgresHealthStore]]
     for own, store in opened:
         store.close()
         own.close()
+
+
+@pytest.fixture
+def journal(fleet_config: FleetConfig, tmp_path: Path) -> Iterator[SpoolingJournal]:
+    """This process's journal in the fleet: PostgreSQL, with a spool for when it does not answer."""
+    with SpoolingJournal.open(fleet_config, spool=tmp_path / "spool.sqlite") as opened:
+        yield opened
+
+
+@pytest.fixture
+def fleet_view(fleet_config: FleetConfig) -> Iterator[PostgresJournal]:
+    """What another process sees in the fleet's journal."""
+    db = FleetDatabase(fleet_config)
+    yield PostgresJournal(db)
+    db.close()

@@ -38,20 +38,6 @@ class TestSpoolingJournal(JournalContract):
             journal.close()
 
 
-@pytest.fixture
-def journal(fleet_config: FleetConfig, tmp_path: Path) -> Iterator[SpoolingJournal]:
-    with SpoolingJournal.open(fleet_config, spool=tmp_path / "spool.sqlite") as opened:
-        yield opened
-
-
-@pytest.fixture
-def fleet_view(fleet_config: FleetConfig) -> Iterator[PostgresJournal]:
-    """What another process sees in the fleet's journal."""
-    db = FleetDatabase(fleet_config)
-    yield PostgresJournal(db)
-    db.close()
-
-
 def _until(condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from failover.fleet import FleetConfig, FleetDatabase, PostgresJournal, SpoolingJournal
+from failover.fleet import PostgresJournal, SpoolingJournal
 from failover.testing.contract.journal import SHA
 from failover.testing.emulators import PostgresServer
-
-
-@pytest.fixture
-def journal(fleet_config: FleetConfig, tmp_path: Path) -> Iterator[SpoolingJournal]:
-    with SpoolingJournal.open(fleet_config, spool=tmp_path / "spool.sqlite") as opened:
-        yield opened
-
-
-@pytest.fixture
-def fleet_view(fleet_config: FleetConfig) -> Iterator[PostgresJournal]:
-    """What another process sees in the fleet's journal."""
-    db = FleetDatabase(fleet_config)
-    yield PostgresJournal(db)
-    db.close()
 
 
 def test_own_write_journaled_in_the_database_stays_pending_while_the_database_is_paused(
