@@ -38,19 +38,27 @@ CLIENTS = 4
 WAITS_BEFORE_DEMOTION = 20
 
 
+def _storage_with_s3_behind(
+    proxy: FaultProxy, local_clouds: LocalClouds, unique_name: str, tmp_path: Path
+) -> tuple[FailoverStorage, list[HealthState]]:
+    """S3 through ``proxy``, GCS and Azure, with the default settings; and S3's states as they change."""
+    s3 = S3Store(local_clouds.aws.s3_config(unique_name, endpoint_url=proxy.endpoint))
+    stores: list[ObjectStore] = [
+        s3,
+        GcsStore(local_clouds.gcs.gcs_config(unique_name)),
+        AzureBlobStore(local_clouds.azure.azure_blob_config(unique_name)),
+    ]
+    storage = FailoverStorage(stores, journal=tmp_path / "journal.sqlite")
+    states: list[HealthState] = []
+    storage.on_state_change(lambda name, old, new, reason: states.append(new) if name == s3.name else None)
+    return storage, states
+
+
 def test_reads_during_a_one_in_three_brownout_of_s3_rarely_wait_the_delay(
     local_clouds: LocalClouds, unique_name: str, tmp_path: Path
 ) -> None:
     with FaultProxy.in_front_of(local_clouds.aws.endpoint) as proxy:
-        s3 = S3Store(local_clouds.aws.s3_config(unique_name, endpoint_url=proxy.endpoint))
-        stores: list[ObjectStore] = [
-            s3,
-            GcsStore(local_clouds.gcs.gcs_config(unique_name)),
-            AzureBlobStore(local_clouds.azure.azure_blob_config(unique_name)),
-        ]
-        storage = FailoverStorage(stores, journal=tmp_path / "journal.sqlite")
-        states: list[HealthState] = []
-        storage.on_state_change(lambda name, old, new, reason: states.append(new) if name == s3.name else None)
+        storage, states = _storage_with_s3_behind(proxy, local_clouds, unique_name, tmp_path)
         try:
             keys = [f"k{index}" for index in range(20)]
             for key in keys:
@@ -79,15 +87,7 @@ def test_reads_p99_during_a_one_in_three_brownout_of_s3_with_writes_stays_near_t
     local_clouds: LocalClouds, unique_name: str, tmp_path: Path
 ) -> None:
     with FaultProxy.in_front_of(local_clouds.aws.endpoint) as proxy:
-        s3 = S3Store(local_clouds.aws.s3_config(unique_name, endpoint_url=proxy.endpoint))
-        stores: list[ObjectStore] = [
-            s3,
-            GcsStore(local_clouds.gcs.gcs_config(unique_name)),
-            AzureBlobStore(local_clouds.azure.azure_blob_config(unique_name)),
-        ]
-        storage = FailoverStorage(stores, journal=tmp_path / "journal.sqlite")
-        states: list[HealthState] = []
-        storage.on_state_change(lambda name, old, new, reason: states.append(new) if name == s3.name else None)
+        storage, states = _storage_with_s3_behind(proxy, local_clouds, unique_name, tmp_path)
         keys = [f"k{index}" for index in range(20)]
 
         def play(seconds: float) -> list[float]:
