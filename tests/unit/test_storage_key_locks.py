@@ -202,12 +202,24 @@ def test_a_write_of_another_key_does_not_wait(stores: dict[str, Paused]) -> None
         slow.result()
 
 
+def _pending_on_aws(storage: FailoverStorage, stores: Mapping[str, Paused]) -> None:
+    """A put that went to gcp while aws was away: pending on aws, which never had the key."""
+    old = str(VersionStamp(1, 0, "earlier"))
+    written = MemoryStore.put(stores["gcp"], "k", b"x", metadata={"failover_version": old})
+    storage.journal.append("k", old, written.sha256, written.size, "gcp", ["aws"])
+
+
+def _copy_to_aws_stopped_before_it_stores(storage: FailoverStorage, stores: Mapping[str, Paused]) -> Background:
+    """The replicator copying the pending put to aws, on a thread, stopped in aws's put before it stores."""
+    stores["aws"].armed = "put"
+    replication = Background(storage.drain)
+    assert stores["aws"].reached.wait(WAIT)
+    return replication
+
+
 def test_replication_of_a_key_waits_for_a_delete_of_it_in_flight(stores: dict[str, Paused]) -> None:
     with storage_over(stores) as storage:
-        # A put that went to gcp while aws was away: pending on aws.
-        old = str(VersionStamp(1, 0, "earlier"))
-        written = MemoryStore.put(stores["gcp"], "k", b"x", metadata={"failover_version": old})
-        storage.journal.append("k", old, written.sha256, written.size, "gcp", ["aws"])
+        _pending_on_aws(storage, stores)
         # Now aws takes a delete of the key, and stops before the tombstone is journaled: a copy of
         # the pending put made then would bring the object back on aws, and no tombstone would follow.
         stores["aws"].armed = "delete"
@@ -262,22 +274,13 @@ def test_key_locks_serialize_holders_of_one_key() -> None:
     assert locks.held() == 0
 
 
-def _pending_on_aws(storage: FailoverStorage, stores: Mapping[str, Paused]) -> None:
-    """A put that went to gcp while aws was away: pending on aws, which never had the key."""
-    old = str(VersionStamp(1, 0, "earlier"))
-    written = MemoryStore.put(stores["gcp"], "k", b"x", metadata={"failover_version": old})
-    storage.journal.append("k", old, written.sha256, written.size, "gcp", ["aws"])
-
-
 def test_a_delete_while_the_replicator_copies_the_key_is_never_undone_for_readers() -> None:
     stores = {"aws": Landing("aws"), "gcp": Landing("gcp")}
     with storage_over(stores) as storage:
         _pending_on_aws(storage, stores)
-        # The copy to aws stops before it stores. No condition a store checks can tell the absent
-        # key from one deleted a moment ago, so it would store over a delete that came meanwhile.
-        stores["aws"].armed = "put"
-        replication = Background(storage.drain)
-        assert stores["aws"].reached.wait(WAIT)
+        # No condition a store checks can tell the absent key from one deleted a moment ago, so the
+        # copy would store over a delete that came meanwhile.
+        replication = _copy_to_aws_stopped_before_it_stores(storage, stores)
         delete = Background(lambda: storage.delete("k"))
         assert delete.finished_within(WAIT), "a delete waited for the replicator's copy of the key"
         delete.result()
@@ -298,9 +301,7 @@ def test_a_delete_no_other_store_takes_waits_for_the_replicators_copy_of_the_key
     stores = {"aws": Landing("aws"), "gcp": Landing("gcp")}
     with storage_over(stores) as storage:
         _pending_on_aws(storage, stores)
-        stores["aws"].armed = "put"
-        replication = Background(storage.drain)
-        assert stores["aws"].reached.wait(WAIT)
+        replication = _copy_to_aws_stopped_before_it_stores(storage, stores)
         stores["gcp"].refusing = True
         delete = Background(lambda: storage.delete("k"))
         waited = not delete.finished_within(0.2)
