@@ -22,6 +22,14 @@ class Connection:
     account_url: str | None = None
     credential: Any = None  # an account key (str) or a TokenCredential; None with a connection string
 
+    def client(self, cls: Any, *args: str, **options: Any) -> Any:
+        """An SDK client of class ``cls`` on this account (``BlobServiceClient``, ``QueueClient``, ...):
+        from the connection string, or the account URL and credential; ``args`` follow the account
+        (a queue's name), ``options`` are the client's keyword arguments."""
+        if self.connection_string is not None:
+            return cls.from_connection_string(self.connection_string, *args, **options)
+        return cls(self.account_url, *args, credential=self.credential, **options)
+
     def close(self) -> None:
         close = getattr(self.credential, "close", None)
         if callable(close):

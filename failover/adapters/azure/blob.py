@@ -67,13 +67,7 @@ class AzureBlobStore:
             "max_single_get_size": chunk,
             "max_chunk_get_size": chunk,
         }
-        service: BlobServiceClient
-        if self._connection.connection_string is not None:
-            service = self._sdk.BlobServiceClient.from_connection_string(self._connection.connection_string, **options)
-        else:
-            service = self._sdk.BlobServiceClient(
-                self._connection.account_url, credential=self._connection.credential, **options
-            )
+        service: BlobServiceClient = self._connection.client(self._sdk.BlobServiceClient, **options)
         self._service = service
         self._container: ContainerClient = service.get_container_client(config.container)
         self._name = config.name or f"azure:blob:{config.container}"

@@ -108,14 +108,7 @@ class AzureQueue:
         sdk = require("azure.storage.queue", extra="azure", user="AzureQueue")
         self._config = config
         self._connection = resolve_connection(config, user="AzureQueue")
-        options = client_options(config)
-        client: QueueClient
-        if self._connection.connection_string is not None:
-            client = sdk.QueueClient.from_connection_string(self._connection.connection_string, config.queue, **options)
-        else:
-            client = sdk.QueueClient(
-                self._connection.account_url, config.queue, credential=self._connection.credential, **options
-            )
+        client: QueueClient = self._connection.client(sdk.QueueClient, config.queue, **client_options(config))
         self._client = client
         self._name = config.name or f"azure:queue:{config.queue}"
         self._capabilities = QueueCapabilities(

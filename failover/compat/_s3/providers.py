@@ -83,11 +83,7 @@ def _azure(config: Any) -> Any:
     from failover.adapters.azure._client import client_options, resolve_connection
 
     sdk = require("azure.storage.blob", extra="azure", user=_USER)
-    connection = resolve_connection(config, user=_USER)
-    options = client_options(config)
-    if connection.connection_string is not None:
-        return sdk.BlobServiceClient.from_connection_string(connection.connection_string, **options)
-    return sdk.BlobServiceClient(connection.account_url, credential=connection.credential, **options)
+    return resolve_connection(config, user=_USER).client(sdk.BlobServiceClient, **client_options(config))
 
 
 def _delete_s3(config: S3Config) -> None:

@@ -90,7 +90,4 @@ class _AzureCounter:
 
         sdk = require("azure.storage.queue", extra="azure", user="the drop-in's queue counts")
         connection = resolve_connection(self._config, user="the drop-in's queue counts")
-        options = client_options(self._config)
-        if connection.connection_string is not None:
-            return sdk.QueueClient.from_connection_string(connection.connection_string, self._config.queue, **options)
-        return sdk.QueueClient(connection.account_url, self._config.queue, credential=connection.credential, **options)
+        return connection.client(sdk.QueueClient, self._config.queue, **client_options(self._config))

@@ -109,11 +109,7 @@ def _azure(config: AzureQueueConfig) -> Any:
     from failover.adapters.azure._client import client_options, resolve_connection
 
     sdk = require("azure.storage.queue", extra="azure", user=_USER)
-    connection = resolve_connection(config, user=_USER)
-    options = client_options(config)
-    if connection.connection_string is not None:
-        return sdk.QueueServiceClient.from_connection_string(connection.connection_string, **options)
-    return sdk.QueueServiceClient(connection.account_url, credential=connection.credential, **options)
+    return resolve_connection(config, user=_USER).client(sdk.QueueServiceClient, **client_options(config))
 
 
 def _delete_azure(config: AzureQueueConfig) -> None:
