@@ -151,11 +151,12 @@ def _left_in_queues(queues: Sequence[SqsConfig]) -> set[str]:
     from failover.adapters.aws.sqs import SqsQueue
 
     found: set[str] = set()
-    for config in queues:
-        with contextlib.closing(SqsQueue(config)) as queue:
-            quiet_until = time.monotonic() + VISIBILITY + 1.0
-            while time.monotonic() < quiet_until:
-                messages = queue.receive(10, wait=1.0, visibility=30)
+    with contextlib.ExitStack() as stack:
+        adapters = [stack.enter_context(contextlib.closing(SqsQueue(config))) for config in queues]
+        quiet_until = time.monotonic() + VISIBILITY + 1.0  # both queues in one wait, not one after the other
+        while time.monotonic() < quiet_until:
+            for queue in adapters:
+                messages = queue.receive(10, wait=0.5, visibility=30)
                 found.update(message.dedup_id or "" for message in messages)
                 if messages:
                     quiet_until = max(quiet_until, time.monotonic() + 1.0)
